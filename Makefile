@@ -1,0 +1,56 @@
+# The two set-up commands of the README:
+#   make repro   virtualenv (.venv) + install + `dvc repro` (every notebook, every report)
+#   make test    install test extras + run the test suite
+# Both are idempotent: the install step re-runs only when pyproject.toml changes.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PYTEST_ARGS ?=
+export PATH := $(abspath $(BIN)):$(PATH)
+export DVC_NO_ANALYTICS := 1
+export MPLBACKEND := Agg
+
+.PHONY: help repro test lab kernel bench clean
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make repro   create $(VENV), install fernb, run the whole pipeline (dvc repro)"
+	@echo "make test    install test extras and run pytest"
+	@echo "make lab     install JupyterLab and the 'fernb' kernel, then open the notebooks"
+	@echo "make bench   print the timing benchmarks (pipeline, FER2013 store)"
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 10) <= v <= (3, 12) else "fernb needs Python 3.10-3.12, but $(PYTHON) is %d.%d: run make PYTHON=python3.11" % v)'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@ $(VENV)/.installed
+
+repro: $(VENV)/.installed
+	$(BIN)/dvc repro
+
+test: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+$(VENV)/.installed-lab: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[lab]'
+	@touch $@ $(VENV)/.installed
+
+kernel: $(VENV)/.installed-lab
+	$(BIN)/python -m ipykernel install --user --name fernb --display-name "Python (fernb)"
+
+lab: kernel
+	$(BIN)/jupyter lab notebooks/
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/bench_data.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,59 @@
+"""The ``fernb`` command: run notebook stages, build the report index, prepare datasets."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="fernb", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="execute notebooks/STAGE.ipynb with its params.yaml keys and export HTML")
+    run.add_argument("stage", help="stage name, e.g. 00_data_prep")
+    run.add_argument("-p", "--param", action="append", metavar="NAME=VALUE",
+                     help="override one declared parameter (value parsed as YAML); repeatable")
+    run.add_argument("--quiet", action="store_true", help="do not stream cell outputs")
+
+    show = sub.add_parser("params", help="print the parameters a stage's notebook receives")
+    show.add_argument("stage")
+
+    sub.add_parser("index", help="write reports/index.html linking every notebook report")
+
+    prep = sub.add_parser("prepare", help="load a dataset and write its prepared store (what notebook 00 does, without the report)")
+    prep.add_argument("dataset", help="synthfer, fer2013 or ferplus")
+    prep.add_argument("--data-root", help="archive/CSV/folder of a real dataset (default: search $FERNB_DATA)")
+    prep.add_argument("-o", "--out", help="store folder (default data/prepared/DATASET)")
+    prep.add_argument("-p", "--param", action="append", metavar="NAME=VALUE", help="loader option, e.g. n_train=500")
+
+    args = parser.parse_args(argv)
+    from fernb import pipeline
+
+    try:
+        if args.command == "run":
+            page = pipeline.run_stage(args.stage, overrides=pipeline.parse_overrides(args.param),
+                                      log_output=not args.quiet)
+            print(f"fernb: {args.stage} done -> {page}")
+        elif args.command == "params":
+            for name, value in pipeline.stage_parameters(args.stage).items():
+                print(f"{name} = {value!r}")
+        elif args.command == "index":
+            print(f"fernb: index -> {pipeline.build_index()}")
+        elif args.command == "prepare":
+            from fernb.data import load, prepared_dir, write_store
+
+            start = time.perf_counter()
+            data = load(args.dataset, args.data_root, **pipeline.parse_overrides(args.param))
+            loaded = time.perf_counter()
+            out = write_store(data, args.out or prepared_dir(args.dataset))
+            print(f"fernb: {data!r}")
+            print(f"fernb: loaded in {loaded - start:.1f} s, stored in {time.perf_counter() - loaded:.1f} s -> {out}")
+    except pipeline.StageError as err:
+        print(f"fernb: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""Datasets: one interface (:class:`FERData`), one loader entry point, one store.
+
+>>> data = load("synthfer", n_train=100, n_val=20, n_test=20)
+>>> store = write_store(data, prepared_dir("synthfer"))
+>>> data = load_store(store)                                   # later notebooks
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from fernb.data.core import SPLITS, DatasetFormatError, FERData
+from fernb.data.store import load_store, read_meta, write_store
+from fernb.paths import data_dir, prepared_dir
+
+__all__ = [
+    "SPLITS", "DatasetFormatError", "FERData", "DATASETS", "load", "find_source",
+    "write_store", "load_store", "read_meta", "prepared_dir", "load_prepared",
+]
+
+# What each real dataset's publisher ships, in the order we look for it under $FERNB_DATA.
+KNOWN_SOURCES: dict[str, tuple[str, ...]] = {
+    "fer2013": ("fer2013_msambare.zip", "archive.zip", "fer2013.tar.gz", "fer2013.zip", "fer2013.csv", "fer2013"),
+    "ferplus": ("ferplus.zip", "FERPlus.zip", "FERPlus", "ferplus"),
+}
+DATASETS: tuple[str, ...] = ("synthfer", *KNOWN_SOURCES)
+
+
+def find_source(dataset: str, data_root: str | os.PathLike | None = None) -> Path:
+    """The file or folder to read ``dataset`` from.
+
+    ``data_root`` may name the archive/CSV/folder itself, or a folder holding it under
+    one of its published names; when None, the ``FERNB_DATA`` folder is searched.
+    """
+    names = KNOWN_SOURCES[dataset]
+    if data_root is not None:
+        root = Path(data_root).expanduser()
+        if not root.exists():
+            raise FileNotFoundError(f"{dataset}: data_root {root} does not exist; expected one of {names} or a folder holding it")
+        for name in names:
+            if root.is_dir() and (root / name).exists():
+                return root / name
+        return root
+    folder = data_dir()
+    if folder is None:
+        raise FileNotFoundError(
+            f"{dataset}: no data_root given and FERNB_DATA is not set. Set data.data_root in "
+            f"params.yaml (or `-S data.data_root=PATH`) or export FERNB_DATA=<folder holding one of {names}>"
+        )
+    for name in names:
+        if (folder / name).exists():
+            return folder / name
+    raise FileNotFoundError(f"{dataset}: none of {names} found in FERNB_DATA={folder}")
+
+
+def load(dataset: str, data_root: str | os.PathLike | None = None, **options) -> FERData:
+    """Load ``dataset`` (``"synthfer"``, ``"fer2013"``, ``"ferplus"``) into a :class:`FERData`.
+
+    SynthFER is generated (``options`` go to :func:`fernb.data.synthfer.generate`); the real
+    datasets are read from the layouts their publishers ship (``options`` go to their loader).
+    """
+    if dataset == "synthfer":
+        from fernb.data.synthfer import generate
+
+        return generate(**options)
+    if dataset == "fer2013":
+        from fernb.data.fer2013 import load_fer2013
+
+        return load_fer2013(find_source(dataset, data_root), **options)
+    if dataset == "ferplus":
+        from fernb.data.ferplus import load_ferplus
+
+        return load_ferplus(find_source(dataset, data_root), **options)
+    raise ValueError(f"unknown dataset {dataset!r}; expected one of {DATASETS}")
+
+
+def load_prepared(dataset: str, *, mmap: bool = False) -> FERData:
+    """The prepared store that notebook 00 wrote for ``dataset``."""
+    return load_store(prepared_dir(dataset), mmap=mmap)

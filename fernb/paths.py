@@ -1,0 +1,42 @@
+"""The one place that knows where things live.
+
+Everything is relative to the project root (the folder holding ``dvc.yaml``). Real
+datasets are found through the ``FERNB_DATA`` environment variable (a folder holding the
+archives as their publishers ship them) or an explicit path in ``params.yaml``.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PREPARED = Path("data") / "prepared"
+REPORTS = Path("reports")
+RUNS = Path("runs")
+
+
+def project_root() -> Path:
+    """``FERNB_ROOT`` if set, else the nearest folder above the cwd holding ``dvc.yaml``."""
+    env = os.environ.get("FERNB_ROOT")
+    if env:
+        return Path(env).resolve()
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "dvc.yaml").is_file() and (folder / "fernb").is_dir():
+            return folder
+    return here
+
+
+def data_dir() -> Path | None:
+    """The folder of real dataset archives (``FERNB_DATA``), or None when unset."""
+    env = os.environ.get("FERNB_DATA")
+    return Path(env).expanduser().resolve() if env else None
+
+
+def prepared_dir(dataset: str) -> Path:
+    """Where notebook 00 writes the prepared store of ``dataset``."""
+    return project_root() / PREPARED / dataset
+
+
+def reports_dir(stage: str) -> Path:
+    """Where a stage writes its metrics, figures, tables and HTML."""
+    return project_root() / REPORTS / stage

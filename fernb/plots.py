@@ -1,0 +1,163 @@
+"""Figures shared by the notebooks. Each function returns a matplotlib Figure.
+
+Notebooks display the figure and hand it to :class:`fernb.report.Report`, which writes it
+under ``reports/`` so the pipeline regenerates every figure.
+"""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from fernb.data.core import SPLITS, FERData
+
+# iBUG 68-point groups, for drawing landmarks as connected features.
+LANDMARK_GROUPS = {
+    "jaw": range(0, 17), "right_brow": range(17, 22), "left_brow": range(22, 27),
+    "nose_bridge": range(27, 31), "nose_base": range(31, 36),
+    "right_eye": [*range(36, 42), 36], "left_eye": [*range(42, 48), 42],
+    "outer_lips": [*range(48, 60), 48], "inner_lips": [*range(60, 68), 60],
+}
+
+
+def _show(ax, image, title=None):
+    ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=255)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=8)
+
+
+def class_distribution(table: pd.DataFrame, title: str = "Images per class and split") -> plt.Figure:
+    """Bar chart of a :func:`fernb.data.explore.class_distribution` table."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    sns.barplot(data=table, x="class", y="count", hue="split", hue_order=list(SPLITS), ax=axes[0])
+    axes[0].set_title("count")
+    sns.barplot(data=table, x="class", y="fraction", hue="split", hue_order=list(SPLITS), ax=axes[1])
+    axes[1].set_title("share of split")
+    for ax in axes:
+        ax.tick_params(axis="x", rotation=30)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def sample_grid(data: FERData, per_class: int = 8, split: str = "train", seed: int = 0) -> plt.Figure:
+    """``per_class`` random images of each class of ``split`` (rows = classes)."""
+    rng = np.random.default_rng(seed)
+    k = len(data.classes)
+    fig, axes = plt.subplots(k, per_class, figsize=(per_class * 1.1, k * 1.2), squeeze=False)
+    for row, cls in enumerate(data.classes):
+        pool = np.flatnonzero((data.split == split) & (data.labels == row))
+        picks = rng.choice(pool, size=min(per_class, len(pool)), replace=False) if len(pool) else []
+        for col in range(per_class):
+            ax = axes[row, col]
+            if col < len(picks):
+                _show(ax, data.images[picks[col]])
+            else:
+                ax.axis("off")
+            if col == 0:
+                ax.set_ylabel(cls, rotation=0, ha="right", va="center", fontsize=9)
+    fig.suptitle(f"{data.name}: random {split} images per class", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def landmarks_overlay(data: FERData, indices, ncols: int = 5) -> plt.Figure:
+    """Images with their 68 iBUG landmarks drawn as connected features, titled with class and yaw."""
+    if data.landmarks is None:
+        raise ValueError(f"{data.name} has no landmarks")
+    indices = list(indices)
+    nrows = int(np.ceil(len(indices) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * 2.2, nrows * 2.4), squeeze=False)
+    for ax, i in zip(axes.flat, indices):
+        _show(ax, data.images[i], f"{data.classes[data.labels[i]]}, yaw {data.pose[i]:+.0f}°")
+        pts = data.landmarks[i]
+        for group in LANDMARK_GROUPS.values():
+            idx = list(group)
+            ax.plot(pts[idx, 0], pts[idx, 1], "-", lw=0.8, color="tab:orange")
+        ax.scatter(pts[:, 0], pts[:, 1], s=3, color="tab:red")
+    for ax in list(axes.flat)[len(indices):]:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def masks_overlay(image: np.ndarray, masks: dict[str, np.ndarray], title: str = "") -> plt.Figure:
+    """One panel per region mask, tinted over ``image`` (e.g. SynthFER's AU regions)."""
+    names = list(masks)
+    fig, axes = plt.subplots(1, len(names) + 1, figsize=(1.8 * (len(names) + 1), 2.2), squeeze=False)
+    _show(axes[0, 0], image, title or "image")
+    for ax, name in zip(axes[0, 1:], names):
+        _show(ax, image, name)
+        ax.imshow(np.ma.masked_where(~masks[name], masks[name]), cmap="autumn", alpha=0.55, vmin=0, vmax=1)
+    fig.tight_layout()
+    return fig
+
+
+def pose_distribution(table: pd.DataFrame, title: str = "Head yaw per split") -> plt.Figure:
+    """Bar chart of a :func:`fernb.data.explore.pose_table` (yaw bins × split)."""
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    if len(table):
+        sns.barplot(data=table, x="yaw_bin", y="count", hue="split", hue_order=list(SPLITS), ax=ax)
+        ax.set_xlabel("yaw bin (degrees)")
+    else:
+        ax.text(0.5, 0.5, "pose unknown for this dataset", ha="center", va="center", transform=ax.transAxes)
+        ax.axis("off")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def pixel_histograms(data: FERData, bins: int = 64) -> plt.Figure:
+    """Pixel-intensity histogram per split and per-image mean intensity per class."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
+    for split in SPLITS:
+        images = data.images[data.split == split]
+        if len(images):
+            hist, edges = np.histogram(images, bins=bins, range=(0, 255), density=True)
+            axes[0].plot((edges[:-1] + edges[1:]) / 2, hist, label=split)
+    axes[0].set_xlabel("pixel value")
+    axes[0].set_ylabel("density")
+    axes[0].legend()
+    axes[0].set_title("pixel intensities per split")
+    frame = pd.DataFrame({
+        "class": np.asarray(data.classes)[data.labels],
+        "image mean": data.images.reshape(len(data), -1).mean(1),
+    })
+    sns.boxplot(data=frame, x="class", y="image mean", order=list(data.classes), ax=axes[1], fliersize=1)
+    axes[1].tick_params(axis="x", rotation=30)
+    axes[1].set_title("mean intensity of each image, per class")
+    fig.tight_layout()
+    return fig
+
+
+def image_row(images, titles=None, title: str = "", max_images: int = 12) -> plt.Figure:
+    """A single row of images (e.g. near-blank images or one duplicate group)."""
+    images = list(images)[:max_images]
+    n = max(len(images), 1)
+    fig, axes = plt.subplots(1, n, figsize=(1.4 * n, 1.9), squeeze=False)
+    for j, ax in enumerate(axes[0]):
+        if j < len(images):
+            _show(ax, images[j], None if titles is None else titles[j])
+        else:
+            ax.axis("off")
+            ax.text(0.5, 0.5, "none found", ha="center", va="center", transform=ax.transAxes)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def mean_faces(means: np.ndarray, classes) -> plt.Figure:
+    """Per-class mean faces from :func:`fernb.data.explore.mean_faces`."""
+    fig, axes = plt.subplots(1, len(classes), figsize=(1.5 * len(classes), 1.9), squeeze=False)
+    for ax, img, cls in zip(axes[0], means, classes):
+        if np.isnan(img).all():
+            ax.axis("off")
+            continue
+        _show(ax, img, cls)
+    fig.suptitle("mean face per class (train)", fontsize=9)
+    fig.tight_layout()
+    return fig

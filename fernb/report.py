@@ -1,0 +1,100 @@
+"""What a notebook leaves behind under ``reports/<stage>/``.
+
+    metrics.json       every number the notebook computed (DVC ``metrics``)
+    summary.json       title and headline numbers, read by the HTML index
+    plots/<name>.csv   tables DVC can draw (``dvc plots show``)
+    figures/<name>.png every figure the notebook shows
+    tables/<name>.csv  every table the notebook shows
+    <stage>.ipynb/html the executed notebook and its HTML export (written by the runner)
+
+Writes are atomic (temporary file, then rename) so an interrupted stage never leaves a
+truncated metrics file that DVC would mistake for a result.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from fernb.paths import reports_dir
+
+
+def _atomic_write(path: Path, write) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def _plain(value):
+    """NumPy scalars/arrays to JSON-ready Python; NaN/inf to None (JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def write_json(path: str | os.PathLike, value) -> Path:
+    """Write ``value`` as indented JSON, atomically."""
+    text = json.dumps(_plain(value), indent=2) + "\n"
+    return _atomic_write(Path(path), lambda tmp: tmp.write_text(text))
+
+
+class Report:
+    """The output folder of one pipeline stage (``reports/<stage>/``)."""
+
+    def __init__(self, stage: str, root: str | os.PathLike | None = None):
+        self.stage = stage
+        self.dir = Path(root) / stage if root is not None else reports_dir(stage)
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def figure(self, fig, name: str, dpi: int = 110):
+        """Save ``fig`` as ``figures/<name>.png`` and return it (so a cell can display it)."""
+        _atomic_write(self.dir / "figures" / f"{name}.png",
+                      lambda tmp: fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png"))
+        return fig
+
+    def table(self, frame, name: str, index: bool = True):
+        """Save a DataFrame as ``tables/<name>.csv`` and return it."""
+        _atomic_write(self.dir / "tables" / f"{name}.csv", lambda tmp: frame.to_csv(tmp, index=index))
+        return frame
+
+    def plot_data(self, frame, name: str):
+        """Save a long-format DataFrame as ``plots/<name>.csv`` for ``dvc plots``."""
+        _atomic_write(self.dir / "plots" / f"{name}.csv", lambda tmp: frame.to_csv(tmp, index=False))
+        return frame
+
+    def metrics(self, values: dict, headline: list[str] | tuple[str, ...] = (), title: str | None = None) -> dict:
+        """Write ``metrics.json`` (all values) and ``summary.json`` (title + ``headline`` keys).
+
+        Headline keys may be dotted paths into nested dicts (``"counts.train"``).
+        """
+        values = _plain(values)
+        picked = {}
+        for key in headline:
+            node = values
+            for part in key.split("."):
+                if not isinstance(node, dict) or part not in node:
+                    raise KeyError(f"headline metric {key!r} is not in the metrics of stage {self.stage}")
+                node = node[part]
+            picked[key] = node
+        write_json(self.dir / "metrics.json", values)
+        write_json(self.dir / "summary.json", {"stage": self.stage, "title": title or self.stage, "headline": picked})
+        return values

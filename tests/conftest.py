@@ -1,0 +1,64 @@
+"""Shared fixtures: a small hand-built dataset and a throw-away copy of the project."""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fernb.data.core import FERData
+from fernb.labels import SEVEN
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent  # the venv's bin: fernb, dvc, papermill live here
+
+
+def real_data_dir() -> Path | None:
+    """``$FERNB_DATA`` or, in a developer checkout, ``../shared/data``; None when neither exists."""
+    env = os.environ.get("FERNB_DATA")
+    for candidate in ([Path(env)] if env else []) + [REPO.parent / "shared" / "data"]:
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def make_data(n_per_split=(40, 12, 12), size=16, seed=0, **kwargs) -> FERData:
+    """Random textured images, a few planted near-blank images and duplicates.
+
+    Planted (indices into the result): 3 and 4 are uniform grey; 10 is a copy of 5 within
+    train (same label); the first val image is a copy of 6 with a different label
+    (cross-split and label conflict).
+    """
+    rng = np.random.default_rng(seed)
+    n = sum(n_per_split)
+    images = rng.integers(0, 256, size=(n, size, size), dtype=np.uint8)
+    labels = np.arange(n) % len(SEVEN)
+    split = np.repeat(["train", "val", "test"], n_per_split)
+    images[3] = 128
+    images[4] = 7
+    images[10], labels[10] = images[5], labels[5]
+    first_val = n_per_split[0]
+    images[first_val] = images[6]
+    labels[first_val] = (labels[6] + 1) % len(SEVEN)
+    return FERData(name="tiny", images=images, labels=labels, split=split, classes=SEVEN,
+                   source_ids=[f"tiny/{i}" for i in range(n)], **kwargs)
+
+
+@pytest.fixture
+def tiny() -> FERData:
+    return make_data()
+
+
+@pytest.fixture
+def project_copy(tmp_path) -> Path:
+    """The pipeline files of this repo copied to a temp folder (the installed fernb runs them)."""
+    dest = tmp_path / "project"
+    dest.mkdir()
+    for name in ("dvc.yaml", "params.yaml", ".dvcignore"):
+        shutil.copy2(REPO / name, dest / name)
+    for folder in ("notebooks", "fernb"):
+        shutil.copytree(REPO / folder, dest / folder, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints"))
+    return dest

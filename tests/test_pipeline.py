@@ -1,0 +1,123 @@
+"""Notebooks as stages: parameter resolution, papermill execution, failure reporting, index."""
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+import yaml
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from fernb import pipeline
+from fernb.report import Report
+
+
+def _project(tmp_path, params, stage_params, cells=None):
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {
+        "01_demo": {"cmd": "fernb run 01_demo", "params": stage_params},
+        "other": {"cmd": "echo hi"},
+    }}))
+    if cells is not None:
+        (tmp_path / "notebooks").mkdir()
+        nb = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+        nbformat.write(nb, tmp_path / "notebooks" / "01_demo.ipynb")
+    return tmp_path
+
+
+def test_parameters_are_exactly_the_declared_keys(tmp_path):
+    root = _project(tmp_path, {"a": {"x": 1, "y": 2}, "b": {"z": {"deep": 3}}, "c": {"unused": 4}},
+                    ["a.x", "b"])
+    assert pipeline.stage_parameters("01_demo", root) == {"x": 1, "deep": 3}
+    assert pipeline.declared_keys("01_demo", root) == {"a.x": 1, "b.z.deep": 3}
+
+
+def test_overrides_are_typed_and_checked(tmp_path):
+    root = _project(tmp_path, {"a": {"x": 1, "name": "s"}}, ["a"])
+    params = pipeline.stage_parameters("01_demo", root, pipeline.parse_overrides(["x=5", "name=fer2013"]))
+    assert params == {"x": 5, "name": "fer2013"}
+    with pytest.raises(pipeline.StageError, match="no parameter 'epochs'"):
+        pipeline.stage_parameters("01_demo", root, {"epochs": 3})
+    with pytest.raises(pipeline.StageError, match="NAME=VALUE"):
+        pipeline.parse_overrides(["x"])
+
+
+def test_name_collision_and_missing_key(tmp_path):
+    root = _project(tmp_path, {"a": {"seed": 1}, "b": {"seed": 2}}, ["a.seed", "b.seed"])
+    with pytest.raises(pipeline.StageError, match="both become notebook parameter 'seed'"):
+        pipeline.stage_parameters("01_demo", root)
+    root = _project(tmp_path, {"a": {"seed": 1}}, ["a.nope"])
+    with pytest.raises(pipeline.StageError, match="a.nope"):
+        pipeline.stage_parameters("01_demo", root)
+    with pytest.raises(pipeline.StageError, match="no stage 'missing'"):
+        pipeline.stage_parameters("missing", root)
+
+
+def test_notebook_stages_are_the_fernb_run_ones(tmp_path):
+    root = _project(tmp_path, {"a": {"x": 1}}, ["a.x"])
+    assert pipeline.notebook_stages(root) == ["01_demo"]
+
+
+def _cells(body):
+    return [new_markdown_cell("# Demo stage"),
+            new_code_cell("x = 0", metadata={"tags": ["parameters"]}),
+            new_code_cell(body)]
+
+
+@pytest.mark.slow
+def test_run_stage_injects_params_and_exports_html(tmp_path):
+    body = ("from fernb.report import Report\n"
+            "Report('01_demo').metrics({'twice': 2 * x}, headline=['twice'], title='Demo')\n"
+            "print('x is', x)")
+    root = _project(tmp_path, {"a": {"x": 21}}, ["a.x"], _cells(body))
+    page = pipeline.run_stage("01_demo", root, log_output=False)
+    assert page == root / "reports" / "01_demo" / "01_demo.html"
+    assert "x is 21" in page.read_text()
+    assert json.loads((root / "reports" / "01_demo" / "metrics.json").read_text()) == {"twice": 42}
+    executed = nbformat.read(root / "reports" / "01_demo" / "01_demo.ipynb", as_version=4)
+    assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
+
+
+@pytest.mark.slow
+def test_failing_cell_fails_the_stage_visibly(tmp_path):
+    root = _project(tmp_path, {"a": {"x": 0}}, ["a.x"], _cells("ratio = 1 / x"))
+    with pytest.raises(pipeline.StageError) as err:
+        pipeline.run_stage("01_demo", root, log_output=False)
+    message = str(err.value)
+    assert "ZeroDivisionError" in message
+    assert "ratio = 1 / x" in message  # the failing cell's code is shown
+    assert (root / "reports" / "01_demo" / "01_demo.html").is_file()  # readable post-mortem
+
+
+@pytest.mark.slow
+def test_cli_run_exits_non_zero_on_failure(tmp_path, monkeypatch, capsys):
+    from fernb.cli import main
+
+    root = _project(tmp_path, {"a": {"x": 0}}, ["a.x"], _cells("raise RuntimeError('boom in cell')"))
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("FERNB_ROOT", str(root))
+    assert main(["run", "01_demo", "--quiet"]) == 1
+    assert "boom in cell" in capsys.readouterr().err
+
+
+def test_index_links_every_stage_with_headline(tmp_path, monkeypatch):
+    root = _project(tmp_path, {"a": {"x": 1}}, ["a.x"])
+    Report("01_demo", root=root / "reports").metrics({"acc": 0.12345, "n": {"train": 3}},
+                                                      headline=["acc", "n.train"], title="Demo & co")
+    (root / "reports" / "01_demo" / "01_demo.html").write_text("<html></html>")
+    page = pipeline.build_index(root).read_text()
+    assert 'href="01_demo/01_demo.html"' in page and "Demo &amp; co" in page
+    assert "0.1235" in page and "n.train" in page
+    assert "other" not in page  # not a notebook stage
+
+
+def test_report_metrics_json(tmp_path):
+    import numpy as np
+
+    report = Report("s", root=tmp_path)
+    values = report.metrics({"a": np.float32(0.5), "b": float("nan"), "c": np.arange(2)}, headline=["a"])
+    saved = json.loads((tmp_path / "s" / "metrics.json").read_text())
+    assert saved == values == {"a": 0.5, "b": None, "c": [0, 1]}
+    assert json.loads((tmp_path / "s" / "summary.json").read_text())["headline"] == {"a": 0.5}
+    with pytest.raises(KeyError, match="nope"):
+        report.metrics({"a": 1}, headline=["nope"])
