@@ -1,0 +1,60 @@
+"""The dataset entry point: finding real archives, clear errors when they are not there."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fernb import labels
+from fernb.data import find_source, load
+
+
+def test_find_source_in_fernb_data(tmp_path, monkeypatch):
+    (tmp_path / "fer2013_msambare.zip").write_bytes(b"")
+    (tmp_path / "ferplus.zip").write_bytes(b"")
+    monkeypatch.setenv("FERNB_DATA", str(tmp_path))
+    assert find_source("fer2013") == tmp_path / "fer2013_msambare.zip"
+    assert find_source("ferplus") == tmp_path / "ferplus.zip"
+
+
+def test_explicit_root_wins_and_may_be_a_folder_holding_the_archive(tmp_path, monkeypatch):
+    monkeypatch.delenv("FERNB_DATA", raising=False)
+    csv = tmp_path / "fer2013.csv"
+    csv.write_text("emotion,pixels,Usage\n")
+    assert find_source("fer2013", csv) == csv
+    assert find_source("fer2013", tmp_path) == csv
+
+
+def test_missing_sources_say_what_was_expected(tmp_path, monkeypatch):
+    monkeypatch.delenv("FERNB_DATA", raising=False)
+    with pytest.raises(FileNotFoundError, match="FERNB_DATA is not set"):
+        find_source("fer2013")
+    with pytest.raises(FileNotFoundError, match=r"nowhere\.zip does not exist"):
+        find_source("ferplus", tmp_path / "nowhere.zip")
+    monkeypatch.setenv("FERNB_DATA", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="fer2013_msambare.zip"):
+        find_source("fer2013")
+    with pytest.raises(ValueError, match="unknown dataset 'affectnet9'"):
+        load("affectnet9")
+
+
+def test_label_spaces():
+    assert labels.SEVEN == labels.CANONICAL[:7] and labels.CANONICAL[7] == "contempt"
+    assert labels.class_names(8) == labels.CANONICAL
+    # every publisher order maps onto canonical names, one to one
+    assert sorted(labels.FER2013_ORDER) == sorted(labels.SEVEN)
+    assert sorted(labels.FER2013_FOLDERS.values()) == sorted(labels.SEVEN)
+    assert sorted(labels.FERPLUS_TO_CANONICAL.values()) == sorted(labels.CANONICAL)
+    assert labels.FER2013_ORDER[0] == "anger" and labels.FER2013_ORDER[6] == "neutral"
+    with pytest.raises(ValueError, match="7 or 8"):
+        labels.class_names(6)
+    with pytest.raises(ValueError, match="'joy' is not a canonical class"):
+        labels.index_of("joy")
+
+
+def test_subset_and_counts(tiny):
+    train = tiny.subset("train")
+    assert len(train) == 40 and set(train.split) == {"train"}
+    np.testing.assert_array_equal(train.images, tiny.images[:40])
+    assert tiny.counts().values.sum() == len(tiny)
+    with pytest.raises(ValueError, match="unknown split 'dev'"):
+        tiny.subset("dev")

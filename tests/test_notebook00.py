@@ -1,0 +1,84 @@
+"""Notebook 00 executed by papermill on tiny parameters, and the DVC pipeline end to end."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import numpy as np
+import pytest
+import yaml
+
+from fernb import pipeline
+from fernb.data import load_store
+
+from conftest import BIN
+
+TINY = {"n_train": 84, "n_val": 28, "n_test": 28, "grid_per_class": 2}
+
+
+@pytest.mark.slow
+def test_stage_00_on_tiny_synthfer(project_copy):
+    page = pipeline.run_stage("00_data_prep", project_copy, TINY, log_output=False)
+    out = project_copy / "reports" / "00_data_prep"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["dataset"] == "synthfer"
+    assert metrics["split_sizes"] == {"train": 84, "val": 28, "test": 28}
+    assert metrics["classes"] == 7
+    assert 0.0 <= metrics["linear_probe"]["val_accuracy"] <= 1.0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["headline"]["images"] == 140
+    for figure in ("class_distribution", "samples_per_class", "pose_distribution", "landmarks_by_pose",
+                   "pixel_histograms", "mean_faces", "near_blank", "au_regions_happy"):
+        assert (out / "figures" / f"{figure}.png").stat().st_size > 1000, figure
+    plot = (out / "plots" / "class_distribution.csv").read_text().splitlines()
+    assert plot[0] == "split,class,count,fraction" and len(plot) == 1 + 3 * 7
+    html = page.read_text()
+    assert "Data preparation" in html and "data:image/png;base64" in html
+    store = load_store(project_copy / "data" / "prepared" / "synthfer")
+    assert len(store) == 140 and store.landmarks.shape == (140, 68, 2)
+
+
+def _dvc(project, *args, check=True):
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1",
+           "FERNB_ROOT": str(project)}
+    result = subprocess.run([str(BIN / "dvc"), *args], cwd=project, env=env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"dvc {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.mark.slow
+def test_dvc_repro_end_to_end_and_incremental(project_copy):
+    _dvc(project_copy, "init", "--no-scm", "-q")
+    params = yaml.safe_load((project_copy / "params.yaml").read_text())
+    params["synthfer"].update(n_train=84, n_val=28, n_test=28)
+    params["data_prep"]["grid_per_class"] = 2
+    (project_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+    _dvc(project_copy, "repro")
+    reports = project_copy / "reports"
+    assert (reports / "index.html").is_file()
+    assert 'href="00_data_prep/00_data_prep.html"' in (reports / "index.html").read_text()
+    assert (reports / "00_data_prep" / "00_data_prep.html").is_file()
+    assert json.loads(_dvc(project_copy, "status", "--json").stdout) == {}
+
+    second = _dvc(project_copy, "repro")
+    assert "Running stage" not in second.stdout, "a second dvc repro with nothing changed re-ran a stage"
+
+    # A key only stage 00 declares re-runs 00 (and what reads its outputs), nothing is re-run for an unread key.
+    params["data_prep"]["grid_per_class"] = 3
+    params["unrelated_section"] = {"value": 1}
+    (project_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    status = json.loads(_dvc(project_copy, "status", "--json").stdout)
+    assert set(status) == {"00_data_prep"}
+
+    # A failing stage fails dvc repro with the cell's error in the output.
+    nb = project_copy / "notebooks" / "00_data_prep.ipynb"
+    text = json.loads(nb.read_text())
+    text["cells"].append({"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                          "source": "raise ValueError('deliberate failure for the test')"})
+    nb.write_text(json.dumps(text))
+    failed = _dvc(project_copy, "repro", check=False)
+    assert failed.returncode != 0
+    assert "deliberate failure for the test" in failed.stdout + failed.stderr
