@@ -64,8 +64,12 @@ def sample_grid(data: FERData, per_class: int = 8, split: str = "train", seed: i
     return fig
 
 
-def landmarks_overlay(data: FERData, indices, ncols: int = 5) -> plt.Figure:
-    """Images with their 68 iBUG landmarks drawn as connected features, titled with class and yaw."""
+def landmarks_overlay(data: FERData, indices, ncols: int = 5, visible: np.ndarray | None = None) -> plt.Figure:
+    """Images with their 68 iBUG landmarks drawn as connected features, titled with class and yaw.
+
+    ``visible`` (N, 68) marks landmarks facing the camera; self-occluded ones (the far side
+    of a turned head) are drawn as grey crosses, and no line runs through them.
+    """
     if data.landmarks is None:
         raise ValueError(f"{data.name} has no landmarks")
     indices = list(indices)
@@ -74,10 +78,14 @@ def landmarks_overlay(data: FERData, indices, ncols: int = 5) -> plt.Figure:
     for ax, i in zip(axes.flat, indices):
         _show(ax, data.images[i], f"{data.classes[data.labels[i]]}, yaw {data.pose[i]:+.0f}°")
         pts = data.landmarks[i]
+        seen = np.ones(68, bool) if visible is None else np.asarray(visible[i], bool)
         for group in LANDMARK_GROUPS.values():
             idx = list(group)
-            ax.plot(pts[idx, 0], pts[idx, 1], "-", lw=0.8, color="tab:orange")
-        ax.scatter(pts[:, 0], pts[:, 1], s=3, color="tab:red")
+            for a, b in zip(idx[:-1], idx[1:]):
+                if seen[a] and seen[b]:
+                    ax.plot(pts[[a, b], 0], pts[[a, b], 1], "-", lw=0.8, color="tab:orange")
+        ax.scatter(pts[seen, 0], pts[seen, 1], s=3, color="tab:red")
+        ax.scatter(pts[~seen, 0], pts[~seen, 1], s=6, marker="x", lw=0.6, color="0.6")
     for ax in list(axes.flat)[len(indices):]:
         ax.axis("off")
     fig.tight_layout()
