@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from fernb.paths import REPORTS, project_root
+from fernb.report import dotted_get
 
 RUN_COMMAND = "fernb run"
 
@@ -73,11 +74,10 @@ def declared_keys(stage: str, root: str | os.PathLike | None = None) -> dict[str
     for file, keys in files.items():
         params = _load_yaml(root / file)
         for key in keys:
-            node = params
-            for part in key.split("."):
-                if not isinstance(node, dict) or part not in node:
-                    raise StageError(f"stage {stage} declares param {key!r} but {root / file} has no such key")
-                node = node[part]
+            try:
+                node = dotted_get(params, key)
+            except KeyError:
+                raise StageError(f"stage {stage} declares param {key!r} but {root / file} has no such key") from None
             values.update(dict(_flatten(key, node)))
     return values
 

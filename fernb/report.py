@@ -57,6 +57,16 @@ def write_json(path: str | os.PathLike, value) -> Path:
     return _atomic_write(Path(path), lambda tmp: tmp.write_text(text))
 
 
+def dotted_get(tree: dict, key: str):
+    """``tree["a"]["b"]`` for ``key="a.b"``; KeyError naming the key when a part is missing."""
+    node = tree
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise KeyError(key)
+        node = node[part]
+    return node
+
+
 class Report:
     """The output folder of one pipeline stage (``reports/<stage>/``)."""
 
@@ -89,12 +99,10 @@ class Report:
         values = _plain(values)
         picked = {}
         for key in headline:
-            node = values
-            for part in key.split("."):
-                if not isinstance(node, dict) or part not in node:
-                    raise KeyError(f"headline metric {key!r} is not in the metrics of stage {self.stage}")
-                node = node[part]
-            picked[key] = node
+            try:
+                picked[key] = dotted_get(values, key)
+            except KeyError:
+                raise KeyError(f"headline metric {key!r} is not in the metrics of stage {self.stage}") from None
         write_json(self.dir / "metrics.json", values)
         write_json(self.dir / "summary.json", {"stage": self.stage, "title": title or self.stage, "headline": picked})
         return values

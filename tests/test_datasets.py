@@ -58,3 +58,26 @@ def test_subset_and_counts(tiny):
     assert tiny.counts().values.sum() == len(tiny)
     with pytest.raises(ValueError, match="unknown split 'dev'"):
         tiny.subset("dev")
+
+
+def test_cli_prepare_writes_a_loadable_store(tmp_path, capsys):
+    from fernb.cli import main
+    from fernb.data import load_store
+
+    out = tmp_path / "store"
+    assert main(["prepare", "synthfer", "-o", str(out), "-p", "n_train=14", "-p", "n_val=7",
+                 "-p", "n_test=7", "-p", "progress=false"]) == 0
+    data = load_store(out)
+    assert len(data) == 28 and data.name == "synthfer"
+    assert "stored in" in capsys.readouterr().out
+
+
+def test_cli_params_lists_the_stage_parameters(capsys, monkeypatch):
+    from conftest import REPO
+    from fernb.cli import main
+
+    monkeypatch.setenv("FERNB_ROOT", str(REPO))
+    assert main(["params", "00_data_prep"]) == 0
+    printed = capsys.readouterr().out
+    assert "n_train = " in printed and "dataset = " in printed
+    assert main(["params", "no_such_stage"]) == 1

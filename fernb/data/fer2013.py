@@ -26,7 +26,7 @@ from fernb.data.archive import Source
 from fernb.data.core import SPLITS, DatasetFormatError, FERData
 from fernb.labels import FER2013_FOLDERS, FER2013_ORDER, SEVEN
 
-__all__ = ["load_fer2013", "read_fer2013_csv", "find_fer2013_csv", "USAGE_TO_SPLIT", "decode_gray"]
+__all__ = ["load_fer2013", "read_fer2013_csv", "find_fer2013_csv", "USAGE_TO_SPLIT", "decode_gray", "decode_face"]
 
 SIZE = 48
 CSV_HEADER = ("emotion", "pixels", "Usage")
@@ -60,6 +60,26 @@ def decode_gray(data: bytes) -> np.ndarray | None:
     if not data:
         return None
     return cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
+
+
+def decode_face(src: Source, name: str, data: bytes, on_unreadable: str, skipped: list[dict[str, str]]) -> np.ndarray | None:
+    """Decode member ``name`` of ``src`` as a 48x48 grayscale face.
+
+    An undecodable file raises :class:`DatasetFormatError` naming it, or with
+    ``on_unreadable="skip"`` is appended to ``skipped`` and gives None. A decodable image
+    of another size always raises: it is not a file of this dataset.
+    """
+    img = decode_gray(data)
+    if img is None:
+        reason = f"cv2.imdecode could not decode the file (corrupt or not a {name.rsplit('.', 1)[-1].upper()})"
+        if on_unreadable == "raise":
+            raise DatasetFormatError(f"{src.where(name)}: unreadable image: {reason}; "
+                                     "pass on_unreadable='skip' to skip such files")
+        skipped.append({"file": name, "reason": reason})
+        return None
+    if img.shape != (SIZE, SIZE):
+        raise DatasetFormatError(f"{src.where(name)}: image is {img.shape[1]}x{img.shape[0]}; expected 48x48 grayscale")
+    return img
 
 
 # ---------------------------------------------------------------------------- the CSV
@@ -288,19 +308,11 @@ def _from_folders(src: Source, root: str, on_unreadable: str) -> FERData:
     skipped: list[dict[str, str]] = []
     index = {n: i for i, n in enumerate(members)}
     for n, data in src.read_many(members):
-        i = index[n]
-        img = decode_gray(data)
+        img = decode_face(src, n, data, on_unreadable, skipped)
         if img is None:
-            reason = "cv2.imdecode could not decode the file (corrupt or not a JPEG)"
-            if on_unreadable == "raise":
-                raise DatasetFormatError(f"{src.where(n)}: unreadable image: {reason}; "
-                                         "pass on_unreadable='skip' to skip such files")
-            skipped.append({"file": n, "reason": reason})
-            keep[i] = False
-            continue
-        if img.shape != (SIZE, SIZE):
-            raise DatasetFormatError(f"{src.where(n)}: image is {img.shape[1]}x{img.shape[0]}; expected 48x48 grayscale")
-        images[i] = img
+            keep[index[n]] = False
+        else:
+            images[index[n]] = img
     split = np.array(splits)
     meta = {
         "format": "fer2013-folders",

@@ -50,7 +50,7 @@ import numpy as np
 from fernb.data.archive import Source
 from fernb.data.core import SPLITS, DatasetFormatError, FERData
 from fernb.data.fer2013 import (
-    SIZE, USAGE_TO_SPLIT, decode_gray, find_fer2013_csv, read_fer2013_csv, _check_on_unreadable, _folder_root,
+    SIZE, USAGE_TO_SPLIT, decode_face, find_fer2013_csv, read_fer2013_csv, _check_on_unreadable, _folder_root,
 )
 from fernb.labels import CANONICAL, FERPLUS_TO_CANONICAL, FERPLUS_VOTES, class_names
 
@@ -242,18 +242,11 @@ def _from_folders(src: Source, folders: dict[str, str], on_unreadable: str) -> d
     reason = np.array(pre_reason, dtype="<U24")
     skipped = []
     for n, data in src.read_many(members):
-        i = index[n]
-        img = decode_gray(data)
+        img = decode_face(src, n, data, on_unreadable, skipped)
         if img is None:
-            why = "cv2.imdecode could not decode the file (corrupt or not a PNG)"
-            if on_unreadable == "raise":
-                raise DatasetFormatError(f"{src.where(n)}: unreadable image: {why}; pass on_unreadable='skip' to skip such files")
-            skipped.append({"file": n, "reason": why})
-            reason[i] = "unreadable"
-            continue
-        if img.shape != (SIZE, SIZE):
-            raise DatasetFormatError(f"{src.where(n)}: image is {img.shape[1]}x{img.shape[0]}; expected 48x48 grayscale")
-        images[i] = img
+            reason[index[n]] = "unreadable"
+        else:
+            images[index[n]] = img
     return {
         "images": images, "split": np.array(splits), "votes": np.concatenate(votes), "boxes": np.concatenate(boxes),
         "source_ids": np.array(members), "reason": reason, "skipped": skipped,
