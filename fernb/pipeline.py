@@ -115,12 +115,29 @@ def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:
     return out
 
 
+def collapse_carriage_returns(text: str) -> str:
+    """What a terminal or Jupyter shows of ``text``: each line's text after its last ``\\r``.
+
+    Progress bars (tqdm) redraw themselves with carriage returns; without this the HTML
+    report would list every intermediate state of every bar.
+    """
+    lines = []
+    for line in text.split("\n"):
+        parts = [p for p in line.split("\r") if p]
+        lines.append(parts[-1] if parts else "")
+    return "\n".join(lines)
+
+
 def export_html(notebook: str | os.PathLike, target: str | os.PathLike) -> Path:
     """Export an executed notebook to a standalone HTML file (nbconvert, JupyterLab style)."""
     import nbformat
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(str(notebook), as_version=4)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                output["text"] = collapse_carriage_returns(output["text"])
     body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
     target = Path(target)
     tmp = target.with_name(f".{target.name}.tmp")

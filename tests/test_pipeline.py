@@ -121,3 +121,9 @@ def test_report_metrics_json(tmp_path):
     assert json.loads((tmp_path / "s" / "summary.json").read_text())["headline"] == {"a": 0.5}
     with pytest.raises(KeyError, match="nope"):
         report.metrics({"a": 1}, headline=["nope"])
+
+
+def test_progress_bars_collapse_to_their_last_state():
+    assert pipeline.collapse_carriage_returns("bar 10%\rbar 50%\rbar 100%\ndone\n") == "bar 100%\ndone\n"
+    assert pipeline.collapse_carriage_returns("a\r\nb") == "a\nb"
+    assert pipeline.collapse_carriage_returns("plain\ntext") == "plain\ntext"
