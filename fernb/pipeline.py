@@ -128,6 +128,26 @@ def collapse_carriage_returns(text: str) -> str:
     return "\n".join(lines)
 
 
+def coalesce_streams(outputs: list) -> list:
+    """Join consecutive outputs of the same stream and collapse carriage returns in them.
+
+    The kernel sends every progress-bar redraw as its own stream message; a Jupyter
+    frontend appends them to one area, where each ``\\r`` overwrites the line.
+    """
+    merged: list = []
+    for output in outputs:
+        previous = merged[-1] if merged else None
+        if (output.get("output_type") == "stream" and previous is not None
+                and previous.get("output_type") == "stream" and previous.get("name") == output.get("name")):
+            previous["text"] += output["text"]
+        else:
+            merged.append(output)
+    for output in merged:
+        if output.get("output_type") == "stream":
+            output["text"] = collapse_carriage_returns(output["text"])
+    return merged
+
+
 def export_html(notebook: str | os.PathLike, target: str | os.PathLike) -> Path:
     """Export an executed notebook to a standalone HTML file (nbconvert, JupyterLab style)."""
     import nbformat
@@ -135,9 +155,8 @@ def export_html(notebook: str | os.PathLike, target: str | os.PathLike) -> Path:
 
     nb = nbformat.read(str(notebook), as_version=4)
     for cell in nb.cells:
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "stream":
-                output["text"] = collapse_carriage_returns(output["text"])
+        if "outputs" in cell:
+            cell["outputs"] = coalesce_streams(cell["outputs"])
     body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
     target = Path(target)
     tmp = target.with_name(f".{target.name}.tmp")

@@ -127,3 +127,14 @@ def test_progress_bars_collapse_to_their_last_state():
     assert pipeline.collapse_carriage_returns("bar 10%\rbar 50%\rbar 100%\ndone\n") == "bar 100%\ndone\n"
     assert pipeline.collapse_carriage_returns("a\r\nb") == "a\nb"
     assert pipeline.collapse_carriage_returns("plain\ntext") == "plain\ntext"
+
+
+def test_stream_messages_are_joined_before_collapsing():
+    from nbformat.v4 import new_output
+
+    outputs = [new_output("stream", name="stderr", text="\rbar 1/3"), new_output("stream", name="stderr", text="\rbar 2/3"),
+               new_output("stream", name="stderr", text="\rbar 3/3\n"), new_output("stream", name="stdout", text="result\n"),
+               new_output("display_data", data={"text/plain": "x"})]
+    merged = pipeline.coalesce_streams(outputs)
+    assert [o.get("name") for o in merged] == ["stderr", "stdout", None]
+    assert merged[0]["text"] == "bar 3/3\n"
