@@ -107,3 +107,16 @@ def test_vote_agreement_hand_computed():
     assert table.loc["neutral", "mean_agreement"] == pytest.approx(0.6)
     assert table.loc["happy", "mean_agreement"] == pytest.approx(0.65)
     assert table.loc["happy", "images"] == 2
+
+
+def test_example_duplicate_group_prefers_leakage_with_conflict(tiny):
+    group = explore.example_duplicate_group(explore.find_duplicates(tiny))
+    assert set(group["index"]) == {6, 40}  # the planted cross-split, relabelled copy
+    assert len(explore.example_duplicate_group(explore.find_duplicates(tiny.subset("val")))) == 0
+
+
+def test_one_per_pose_bin():
+    data = make_data(pose=np.array([-88, -46, -3, 2, 44, 91] * 10 + [np.nan] * 4, dtype=np.float32))
+    picks = explore.one_per_pose_bin(data)
+    assert [round(float(data.pose[i]) / 45) * 45 for i in picks] == [-90, -45, 0, 45, 90]
+    assert explore.one_per_pose_bin(make_data()) == []

@@ -202,3 +202,24 @@ def vote_agreement(data: FERData) -> pd.DataFrame:
     frame = pd.DataFrame({"class": np.asarray(data.classes)[data.labels], "share": share})
     out = frame.groupby("class", sort=False)["share"].agg(images="size", mean_agreement="mean").reset_index()
     return out.set_index("class").reindex(list(data.classes)).reset_index()
+
+
+def example_duplicate_group(duplicates: pd.DataFrame) -> pd.DataFrame:
+    """The most instructive duplicate group to show: cross-split with conflicting labels
+    first, then cross-split, then label conflict, then any (lowest group id among equals).
+    Empty when there are no duplicates."""
+    if len(duplicates) == 0:
+        return duplicates
+    groups = duplicates.groupby("group")[["cross_split", "label_conflict"]].first()
+    score = 2 * groups["cross_split"].astype(int) + groups["label_conflict"].astype(int)
+    best = score[score == score.max()].index.min()
+    return duplicates[duplicates["group"] == best]
+
+
+def one_per_pose_bin(data: FERData, step: float = 45.0, seed: int = 0) -> list[int]:
+    """One random sample index per yaw bin (yaw rounded to a multiple of ``step``), ordered
+    from most negative to most positive yaw; empty when pose is unknown."""
+    rng = np.random.default_rng(seed)
+    bins = np.round(data.pose / step) * step
+    known = ~np.isnan(bins)
+    return [int(rng.choice(np.flatnonzero(bins == b))) for b in np.unique(bins[known])]
