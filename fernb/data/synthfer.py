@@ -1161,7 +1161,7 @@ def generate(n_train: int = 6000, n_val: int = 1000, n_test: int = 1000, *, imag
     subjects = np.empty(N, np.int64)
     occl = np.empty(N, np.int8)
 
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # plain text bar: tqdm.auto needs ipywidgets inside notebooks
 
     jobs = []  # (split, index, label, subject) for every sample, in output order
     for sp in SPLITS:
