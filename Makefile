@@ -11,7 +11,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
 export MPLBACKEND := Agg
 
-.PHONY: help repro test lab kernel bench clean
+.PHONY: help repro test lab kernel bench clean-notebooks clean
 .DEFAULT_GOAL := help
 
 help:
@@ -19,6 +19,7 @@ help:
 	@echo "make test    install test extras and run pytest"
 	@echo "make lab     install JupyterLab and the 'fernb' kernel, then open the notebooks"
 	@echo "make bench   print the timing benchmarks (pipeline, FER2013 store)"
+	@echo "make clean-notebooks   strip outputs from notebooks/ before committing (tests require it)"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 10) <= v <= (3, 12) else "fernb needs Python 3.10-3.12, but $(PYTHON) is %d.%d: run make PYTHON=python3.11" % v)'
@@ -51,6 +52,9 @@ lab: kernel
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_data.py
+
+clean-notebooks: $(VENV)/.installed
+	$(BIN)/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb
 
 clean:
 	rm -rf $(VENV) .pytest_cache
