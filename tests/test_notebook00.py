@@ -25,7 +25,8 @@ def test_stage_00_on_tiny_synthfer(project_copy):
     assert metrics["dataset"] == "synthfer"
     assert metrics["split_sizes"] == {"train": 84, "val": 28, "test": 28}
     assert metrics["classes"] == 7
-    assert 0.0 <= metrics["linear_probe"]["val_accuracy"] <= 1.0
+    probe = metrics["linear_probe"]
+    assert probe["train_images"] == 84 and probe["chance_balanced"] == pytest.approx(1 / 7)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["headline"]["images"] == 140
     for figure in ("class_distribution", "samples_per_class", "pose_distribution", "landmarks_by_pose",
@@ -37,6 +38,10 @@ def test_stage_00_on_tiny_synthfer(project_copy):
     assert "Data preparation" in html and "data:image/png;base64" in html
     store = load_store(project_copy / "data" / "prepared" / "synthfer")
     assert len(store) == 140 and store.landmarks.shape == (140, 68, 2)
+    val = store.labels[store.split == "val"]
+    assert probe["majority_class_share"] == pytest.approx(np.bincount(val).max() / len(val))
+    counts = {s: int((store.split == s).sum()) for s in ("train", "val", "test")}
+    assert counts == metrics["split_sizes"]
 
 
 def _dvc(project, *args, check=True):
