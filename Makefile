@@ -11,13 +11,14 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
 export MPLBACKEND := Agg
 
-.PHONY: help repro test lab kernel bench clean-notebooks clean
+.PHONY: help repro test lab kernel fan bench clean-notebooks clean
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make repro   create $(VENV), install fernb, run the whole pipeline (dvc repro)"
 	@echo "make test    install test extras and run pytest"
 	@echo "make lab     install JupyterLab and the 'fernb' kernel, then open the notebooks"
+	@echo "make fan     install the face-alignment (FAN) face backend; its weights download on first use"
 	@echo "make bench   print the timing benchmarks (pipeline, FER2013 store)"
 	@echo "make clean-notebooks   strip outputs from notebooks/ before committing (tests require it)"
 
@@ -49,6 +50,14 @@ kernel: $(VENV)/.installed-lab
 
 lab: kernel
 	$(BIN)/jupyter lab notebooks/
+
+# face-alignment requires opencv-python, the GUI build of the cv2 package we already have
+# headless; installing both makes them overwrite each other, so it goes in with --no-deps
+# and its other dependencies come from the `fan` extra.
+fan: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[fan]'
+	$(BIN)/python -m pip install --quiet --no-deps 'face-alignment>=1.4'
+	$(BIN)/python -c 'from fernb.faces import fan_status; s = fan_status(); print("face-alignment ready" if s["ready"] else s["reason"])'
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_data.py

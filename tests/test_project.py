@@ -158,11 +158,12 @@ def test_environment_yml_matches_pyproject():
         pip_specs += extra
     conda = yaml.safe_load((REPO / "environment.yml").read_text())["dependencies"]
     conda_specs = [d for d in conda if isinstance(d, str) and not d.startswith(("python", "pip"))]
-    aliases = {"opencv": "opencv-python-headless"}  # conda-forge name -> PyPI name
+    aliases = {"opencv": "opencv-python-headless", "pytorch": "torch"}  # conda-forge name -> PyPI name
     conda_named = {aliases.get(k, k): v for k, v in _requirement_names(conda_specs).items()}
     assert conda_named == _requirement_names(pip_specs)
     pip_section = next(d["pip"] for d in conda if isinstance(d, dict))
     assert "-e ." in pip_section and "--no-deps" in pip_section
+    assert any(line.startswith("face-alignment") for line in pip_section), "make fan installs face-alignment; conda must too"
 
 
 def test_ci_calls_the_readme_test_command():

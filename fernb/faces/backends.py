@@ -1,0 +1,280 @@
+"""Face detectors/landmarkers behind one interface: ``backend.detect(rgb) -> list[Face]``.
+
+* ``"fan"`` — the ``face-alignment`` package (Bulat & Tzimiropoulos): S3FD detector +
+  2D-FAN, 68 iBUG landmarks, on the GPU when there is one. Its weights are downloaded
+  by torch.hub into ``<torch hub dir>/checkpoints`` on first use; we use them from there.
+* ``"opencv"`` — the offline fallback: the Haar cascades that ship inside OpenCV
+  (frontal face, eyes, profile face). It finds boxes and eye centres, no landmarks.
+* ``"auto"`` (default) — ``"fan"`` when the package and its weights can be had, else
+  ``"opencv"``, with a warning that says why and what was lost.
+
+Datasets that ship their own landmarks or boxes (AffectNet, RAF-DB, CK+) skip detection
+altogether (:mod:`fernb.faces.dataset`).
+"""
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import socket
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+__all__ = ["Face", "OpenCVBackend", "FANBackend", "fan_status", "get_backend", "BACKENDS", "FALLBACK_LOSSES"]
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("auto", "fan", "opencv")
+
+FALLBACK_LOSSES = (
+    "no 68-point landmarks: no head-pose estimate (pose subsets stay empty) and no landmark figures",
+    "alignment uses the two eye centres only, or the face box alone when no eyes are found",
+    "profile faces (|yaw| beyond ~45 degrees) are often missed or only boxed",
+)
+
+
+@dataclass
+class Face:
+    """One detected face, in the source image's pixel coordinates.
+
+    Attributes:
+        box: ``(x, y, w, h)``.
+        score: detector confidence (backend-specific scale).
+        landmarks: ``(68, 2)`` iBUG landmarks, or None (OpenCV backend).
+        landmark_score: mean per-landmark confidence (FAN heat-map peaks), or NaN.
+        eyes: ``(2, 2)`` eye centres, image-left first, or None.
+    """
+
+    box: np.ndarray
+    score: float = float("nan")
+    landmarks: np.ndarray | None = None
+    landmark_score: float = float("nan")
+    eyes: np.ndarray | None = None
+
+    @property
+    def area(self) -> float:
+        return float(self.box[2] * self.box[3])
+
+    def to_json(self) -> dict:
+        out = {"box": np.round(self.box, 2).tolist(), "score": _num(self.score),
+               "landmark_score": _num(self.landmark_score)}
+        if self.landmarks is not None:
+            out["landmarks"] = np.round(self.landmarks, 2).tolist()
+        if self.eyes is not None:
+            out["eyes"] = np.round(self.eyes, 2).tolist()
+        return out
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Face":
+        arr = lambda k, shape: None if d.get(k) is None else np.asarray(d[k], dtype=np.float64).reshape(shape)  # noqa: E731
+        return cls(box=np.asarray(d["box"], dtype=np.float64), score=_nan(d.get("score")),
+                   landmarks=arr("landmarks", (68, 2)), landmark_score=_nan(d.get("landmark_score")),
+                   eyes=arr("eyes", (2, 2)))
+
+
+def _num(x: float):
+    return None if x is None or not np.isfinite(x) else round(float(x), 4)
+
+
+def _nan(x) -> float:
+    return float("nan") if x is None else float(x)
+
+
+# ----------------------------------------------------------------------------- OpenCV
+def haar_dir() -> Path:
+    """The folder of OpenCV's bundled Haar cascades (pip wheels or a conda install)."""
+    candidates = []
+    data = getattr(cv2, "data", None)
+    if data is not None and getattr(data, "haarcascades", None):
+        candidates.append(Path(data.haarcascades))
+    candidates += [Path(sys.prefix) / "share" / sub / "haarcascades" for sub in ("opencv4", "OpenCV", "opencv")]
+    for folder in candidates:
+        if (folder / "haarcascade_frontalface_default.xml").is_file():
+            return folder
+    raise RuntimeError(
+        "OpenCV's Haar cascades were not found (looked in " + ", ".join(map(str, candidates)) + "). "
+        "They ship with opencv-python(-headless) 4.x; OpenCV 5 dropped them (pip install 'opencv-python-headless<5')."
+    )
+
+
+class OpenCVBackend:
+    """Haar-cascade face and eye detection from the cascades bundled with OpenCV.
+
+    Frontal faces are searched first; when none is found, the profile cascade is run on the
+    image and its mirror (profiles get a box, no eyes). Eyes are searched in the upper part
+    of each frontal box; a pair (one in each half) gives the eye centres.
+    """
+
+    name = "opencv"
+    has_landmarks = False
+
+    def __init__(self, min_face: int = 24, scale_factor: float = 1.1, min_neighbors: int = 5) -> None:
+        if not hasattr(cv2, "CascadeClassifier"):
+            raise RuntimeError(f"OpenCV {cv2.__version__} has no CascadeClassifier; install opencv-python-headless<5")
+        folder = haar_dir()
+        load = lambda f: cv2.CascadeClassifier(str(folder / f))  # noqa: E731
+        self.face, self.eye, self.profile = (
+            load("haarcascade_frontalface_default.xml"), load("haarcascade_eye.xml"), load("haarcascade_profileface.xml"))
+        self.min_face, self.scale_factor, self.min_neighbors = int(min_face), float(scale_factor), int(min_neighbors)
+        self.device = "cpu"
+
+    def config(self) -> dict:
+        return {"backend": self.name, "opencv": cv2.__version__, "min_face": self.min_face,
+                "scale_factor": self.scale_factor, "min_neighbors": self.min_neighbors}
+
+    def _find(self, cascade, gray: np.ndarray, min_size: int, neighbors: int) -> tuple[np.ndarray, np.ndarray]:
+        rects, _, weights = cascade.detectMultiScale3(
+            gray, scaleFactor=self.scale_factor, minNeighbors=neighbors, minSize=(min_size, min_size), outputRejectLevels=True)
+        rects = np.asarray(rects, dtype=np.float64).reshape(-1, 4)
+        return rects, np.asarray(weights, dtype=np.float64).reshape(-1)
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        gray = cv2.equalizeHist(gray)
+        min_size = max(self.min_face, min(gray.shape) // 8)
+        rects, weights = self._find(self.face, gray, min_size, self.min_neighbors)
+        faces = [Face(box=r, score=float(w), eyes=self._eyes(gray, r)) for r, w in zip(rects, weights)]
+        if faces:
+            return faces
+        for mirrored in (False, True):
+            g = gray[:, ::-1] if mirrored else gray
+            rects, weights = self._find(self.profile, np.ascontiguousarray(g), min_size, self.min_neighbors)
+            for r, w in zip(rects, weights):
+                if mirrored:
+                    r = r.copy()
+                    r[0] = gray.shape[1] - r[0] - r[2]
+                faces.append(Face(box=r, score=float(w)))
+        return faces
+
+    def _eyes(self, gray: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+        x, y, w, h = (int(round(v)) for v in box)
+        roi = gray[max(y, 0): y + int(h * 0.6), max(x, 0): x + w]
+        if roi.size == 0:
+            return None
+        rects, _ = self._find(self.eye, roi, max(6, w // 10), 3)
+        if len(rects) < 2:
+            return None
+        centres = rects[:, :2] + rects[:, 2:] / 2 + [max(x, 0), max(y, 0)]
+        sizes = rects[:, 2] * rects[:, 3]
+        mid = x + w / 2
+        left = [i for i in range(len(rects)) if centres[i, 0] < mid]
+        right = [i for i in range(len(rects)) if centres[i, 0] >= mid]
+        if not left or not right:
+            return None
+        li, ri = max(left, key=lambda i: sizes[i]), max(right, key=lambda i: sizes[i])
+        eyes = centres[[li, ri]]
+        dist = np.linalg.norm(eyes[1] - eyes[0])
+        if not (0.2 * w <= dist <= 0.7 * w):
+            return None
+        return eyes
+
+
+# -------------------------------------------------------------------------------- FAN
+def fan_status() -> dict:
+    """Whether the face-alignment backend can run offline: package, weight files, reason."""
+    try:
+        import face_alignment  # noqa: F401
+        from face_alignment.api import models_urls
+        from face_alignment.detection.sfd.sfd_detector import models_urls as sfd_urls
+        import torch.hub
+    except Exception as exc:  # ImportError, or a broken install
+        return {"installed": False, "weights": {}, "ready": False,
+                "reason": f"the face-alignment package is not importable ({type(exc).__name__}: {exc}); "
+                          "install it with `make fan` (see README)"}
+    folder = Path(torch.hub.get_dir()) / "checkpoints"
+    urls = {"s3fd": sfd_urls["s3fd"], "2DFAN-4": models_urls["2DFAN-4"]}
+    weights = {k: str(folder / os.path.basename(u)) for k, u in urls.items()}
+    missing = [k for k, p in weights.items() if not Path(p).is_file()]
+    reason = "" if not missing else (
+        f"face-alignment weights {missing} are not in {folder} (they are downloaded from "
+        f"{', '.join(urls[k] for k in missing)} on first use)")
+    return {"installed": True, "weights": weights, "ready": not missing, "reason": reason, "urls": urls}
+
+
+class FANBackend:
+    """face-alignment's S3FD detector + 2D-FAN: boxes and 68 iBUG landmarks per face."""
+
+    name = "fan"
+    has_landmarks = True
+
+    def __init__(self, device: str | None = None, detector: str = "sfd", download: bool = False,
+                 download_timeout: float = 20.0) -> None:
+        status = fan_status()
+        if not status["installed"] or (not status["ready"] and not download):
+            raise RuntimeError(f"face-alignment backend unavailable: {status['reason']}")
+        import face_alignment
+        import torch
+
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        kwargs = {"device": self.device, "face_detector": detector, "flip_input": False}
+        params = inspect.signature(face_alignment.FaceAlignment).parameters
+        if "compile" in params:
+            kwargs["compile"] = False
+        landmarks_type = getattr(face_alignment.LandmarksType, "TWO_D", None) or face_alignment.LandmarksType._2D
+        old_timeout = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(download_timeout)
+        try:
+            self.model = face_alignment.FaceAlignment(landmarks_type, **kwargs)
+        except Exception as exc:
+            raise RuntimeError(f"face-alignment backend unavailable: could not load its weights ({type(exc).__name__}: {exc})") from exc
+        finally:
+            socket.setdefaulttimeout(old_timeout)
+        self.detector = detector
+        self.version = getattr(face_alignment, "__version__", "?")
+
+    def config(self) -> dict:
+        return {"backend": self.name, "face_alignment": self.version, "detector": self.detector, "device": self.device}
+
+    def detect(self, image: np.ndarray, boxes: np.ndarray | None = None) -> list[Face]:
+        """Faces in an RGB (or gray) image; with ``boxes`` (K×4 x,y,w,h), landmarks in those boxes."""
+        rgb = np.stack([image] * 3, axis=-1) if image.ndim == 2 else image
+        given = None
+        if boxes is not None:
+            b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+            given = [np.array([x, y, x + w, y + h, 1.0]) for x, y, w, h in b]
+        out = self.model.get_landmarks_from_image(rgb, detected_faces=given, return_bboxes=True, return_landmark_score=True)
+        landmarks, scores, bboxes = out
+        if landmarks is None:
+            return []
+        faces = []
+        for lm, sc, bb in zip(landmarks, scores, bboxes):
+            bb = np.asarray(bb, dtype=np.float64)
+            box = np.array([bb[0], bb[1], bb[2] - bb[0], bb[3] - bb[1]])
+            score = float(bb[4]) if len(bb) > 4 else float("nan")
+            faces.append(Face(box=box, score=score, landmarks=np.asarray(lm, dtype=np.float64)[:, :2],
+                              landmark_score=float(np.mean(sc)) if sc is not None else float("nan")))
+        return faces
+
+
+# ---------------------------------------------------------------------------- choose
+def get_backend(name: str = "auto", device: str | None = None, *, download: bool = True, **options):
+    """A backend by name; ``"auto"`` falls back to OpenCV loudly when FAN cannot be had.
+
+    With ``download=True`` an installed face-alignment whose weights are missing tries to
+    fetch them (torch.hub), giving up after a short timeout on an offline machine.
+    """
+    if name not in BACKENDS:
+        raise ValueError(f"unknown face backend {name!r}; expected one of {BACKENDS}")
+    if name == "opencv":
+        return OpenCVBackend(**options)
+    if name == "fan":
+        return FANBackend(device=device, download=download, **options)
+    status = fan_status()
+    reason = status["reason"]
+    if status["installed"] and (status["ready"] or download):
+        try:
+            return FANBackend(device=device, download=download)
+        except RuntimeError as exc:
+            reason = str(exc)
+    backend = OpenCVBackend()
+    backend.fallback_reason = reason
+    message = ("FACE BACKEND FALLBACK: using OpenCV Haar cascades instead of face-alignment (FAN) because "
+               f"{reason}. Lost: " + "; ".join(FALLBACK_LOSSES) + ".")
+    warnings.warn(message, RuntimeWarning, stacklevel=2)
+    log.warning(message)
+    return backend

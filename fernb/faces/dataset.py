@@ -1,0 +1,154 @@
+"""From a publisher's file list to a :class:`~fernb.data.core.FERData` of aligned faces.
+
+The in-the-wild loaders (RAF-DB, AffectNet, KDEF, CK+) only parse their publisher's
+layout into :class:`FaceRecord` rows (file, label, split, subject, whatever boxes or
+landmarks the publisher ships); :func:`build_dataset` then decodes each image, runs the
+face pipeline on it (or uses the shipped landmarks/box instead of detecting), and counts
+every file that does not become a sample, by reason.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass
+class FaceRecord:
+    """One image as a publisher lists it.
+
+    Attributes:
+        source_id: member name of the file inside its :class:`~fernb.data.archive.Source`.
+        label: canonical class index (:data:`fernb.labels.CANONICAL`).
+        split: ``"train"``, ``"val"`` or ``"test"``.
+        subject: subject/identity id ("" when unknown), for subject-disjoint folds.
+        yaw: true head yaw in degrees when the publisher gives it (KDEF), else NaN.
+        landmarks: ``(68, 2)`` publisher landmarks (x, y) in the original image's pixels.
+        points5: ``(5, 2)`` publisher points: left eye, right eye, nose tip, left and right
+            mouth corners (image left/right).
+        box: ``(x, y, w, h)`` publisher face box in the original image's pixels.
+        aligned: the file is already an aligned face crop (RAF-DB ``aligned``): it is only
+            resized (and CLAHE'd), never detected.
+        fold: subject-disjoint fold index (-1 when the dataset has no folds).
+    """
+
+    source_id: str
+    label: int
+    split: str
+    subject: str = ""
+    yaw: float = float("nan")
+    landmarks: np.ndarray | None = None
+    points5: np.ndarray | None = None
+    box: tuple[float, float, float, float] | None = None
+    aligned: bool = False
+    fold: int = -1
+
+
+def default_cache_dir() -> Path:
+    """Where detections are cached between runs: ``<project>/data/cache/faces`` (git-ignored)."""
+    from fernb.paths import project_root
+
+    return project_root() / "data" / "cache" / "faces"
+
+
+def build_dataset(name: str, src, records: list[FaceRecord], *, classes: tuple[str, ...], pipeline=None,
+                  image_size: int = 224, rgb: bool = True, meta: dict | None = None, progress: bool = True):
+    """Decode, align and CLAHE every record's image into a :class:`~fernb.data.core.FERData`.
+
+    Args:
+        name: dataset name.
+        src: the :class:`~fernb.data.archive.Source` the records' ``source_id`` refer to.
+        records: what the loader parsed.
+        classes: the class names (canonical order) the labels index.
+        pipeline: a :class:`~fernb.faces.pipeline.FacePipeline` (its ``size`` wins), or None for
+            the default one at ``image_size`` with detections cached under
+            :func:`default_cache_dir`.
+        rgb: keep colour; False stores grayscale crops.
+        meta: the loader's metadata, extended here.
+
+    A record's own landmarks, 5 points or box are used instead of detecting. Pose is the
+    publisher's yaw when given, else estimated from the 68 landmarks (solvePnP), else NaN.
+    Files that do not become samples are listed in ``meta["rejected"][reason]`` with the
+    detail; faces kept from multi-face images in ``meta["multiple_faces_kept_largest"]``.
+    """
+    from collections import Counter
+
+    from tqdm.auto import tqdm
+
+    from fernb.data.core import DatasetFormatError, FERData
+    from fernb.faces.pipeline import FacePipeline, decode_rgb
+
+    if pipeline is None:
+        pipeline = FacePipeline(size=image_size, cache_dir=default_cache_dir())
+    size = pipeline.size
+    by_name: dict[str, list[int]] = {}
+    for i, rec in enumerate(records):
+        by_name.setdefault(rec.source_id, []).append(i)
+    rejected: dict[str, list[dict[str, str]]] = {}
+    missing = [n for n in by_name if n not in src]
+    for n in missing:
+        rejected.setdefault("missing_file", []).append({"file": n, "detail": "listed by the publisher's labels but not in the source"})
+    results: dict[int, tuple] = {}
+    multiple: list[str] = []
+    alignment = Counter()
+    present = [n for n in by_name if n in src]
+    bar = tqdm(src.read_many(present), total=len(present), desc=f"{name}: faces", disable=not progress, mininterval=1.0)
+    for member, data in bar:
+        image = decode_rgb(data)
+        for i in by_name[member]:
+            rec = records[i]
+            res = pipeline.process(image, landmarks=rec.landmarks, points5=rec.points5, box=rec.box, aligned=rec.aligned)
+            if not res.ok:
+                rejected.setdefault(res.status, []).append({"file": member, "detail": res.detail})
+                continue
+            if res.n_faces > 1:
+                multiple.append(member)
+            alignment[res.alignment] += 1
+            results[i] = (res, image.shape[:2])
+    keep = sorted(results)
+    if not keep:
+        counts = {k: len(v) for k, v in rejected.items()}
+        raise DatasetFormatError(f"{src.where()}: no image of {len(records)} listed became a face sample; rejected {counts}")
+    images = np.empty((len(keep), size, size, 3) if rgb else (len(keep), size, size), dtype=np.uint8)
+    landmarks = np.full((len(keep), 68, 2), np.nan, dtype=np.float32)
+    angles = np.full((len(keep), 3), np.nan, dtype=np.float32)
+    pose_source = np.full(len(keep), "none", dtype="<U9")
+    for j, i in enumerate(keep):
+        res, shape = results[i]
+        crop = res.image
+        if crop.ndim == 2 and rgb:
+            crop = np.stack([crop] * 3, axis=-1)
+        elif crop.ndim == 3 and not rgb:
+            import cv2
+
+            crop = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+        images[j] = crop
+        if res.landmarks is not None:
+            landmarks[j] = res.landmarks
+        if np.isfinite(records[i].yaw):
+            angles[j, 0], pose_source[j] = records[i].yaw, "publisher"
+        elif res.source_landmarks is not None:
+            from fernb.faces.pose import head_pose
+
+            angles[j] = head_pose(res.source_landmarks, shape)
+            pose_source[j] = "estimated"
+    meta = dict(meta or {})
+    meta.update({
+        "faces": pipeline.config(),
+        "listed": len(records), "kept": len(keep),
+        "n_rejected": {k: len(v) for k, v in rejected.items()},
+        "rejected": rejected,
+        "multiple_faces_kept_largest": multiple,
+        "alignment": dict(alignment),
+    })
+    recs = [records[i] for i in keep]
+    return FERData(
+        name=name, images=images, labels=np.array([r.label for r in recs]), split=np.array([r.split for r in recs]),
+        classes=classes, source_ids=np.array([r.source_id for r in recs]), pose=angles[:, 0],
+        landmarks=landmarks if np.isfinite(landmarks).any() else None,
+        extras={"subject": np.array([r.subject for r in recs], dtype=str), "fold": np.array([r.fold for r in recs], dtype=np.int64),
+                "pitch": angles[:, 1], "roll": angles[:, 2], "pose_source": pose_source,
+                "alignment": np.array([results[i][0].alignment for i in keep], dtype="<U9")},
+        meta=meta,
+    )
