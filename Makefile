@@ -61,6 +61,7 @@ fan: $(VENV)/.installed
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_data.py
+	$(BIN)/python benchmarks/bench_faces.py
 
 clean-notebooks: $(VENV)/.installed
 	$(BIN)/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb

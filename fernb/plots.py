@@ -169,3 +169,57 @@ def mean_faces(means: np.ndarray, classes) -> plt.Figure:
     fig.suptitle("mean face per class (train)", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def _draw_landmarks(ax, landmarks, color="lime", size=4):
+    for idx in LANDMARK_GROUPS.values():
+        pts = landmarks[list(idx)]
+        ax.plot(pts[:, 0], pts[:, 1], "-", color=color, lw=0.8)
+    ax.scatter(landmarks[:, 0], landmarks[:, 1], s=size, color=color, zorder=3)
+
+
+def face_pipeline(rows: list[dict], title: str = "") -> plt.Figure:
+    """One row per face: the photo (box, landmarks), the aligned crop, the crop after CLAHE.
+
+    Each row is a dict with ``photo``, ``aligned``, ``clahe`` (images) and optionally
+    ``box`` (x, y, w, h), ``landmarks`` (68×2 in the photo), ``template`` (5×2 in the crop),
+    ``label`` (row title).
+    """
+    fig, axes = plt.subplots(len(rows), 3, figsize=(9, 2.9 * len(rows)), squeeze=False,
+                             gridspec_kw={"width_ratios": [1.35, 1, 1]})
+    for ax_row, row in zip(axes, rows):
+        _show(ax_row[0], row["photo"], row.get("label", ""))
+        if row.get("box") is not None:
+            x, y, w, h = row["box"]
+            ax_row[0].add_patch(plt.Rectangle((x, y), w, h, fill=False, color="yellow", lw=1.2))
+        if row.get("landmarks") is not None:
+            _draw_landmarks(ax_row[0], np.asarray(row["landmarks"]), size=2)
+        _show(ax_row[1], row["aligned"], "aligned (template, ×1.3 box, bicubic)")
+        if row.get("template") is not None:
+            t = np.asarray(row["template"])
+            ax_row[1].scatter(t[:, 0], t[:, 1], marker="+", s=60, color="red", lw=1)
+        _show(ax_row[2], row["clahe"], "CLAHE on L (LAB)")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def pose_scatter(true_yaw, estimated_yaw, title: str = "Yaw from landmarks vs the true yaw") -> plt.Figure:
+    """Estimated against true yaw, with the identity line and the ±30°/±45° subset edges."""
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    t, e = np.asarray(true_yaw, float), np.asarray(estimated_yaw, float)
+    ok = np.isfinite(t) & np.isfinite(e)
+    ax.scatter(t[ok], e[ok], s=6, alpha=0.4)
+    lim = [-100, 100]
+    ax.plot(lim, lim, color="grey", lw=0.8)
+    for edge in (30, 45):
+        for sign in (-1, 1):
+            ax.axhline(sign * edge, color="tab:red", lw=0.5, ls=":")
+    ax.set_xlim(lim)
+    ax.set_ylim(lim)
+    ax.set_xlabel("true yaw (degrees)")
+    ax.set_ylabel("estimated yaw (degrees)")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -340,3 +340,17 @@ def test_fan_backend_on_real_weights():
             true = s.landmarks + [60, 60]
             assert np.median(np.linalg.norm(res.source_landmarks - true, axis=1)) < 12
     assert hits >= 4
+
+
+def test_synthetic_photo_keeps_true_landmarks_through_the_tilt():
+    from fernb.faces.demo import synthetic_photo
+
+    p = synthetic_photo(0, 1, yaw=0.0, roll=15.0, face=140)
+    assert p.image.shape == (320, 400, 3)
+    eyes = five_points(p.landmarks)[:2]
+    angle = np.degrees(np.arctan2(-(eyes[1, 1] - eyes[0, 1]), eyes[1, 0] - eyes[0, 0]))
+    assert angle == pytest.approx(15.0, abs=2.0)      # counter-clockwise tilt: the right eye rises
+    res = FacePipeline(backend="opencv").process(p.image, landmarks=p.landmarks)
+    assert res.ok and np.abs(five_points(res.landmarks)[:2] - template_points(224)[:2]).max() < 1.0
+    with pytest.raises(ValueError, match="does not fit"):
+        synthetic_photo(0, 1, face=300)

@@ -14,7 +14,6 @@ altogether (:mod:`fernb.faces.dataset`).
 from __future__ import annotations
 
 import inspect
-import logging
 import os
 import socket
 import sys
@@ -26,8 +25,6 @@ import cv2
 import numpy as np
 
 __all__ = ["Face", "OpenCVBackend", "FANBackend", "fan_status", "get_backend", "BACKENDS", "FALLBACK_LOSSES"]
-
-log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "fan", "opencv")
 
@@ -276,5 +273,4 @@ def get_backend(name: str = "auto", device: str | None = None, *, download: bool
     message = ("FACE BACKEND FALLBACK: using OpenCV Haar cascades instead of face-alignment (FAN) because "
                f"{reason}. Lost: " + "; ".join(FALLBACK_LOSSES) + ".")
     warnings.warn(message, RuntimeWarning, stacklevel=2)
-    log.warning(message)
     return backend

@@ -1,0 +1,62 @@
+"""Synthetic "photos": SynthFER faces placed, scaled and tilted on a larger background.
+
+The face pipeline's job is to undo exactly this (find the face, straighten and scale it);
+because every photo keeps its true landmarks and pose, notebook 00 and the benchmark can
+measure what each backend finds and how far its alignment lands from the truth — without
+any real photograph in the repository.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from fernb.data.synthfer import render_sample
+
+__all__ = ["Photo", "synthetic_photo", "synthetic_photos"]
+
+
+@dataclass
+class Photo:
+    image: np.ndarray          # uint8 (H, W, 3) RGB
+    landmarks: np.ndarray      # (68, 2) true landmarks in the photo's pixels
+    box: np.ndarray            # (x, y, w, h) of the pasted face square
+    label: int
+    yaw: float
+    roll: float                # in-plane tilt added here, degrees (positive = counter-clockwise)
+
+
+def synthetic_photo(seed: int, index: int, *, canvas: tuple[int, int] = (320, 400), face: int | None = None,
+                    yaw: float | None = None, roll: float | None = None, label: int | None = None) -> Photo:
+    """Photo ``index`` of ``seed``: a SynthFER face of side ``face`` (random 110-170 px),
+    tilted by ``roll`` (random ±20°) and pasted at a random place on a textured background."""
+    rng = np.random.default_rng([seed, index, 7])
+    size = int(face if face is not None else rng.integers(110, 171))
+    roll = float(roll if roll is not None else rng.uniform(-20, 20))
+    sample = render_sample(seed, "test", index, image_size=size, rgb=True, yaw=yaw, label=label, masks=False)
+    h, w = canvas
+    if size * 1.5 > min(h, w):
+        raise ValueError(f"a {size}px face does not fit a {w}x{h} canvas with margin")
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = rng.uniform(60, 190, 3)
+    tilt = rng.uniform(-0.25, 0.25, 2)
+    background = base + (xx[..., None] * tilt[0] + yy[..., None] * tilt[1])
+    background = cv2.GaussianBlur(background + rng.normal(0, 18, (h, w, 3)), (0, 0), 3)
+    margin = int(np.ceil(size * 0.25))
+    x0 = int(rng.integers(margin, w - size - margin + 1))
+    y0 = int(rng.integers(margin, h - size - margin + 1))
+    centre = (x0 + (size - 1) / 2, y0 + (size - 1) / 2)
+    m = cv2.getRotationMatrix2D(centre, roll, 1.0)
+    m[:, 2] += [x0, y0] @ m[:, :2].T  # paste at (x0, y0), then rotate about the face centre
+    placed = cv2.warpAffine(sample.image, m, (w, h), flags=cv2.INTER_CUBIC)
+    mask = cv2.warpAffine(np.ones((size, size), np.float32), m, (w, h), flags=cv2.INTER_LINEAR)[..., None]
+    image = np.clip(placed * mask + background * (1 - mask), 0, 255).astype(np.uint8)
+    landmarks = sample.landmarks.astype(np.float64) @ m[:, :2].T + m[:, 2]
+    return Photo(image=image, landmarks=landmarks, box=np.array([x0, y0, size, size], dtype=np.float64),
+                 label=sample.label, yaw=sample.yaw, roll=roll)
+
+
+def synthetic_photos(n: int, seed: int = 0, **kwargs) -> list[Photo]:
+    """``n`` photos (indices 0..n-1) of ``seed``."""
+    return [synthetic_photo(seed, i, **kwargs) for i in range(n)]
