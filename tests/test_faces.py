@@ -102,6 +102,18 @@ def test_synthfer_true_landmarks_put_the_eyes_on_the_template_within_1px(yaw):
         assert np.abs(five_points(res.landmarks)[:2] - target).max() < 1.0
 
 
+def test_profiles_fall_back_to_the_five_point_fit():
+    """At ±90° the eye centres nearly coincide; an eye-only fit would zoom into one eye."""
+    for yaw in (-90.0, 90.0):
+        s = synth(1, size=224, yaw=yaw)
+        p = five_points(s.landmarks)
+        assert align.is_profile(p)
+        res = FacePipeline(backend="opencv").process(s.image, landmarks=s.landmarks)
+        scale = np.linalg.norm(res.matrix[0, :2])
+        assert 0.5 < scale < 2.0                       # about the size it was rendered at
+    assert not align.is_profile(five_points(synth(1, size=224, yaw=45.0).landmarks))
+
+
 def test_points_and_pixels_move_together():
     s = synth(3, size=200)
     image = np.zeros((200, 200), np.uint8)

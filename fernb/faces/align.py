@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 __all__ = [
-    "TEMPLATE_112", "IBUG_FIVE", "FITS", "five_points", "template_points", "enlarge_box", "square_box",
+    "TEMPLATE_112", "IBUG_FIVE", "FITS", "PROFILE_RATIO", "is_profile", "five_points", "template_points", "enlarge_box", "square_box",
     "similarity_transform", "box_transform", "transform_points", "warp", "align_face", "crop_box",
     "apply_clahe", "clahe_lab",
 ]
@@ -134,6 +134,15 @@ def warp(image: np.ndarray, m: np.ndarray, size: int) -> np.ndarray:
 
 
 FITS = ("eyes", "five")
+PROFILE_RATIO = 0.45   # eye distance / eye-to-mouth distance: ~0.87 frontal, ~0.6 at 45°, ~0.4 at 60°
+
+
+def is_profile(points5: np.ndarray) -> bool:
+    """True when the eye centres are too close together to fix the alignment (near profile)."""
+    p = _points(points5, (5, 2), "points5")
+    eyes = np.linalg.norm(p[1] - p[0])
+    eye_mouth = np.linalg.norm(p[:2].mean(0) - p[3:].mean(0))
+    return bool(eyes < PROFILE_RATIO * eye_mouth)
 
 
 def align_face(image: np.ndarray, points5: np.ndarray, size: int = 224, enlarge: float = 1.3,
@@ -145,8 +154,10 @@ def align_face(image: np.ndarray, points5: np.ndarray, size: int = 224, enlarge:
     (HAFEM's text taken literally). The mouth corners move with the expression, so the
     five-point fit rescales the crop with it: on SynthFER one identity's crop scale varies
     across its expressions far more with ``"five"`` than with ``"eyes"``
-    (``tests/test_faces.py`` measures both). Only the eye pair may be given
-    (``points5`` of shape (2,2), the OpenCV fallback's eyes).
+    (``tests/test_faces.py`` measures both). Near profile the eye centres nearly coincide
+    and fix no scale, so when they are closer than ``PROFILE_RATIO`` × the eye-to-mouth
+    distance (|yaw| beyond ~60°) the five-point fit is used instead. Only the eye pair may
+    be given (``points5`` of shape (2,2), the OpenCV fallback's eyes).
     """
     if fit not in FITS:
         raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
@@ -154,7 +165,7 @@ def align_face(image: np.ndarray, points5: np.ndarray, size: int = 224, enlarge:
     dst = template_points(size, enlarge)
     if pts.shape not in ((2, 2), (5, 2)):
         raise ValueError(f"points5 must be (5,2) (eyes, nose tip, mouth corners) or (2,2) (eyes), got {pts.shape}")
-    if fit == "eyes" or len(pts) == 2:
+    if len(pts) == 2 or (fit == "eyes" and not is_profile(pts)):
         pts, dst = pts[:2], dst[:2]
     m = similarity_transform(pts, dst)
     return warp(image, m, size), m
