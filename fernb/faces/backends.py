@@ -205,9 +205,12 @@ class FANBackend:
         if not status["installed"] or (not status["ready"] and not download):
             raise RuntimeError(f"face-alignment backend unavailable: {status['reason']}")
         import face_alignment
-        import torch
 
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if device is None:
+            import torch
+
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = device
         kwargs = {"device": self.device, "face_detector": detector, "flip_input": False}
         params = inspect.signature(face_alignment.FaceAlignment).parameters
         if "compile" in params:

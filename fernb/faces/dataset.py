@@ -152,3 +152,61 @@ def build_dataset(name: str, src, records: list[FaceRecord], *, classes: tuple[s
                 "alignment": np.array([results[i][0].alignment for i in keep], dtype="<U9")},
         meta=meta,
     )
+
+
+def annotate_pose(data, pipeline, *, upscale: int = 4, progress: bool = True) -> dict:
+    """Fit 68 landmarks on a pre-cropped dataset (FER2013, FERPlus) and estimate head pose.
+
+    Each image is taken as one face filling the frame: it is enlarged ``upscale``× (bicubic;
+    FAN is trained on faces far larger than 48 px) and the backend fits landmarks inside the
+    whole frame. ``data.landmarks`` and ``data.pose`` (yaw), ``extras["pitch"/"roll"]`` and
+    ``extras["pose_source"]`` are filled in place; implausible fits stay NaN and are counted.
+    A backend without landmarks (the OpenCV fallback) changes nothing, and says so.
+
+    Returns a summary: backend, fitted, bad fits (with the first files), reason if skipped.
+    """
+    import cv2
+    from tqdm.auto import tqdm
+
+    from fernb.faces.pipeline import LandmarkCache, check_fit
+    from fernb.faces.pose import head_pose
+
+    detector = pipeline.detector
+    summary = {"backend": detector.config(), "images": len(data), "fitted": 0, "bad_fit": 0, "bad_fit_files": []}
+    if not getattr(detector, "has_landmarks", False):
+        summary["skipped"] = (f"the {detector.config()['backend']} backend gives no landmarks"
+                              + (f" ({pipeline.config().get('fallback_reason')})" if pipeline.config().get("fallback_reason") else "")
+                              + "; pose stays unknown")
+        return summary
+    n = len(data)
+    landmarks = np.full((n, 68, 2), np.nan, dtype=np.float32) if data.landmarks is None else data.landmarks.astype(np.float32)
+    angles = np.full((n, 3), np.nan, dtype=np.float32)
+    cache = LandmarkCache(pipeline.cache_dir, {**detector.config(), "whole_frame_upscale": upscale}) if pipeline.cache_dir else None
+    for i in tqdm(range(n), desc=f"{data.name}: landmarks", disable=not progress, mininterval=1.0):
+        image = data.images[i]
+        h, w = image.shape[:2]
+        big = cv2.resize(image, (w * upscale, h * upscale), interpolation=cv2.INTER_CUBIC)
+        key = LandmarkCache.key(big) if cache is not None else None
+        faces = cache.get(key) if cache is not None else None
+        if faces is None:
+            faces = detector.detect(big, boxes=np.array([[0.0, 0.0, w * upscale, h * upscale]]))
+            if cache is not None:
+                cache.put(key, faces)
+        lm = None if not faces or faces[0].landmarks is None else (faces[0].landmarks + 0.5) / upscale - 0.5
+        why = "no landmarks" if lm is None else check_fit(lm, np.array([0.0, 0, w, h]), image.shape,
+                                                          landmark_score=faces[0].landmark_score, min_score=pipeline.min_score)
+        if why:
+            summary["bad_fit"] += 1
+            if len(summary["bad_fit_files"]) < 20:
+                summary["bad_fit_files"].append({"file": str(data.source_ids[i]), "detail": why})
+            continue
+        landmarks[i] = lm
+        angles[i] = head_pose(lm, (h, w))
+        summary["fitted"] += 1
+    data.landmarks = landmarks
+    data.pose = angles[:, 0]
+    data.extras.update({"pitch": angles[:, 1], "roll": angles[:, 2],
+                        "pose_source": np.where(np.isfinite(angles[:, 0]), "estimated", "none").astype("<U9")})
+    data.meta["pose_annotation"] = summary
+    data.validate()
+    return summary

@@ -1,0 +1,155 @@
+"""Head pose (yaw, pitch, roll) from 68 landmarks, and the pose subsets of LANMSFF.
+
+``cv2.solvePnP`` fits a *generic* 3-D face — the six-point model widely used with OpenCV
+(nose tip, chin, outer eye corners, mouth corners; S. Mallick, "Head Pose Estimation using
+OpenCV and Dlib", LearnOpenCV 2016) — to six of the 68 iBUG landmarks, with a pinhole
+camera whose focal length is the image width and whose centre is the image centre. It is
+deliberately *not* SynthFER's own face geometry, so that measuring it on SynthFER (whose
+true pose is known) is a fair test of the estimator.
+
+Angles follow SynthFER's convention (:mod:`fernb.data.synthfer`): **positive yaw = the face
+turned toward the image right** (the subject's left), positive pitch = chin down, positive
+roll = clockwise in the image; the camera-from-face rotation is ``Rz(roll) Rx(pitch) Ry(yaw)``
+in a face frame with x to the image right, y down and z toward the camera. KDEF's pose
+codes map onto the same convention (:data:`fernb.labels.KDEF_POSES`).
+
+LANMSFF (Table IV/VII) reports accuracy on *Pose-FER2013* and *Pose-FERPlus*: the test
+images with |yaw| > 30° and > 45°. Their index lists are not published, so
+:func:`pose_subset` builds them from whatever yaw a dataset carries — the publisher's
+(KDEF), the renderer's (SynthFER) or this estimate (FER2013, FERPlus, RAF-DB, ...), which
+``data.extras["pose_source"]`` records.
+"""
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+__all__ = ["MODEL_POINTS", "MODEL_LANDMARKS", "POSE_THRESHOLDS", "START_YAWS", "head_pose", "euler_from_rotation",
+           "rotation_from_euler", "pose_subset", "pose_subsets_table"]
+
+# The generic model in the OpenCV-style face frame (x image right, y down, z away from the
+# camera), arbitrary units: the widely used values with y and z negated from their y-up,
+# z-toward-camera original.
+MODEL_POINTS = np.array([
+    [0.0, 0.0, 0.0],            # nose tip
+    [0.0, 330.0, 65.0],         # chin
+    [-225.0, -170.0, 135.0],    # outer corner of the image-left eye
+    [225.0, -170.0, 135.0],     # outer corner of the image-right eye
+    [-150.0, 150.0, 125.0],     # image-left mouth corner
+    [150.0, 150.0, 125.0],      # image-right mouth corner
+], dtype=np.float64)
+MODEL_LANDMARKS = (30, 8, 36, 45, 48, 54)   # the iBUG 68-point indices of those six points
+
+POSE_THRESHOLDS = (30.0, 45.0)
+START_YAWS = (-90.0, -60.0, -30.0, 0.0, 30.0, 60.0, 90.0)   # multi-start of the iterative PnP fit               # LANMSFF's Pose >30° and >45° subsets
+
+_FLIP = np.diag([1.0, 1.0, -1.0])            # OpenCV face frame <-> SynthFER's (z toward camera)
+
+
+def rotation_from_euler(yaw: float, pitch: float, roll: float) -> np.ndarray:
+    """SynthFER's camera-from-face rotation ``Rz(roll) Rx(pitch) Ry(yaw)``, angles in degrees."""
+    y, p, r = (math.radians(a) for a in (yaw, pitch, roll))
+    ry = np.array([[math.cos(y), 0, math.sin(y)], [0, 1, 0], [-math.sin(y), 0, math.cos(y)]])
+    rx = np.array([[1, 0, 0], [0, math.cos(p), math.sin(p)], [0, -math.sin(p), math.cos(p)]])
+    rz = np.array([[math.cos(r), -math.sin(r), 0], [math.sin(r), math.cos(r), 0], [0, 0, 1]])
+    return rz @ rx @ ry
+
+
+def euler_from_rotation(rot: np.ndarray) -> tuple[float, float, float]:
+    """``(yaw, pitch, roll)`` in degrees of a rotation written as ``Rz(roll) Rx(pitch) Ry(yaw)``.
+
+    The last row of that product is ``(-cos p sin y, -sin p, cos p cos y)``, and its first
+    two entries of column 1 are ``(-sin r cos p, cos r cos p)``.
+    """
+    m = np.asarray(rot, dtype=np.float64)
+    pitch = math.asin(float(np.clip(-m[2, 1], -1.0, 1.0)))
+    yaw = math.atan2(-m[2, 0], m[2, 2])
+    roll = math.atan2(-m[0, 1], m[1, 1])
+    return math.degrees(yaw), math.degrees(pitch), math.degrees(roll)
+
+
+def head_pose(landmarks: np.ndarray, image_shape: tuple[int, ...]) -> tuple[float, float, float]:
+    """``(yaw, pitch, roll)`` in degrees of a face from its 68 iBUG landmarks.
+
+    Args:
+        landmarks: ``(68, 2)`` pixel coordinates in the image the face was found in.
+        image_shape: that image's ``(height, width[, channels])``, for the camera model.
+
+    Six points leave the fit with local minima (a frontal face can fit as a slightly turned
+    mirror image, a profile as a collapsed frontal one), so ``solvePnP``'s iterative solver
+    starts from every yaw in :data:`START_YAWS` and the fit with the smallest mean
+    reprojection error wins. Returns NaNs when the landmarks are not finite or no fit
+    converges.
+    """
+    lm = np.asarray(landmarks, dtype=np.float64)
+    if lm.shape != (68, 2):
+        raise ValueError(f"landmarks must have shape (68, 2), got {lm.shape}")
+    points = lm[list(MODEL_LANDMARKS)]
+    if not np.isfinite(points).all():
+        return (math.nan, math.nan, math.nan)
+    h, w = image_shape[:2]
+    camera = np.array([[w, 0, (w - 1) / 2], [0, w, (h - 1) / 2], [0, 0, 1]], dtype=np.float64)
+    t0 = _initial_translation(points, camera)
+    best_error, best = math.inf, None
+    for start in START_YAWS:
+        r0, _ = cv2.Rodrigues(_FLIP @ rotation_from_euler(start, 0.0, 0.0) @ _FLIP)
+        ok, rvec, tvec = cv2.solvePnP(MODEL_POINTS, points, camera, np.zeros(4), rvec=r0, tvec=t0.copy(),
+                                      useExtrinsicGuess=True, flags=cv2.SOLVEPNP_ITERATIVE)
+        if not ok or tvec[2, 0] <= 0:
+            continue
+        projected, _ = cv2.projectPoints(MODEL_POINTS, rvec, tvec, camera, np.zeros(4))
+        error = float(np.linalg.norm(projected[:, 0] - points, axis=1).mean())
+        if error < best_error - 1e-9:
+            best_error, best = error, rvec
+    if best is None:
+        return (math.nan, math.nan, math.nan)
+    rot_cv, _ = cv2.Rodrigues(best)
+    return euler_from_rotation(_FLIP @ rot_cv @ _FLIP)
+
+
+def _initial_translation(points: np.ndarray, camera: np.ndarray) -> np.ndarray:
+    """A translation that puts the model's nose tip on the landmark at the model's scale.
+
+    The scale comes from the eye-corners-to-chin height (500 model units), which, unlike the
+    eye distance, does not collapse as the face turns to profile.
+    """
+    height = np.linalg.norm(points[2:4].mean(axis=0) - points[1]) or 1.0
+    z = camera[0, 0] * 500.0 / height
+    x, y = points[0]
+    return np.array([[(x - camera[0, 2]) * z / camera[0, 0]], [(y - camera[1, 2]) * z / camera[1, 1]], [z]])
+
+
+def pose_subset(data, min_abs_yaw: float, split: str | None = "test"):
+    """The samples of ``split`` (all when None) whose |yaw| exceeds ``min_abs_yaw`` degrees.
+
+    Samples of unknown pose (NaN) are never in a pose subset.
+    """
+    yaw = np.asarray(data.pose, dtype=np.float64)
+    mask = np.abs(np.nan_to_num(yaw, nan=0.0)) > float(min_abs_yaw)
+    mask &= np.isfinite(yaw)
+    if split is not None:
+        mask &= data.split == split
+    return data.subset(mask)
+
+
+def pose_subsets_table(data, thresholds=POSE_THRESHOLDS):
+    """Per split: images, images of known yaw and the size of each |yaw| > t subset, as a DataFrame."""
+    import pandas as pd
+
+    from fernb.data.core import SPLITS
+
+    yaw = np.asarray(data.pose, dtype=np.float64)
+    source = data.extras.get("pose_source")
+    rows = []
+    for s in SPLITS:
+        in_split = data.split == s
+        row = {"split": s, "images": int(in_split.sum()), "known_yaw": int((in_split & np.isfinite(yaw)).sum())}
+        for t in thresholds:
+            row[f"yaw_gt_{t:g}"] = len(pose_subset(data, t, split=s))
+        if source is not None:
+            kinds, counts = np.unique(np.asarray(source)[in_split], return_counts=True)
+            row["pose_source"] = ", ".join(f"{k} {c}" for k, c in zip(kinds, counts))
+        rows.append(row)
+    return pd.DataFrame(rows)

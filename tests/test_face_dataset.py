@@ -1,0 +1,158 @@
+"""From a publisher's file list to aligned faces (fernb.faces.dataset): counting, pose, cache."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from fernb.data import load_store, write_store
+from fernb.data.archive import Source
+from fernb.data.core import DatasetFormatError
+from fernb.data.synthfer import generate
+from fernb.faces import align
+from fernb.faces.align import five_points, template_points, transform_points
+from fernb.faces.backends import Face
+from fernb.faces.dataset import FaceRecord, annotate_pose, build_dataset
+from fernb.faces.demo import synthetic_photo
+from fernb.faces.pipeline import FacePipeline
+from fernb.labels import SEVEN
+
+
+class TruthBackend:
+    """Finds each photo's face at its true landmarks (looked up by pixel content)."""
+
+    name = "truth"
+    has_landmarks = True
+
+    def __init__(self, truth: dict[bytes, np.ndarray], box_scale: float = 1.0):
+        self.truth, self.calls = truth, 0
+
+    def config(self):
+        return {"backend": self.name}
+
+    def detect(self, image, boxes=None):
+        self.calls += 1
+        lm = self.truth.get(cv2.resize(image, (8, 8), interpolation=cv2.INTER_AREA).tobytes())
+        if lm is None:
+            return []
+        x0, y0 = lm.min(0)
+        x1, y1 = lm.max(0)
+        return [Face(box=np.array([x0, y0, x1 - x0, y1 - y0]), landmarks=lm, landmark_score=0.9)]
+
+
+def _jpeg(image: np.ndarray) -> bytes:
+    return cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))[1].tobytes()
+
+
+@pytest.fixture
+def photo_folder(tmp_path):
+    """Six photos as files, plus an undecodable one; a record list naming a missing one too."""
+    photos = {f"img/{i}.png": synthetic_photo(3, i, canvas=(240, 300), face=120, yaw=[0.0, 45.0, -45.0, 0.0, 0.0, 90.0][i])
+              for i in range(6)}
+    for name, p in photos.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(_jpeg(p.image))
+    (tmp_path / "img" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    blank = np.full((240, 300, 3), 120, np.uint8)
+    (tmp_path / "img" / "blank.png").write_bytes(_jpeg(blank))
+    return tmp_path, photos
+
+
+def test_build_dataset_aligns_counts_and_poses(photo_folder):
+    root, photos = photo_folder
+    truth = {}
+    for name, p in photos.items():
+        decoded = cv2.cvtColor(cv2.imread(str(root / name)), cv2.COLOR_BGR2RGB)
+        truth[cv2.resize(decoded, (8, 8), interpolation=cv2.INTER_AREA).tobytes()] = p.landmarks
+    backend = TruthBackend(truth)
+    records = [
+        FaceRecord("img/0.png", 1, "train", subject="a", landmarks=photos["img/0.png"].landmarks),  # shipped landmarks
+        FaceRecord("img/1.png", 2, "train", subject="b"),                                          # detected
+        FaceRecord("img/2.png", 3, "val", subject="c", yaw=-45.0),                                 # publisher's yaw
+        FaceRecord("img/3.png", 4, "test", subject="d", box=(10.0, 10.0, 100.0, 100.0)),           # box -> FAN in box
+        FaceRecord("img/5.png", 5, "test", subject="e"),                                          # profile, detected
+        FaceRecord("img/broken.png", 0, "train"),
+        FaceRecord("img/blank.png", 0, "train"),
+        FaceRecord("img/gone.png", 0, "train"),
+    ]
+    pipe = FacePipeline(backend=backend, size=96)
+    data = build_dataset("faces", Source(root), records, classes=SEVEN, pipeline=pipe, progress=False)
+    assert len(data) == 5 and data.images.shape == (5, 96, 96, 3)
+    assert data.source_ids.tolist() == ["img/0.png", "img/1.png", "img/2.png", "img/3.png", "img/5.png"]
+    assert data.labels.tolist() == [1, 2, 3, 4, 5] and data.split.tolist() == ["train", "train", "val", "test", "test"]
+    assert data.extras["subject"].tolist() == ["a", "b", "c", "d", "e"]
+    assert data.meta["n_rejected"] == {"missing_file": 1, "unreadable": 1, "no_face": 1}
+    assert {r["file"] for v in data.meta["rejected"].values() for r in v} == {"img/gone.png", "img/broken.png", "img/blank.png"}
+    assert data.meta["listed"] == 8 and data.meta["kept"] == 5
+    # the given landmarks were used without detecting; the others went through the backend
+    assert backend.calls == 4 + 1  # 1, 2, 3 (box), 5 and the blank image
+    assert data.extras["alignment"].tolist() == ["landmarks"] * 5
+    target = template_points(96, 1.3)[:2]
+    for i, name in enumerate(data.source_ids[:4]):    # the profile (img/5) gets the five-point fit instead
+        eyes = five_points(data.landmarks[i])[:2]
+        assert np.abs(eyes - target).max() < 1.0, name
+    assert align.is_profile(five_points(photos["img/5.png"].landmarks))
+    # pose: the publisher's yaw where given, else estimated from the landmarks
+    assert data.extras["pose_source"].tolist() == ["estimated", "estimated", "publisher", "estimated", "estimated"]
+    assert data.pose[2] == -45.0
+    assert abs(data.pose[0]) < 22.5 and 22.5 < data.pose[1] < 67.5 and data.pose[4] > 67.5
+    back = load_store(write_store(data, root / "store"))
+    np.testing.assert_array_equal(back.images, data.images)
+    assert back.extras["pose_source"].tolist() == data.extras["pose_source"].tolist()
+
+
+def test_build_dataset_with_nothing_usable_says_why(photo_folder):
+    root, _ = photo_folder
+    records = [FaceRecord("img/broken.png", 0, "train"), FaceRecord("img/gone.png", 0, "train")]
+    with pytest.raises(DatasetFormatError, match="no image of 2 listed.*unreadable.*missing_file|missing_file.*unreadable"):
+        build_dataset("faces", Source(root), records, classes=SEVEN, pipeline=FacePipeline(backend="opencv"), progress=False)
+
+
+def _small_synthfer():
+    return generate(n_train=14, n_val=4, n_test=4, image_size=48, seed=2, poses=(-90.0, -45.0, 0.0, 45.0, 90.0))
+
+
+def test_annotate_pose_fits_whole_frame_landmarks_and_caches(tmp_path):
+    data = _small_synthfer()
+    truth = {}
+    for img, lm in zip(data.images, data.landmarks):
+        big = cv2.resize(img, (192, 192), interpolation=cv2.INTER_CUBIC)
+        truth[cv2.resize(big, (8, 8), interpolation=cv2.INTER_AREA).tobytes()] = (lm + 0.5) * 4 - 0.5
+    true_yaw, true_lm = data.pose.copy(), data.landmarks.copy()
+    bad = 3
+    truth[cv2.resize(cv2.resize(data.images[bad], (192, 192), interpolation=cv2.INTER_CUBIC), (8, 8),
+                     interpolation=cv2.INTER_AREA).tobytes()] = np.full((68, 2), 5.0) + np.arange(68)[:, None] * 0.01
+    backend = TruthBackend(truth)
+    pipe = FacePipeline(backend=backend, cache_dir=tmp_path)
+    data.landmarks = None
+    summary = annotate_pose(data, pipe, progress=False)
+    assert summary["fitted"] == len(data) - 1 and summary["bad_fit"] == 1
+    assert summary["bad_fit_files"][0]["file"] == data.source_ids[bad]
+    ok = np.arange(len(data)) != bad
+    np.testing.assert_allclose(data.landmarks[ok], true_lm[ok], atol=1e-3)
+    assert np.isnan(data.pose[bad]) and data.extras["pose_source"][bad] == "none"
+    bins = lambda y: np.digitize(y, [-67.5, -22.5, 22.5, 67.5])  # noqa: E731
+    np.testing.assert_array_equal(bins(data.pose[ok]), bins(true_yaw[ok]))
+    assert set(data.extras["pose_source"][ok]) == {"estimated"}
+    # a second run reads the cache and detects nothing
+    again = _small_synthfer()
+    second = TruthBackend({})
+    annotate_pose(again, FacePipeline(backend=second, cache_dir=tmp_path), progress=False)
+    assert second.calls == 0
+    np.testing.assert_allclose(again.pose[ok], data.pose[ok], atol=0.1)  # the cache keeps 0.01 px
+
+
+def test_annotate_pose_without_landmarks_says_so_and_changes_nothing():
+    data = _small_synthfer()
+    before = data.pose.copy()
+    summary = annotate_pose(data, FacePipeline(backend="opencv"), progress=False)
+    assert "gives no landmarks" in summary["skipped"] and summary["fitted"] == 0
+    np.testing.assert_array_equal(data.pose, before)
+
+
+def test_eye_error_of_the_alignment_is_measured_in_crop_pixels():
+    """transform_points + template, as fernb.faces.demo.measure uses them: zero for the truth."""
+    p = synthetic_photo(0, 2, yaw=0.0, face=140)
+    res = FacePipeline(backend="opencv", size=224).process(p.image, landmarks=p.landmarks)
+    err = np.linalg.norm(transform_points(five_points(p.landmarks)[:2], res.matrix) - template_points(224)[:2], axis=1)
+    assert err.max() < 1e-6

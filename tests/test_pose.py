@@ -1,0 +1,83 @@
+"""Head pose from landmarks (fernb.faces.pose) and the pose subsets of LANMSFF."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from fernb.data.core import FERData
+from fernb.data.synthfer import _rotation, render_sample
+from fernb.faces.pose import euler_from_rotation, head_pose, pose_subset, pose_subsets_table, rotation_from_euler
+from fernb.labels import SEVEN
+
+
+def yaw_bin(yaw: float) -> int:
+    """-2..2 for the KDEF poses -90, -45, 0, 45, 90 (bin edges halfway between them)."""
+    return int(np.digitize(yaw, [-67.5, -22.5, 22.5, 67.5])) - 2
+
+
+@pytest.mark.parametrize("angles", [(0, 0, 0), (30, 5, -4), (-80, -7, 6), (89, 3, 3), (-45, 10, -10)])
+def test_euler_angles_match_synthfers_rotation(angles):
+    """Our decomposition inverts the renderer's own rotation (written independently there)."""
+    rot = _rotation(*angles)
+    np.testing.assert_allclose(rotation_from_euler(*angles), rot, atol=1e-12)
+    np.testing.assert_allclose(euler_from_rotation(rot), angles, atol=1e-9)
+
+
+@pytest.mark.parametrize("pose", [-90, -45, 0, 45, 90])
+def test_synthfer_yaw_sign_and_bin_are_recovered(pose):
+    """True yaw = a KDEF pose ± 7°, random identity, pitch/roll and expression."""
+    rng = np.random.default_rng(pose + 100)
+    for i in range(15):
+        yaw = pose + rng.uniform(-7, 7)
+        s = render_sample(11, "test", i, image_size=160, yaw=yaw, masks=False)
+        est, pitch, roll = head_pose(s.landmarks, s.image.shape)
+        assert yaw_bin(est) == yaw_bin(s.yaw), (s.yaw, est)
+        if abs(s.yaw) > 10:
+            assert np.sign(est) == np.sign(s.yaw)
+        assert abs(pitch - s.pitch) < 25 and abs(roll - s.roll) < 25
+
+
+def test_yaw_grows_with_the_true_yaw():
+    yaws = np.linspace(-80, 80, 17)
+    est = [head_pose(render_sample(2, "test", 3, image_size=160, yaw=y, masks=False).landmarks, (160, 160))[0] for y in yaws]
+    assert np.all(np.diff(est) > 0)
+
+
+def test_in_plane_tilt_reads_as_roll():
+    s = render_sample(2, "test", 4, image_size=200, yaw=0.0, masks=False)
+    base = head_pose(s.landmarks, (200, 200))
+    centre = np.array([99.5, 99.5])
+    a = np.radians(15)                                # clockwise on screen (y down)
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    tilted = head_pose((s.landmarks - centre) @ rot.T + centre, (200, 200))
+    assert tilted[2] - base[2] == pytest.approx(15, abs=2)
+    assert tilted[0] == pytest.approx(base[0], abs=3)
+
+
+def test_unusable_landmarks_give_nan_or_an_error():
+    lm = render_sample(2, "test", 0, image_size=100, yaw=0.0, masks=False).landmarks.copy()
+    lm[30] = np.nan                                   # the nose tip is one of the six points
+    assert all(math.isnan(a) for a in head_pose(lm, (100, 100)))
+    with pytest.raises(ValueError, match=r"\(68, 2\)"):
+        head_pose(lm[:5], (100, 100))
+
+
+def _posed(yaws, splits) -> FERData:
+    n = len(yaws)
+    return FERData(name="posed", images=np.zeros((n, 4, 4), np.uint8), labels=np.arange(n) % 7,
+                   split=splits, classes=SEVEN, source_ids=[str(i) for i in range(n)], pose=np.array(yaws, np.float32),
+                   extras={"pose_source": np.array(["estimated"] * (n - 1) + ["none"])})
+
+
+def test_pose_subsets_are_strictly_beyond_the_threshold_and_skip_unknown_pose():
+    data = _posed([0, 31, -31, 45, -46, 60, 30, np.nan], ["test"] * 6 + ["train", "test"])
+    assert sorted(pose_subset(data, 30).source_ids.tolist()) == ["1", "2", "3", "4", "5"]
+    assert sorted(pose_subset(data, 45).source_ids.tolist()) == ["4", "5"]
+    assert len(pose_subset(data, 20, split=None)) == 6  # the train image (30) counts without a split filter
+    table = pose_subsets_table(data).set_index("split")
+    assert table.loc["test", "images"] == 7 and table.loc["test", "known_yaw"] == 6
+    assert table.loc["test", "yaw_gt_30"] == 5 and table.loc["test", "yaw_gt_45"] == 2
+    assert table.loc["train", "yaw_gt_30"] == 0
+    assert table.loc["test", "pose_source"] == "estimated 6, none 1"
