@@ -47,3 +47,46 @@ def index_of(name: str) -> int:
         return CANONICAL.index(name)
     except ValueError:
         raise ValueError(f"{name!r} is not a canonical class; expected one of {CANONICAL}") from None
+
+# ----------------------------------------------------------------- in-the-wild datasets
+RAFDB_CODES: dict[int, str] = {
+    # RAF-DB basic, EmoLabel/list_patition_label.txt: 1=Surprise 2=Fear 3=Disgust
+    # 4=Happiness 5=Sadness 6=Anger 7=Neutral
+    1: "surprise", 2: "fear", 3: "disgust", 4: "happy", 5: "sad", 6: "anger", 7: "neutral",
+}
+AFFECTNET_CODES: dict[int, str] = {
+    # AffectNet manually annotated training.csv / validation.csv `expression`:
+    # 0=Neutral 1=Happy 2=Sad 3=Surprise 4=Fear 5=Disgust 6=Anger 7=Contempt
+    # (8=None, 9=Uncertain, 10=Non-Face are not expressions: see AFFECTNET_NOT_EXPRESSIONS)
+    0: "neutral", 1: "happy", 2: "sad", 3: "surprise", 4: "fear", 5: "disgust", 6: "anger", 7: "contempt",
+}
+AFFECTNET_NOT_EXPRESSIONS: dict[int, str] = {8: "none", 9: "uncertain", 10: "non_face"}
+KDEF_CODES: dict[str, str] = {
+    # KDEF file names: letters 5-6 are the expression
+    "AF": "fear", "AN": "anger", "DI": "disgust", "HA": "happy", "NE": "neutral", "SA": "sad", "SU": "surprise",
+}
+KDEF_POSES: dict[str, float] = {
+    # KDEF file names: the trailing code is the camera angle. FL/FR = full left/right
+    # profile, HL/HR = half left/right, S = straight. In fernb's yaw convention (positive =
+    # nose toward the image right), a left profile shows the subject's left cheek with the
+    # nose toward the image left: negative yaw.
+    "FL": -90.0, "HL": -45.0, "S": 0.0, "HR": 45.0, "FR": 90.0,
+}
+CKPLUS_CODES: dict[int, str] = {
+    # CK+ Emotion/Sxxx/nnn/*_emotion.txt: 0=neutral 1=anger 2=contempt 3=disgust 4=fear
+    # 5=happy 6=sadness 7=surprise
+    0: "neutral", 1: "anger", 2: "contempt", 3: "disgust", 4: "fear", 5: "happy", 6: "sad", 7: "surprise",
+}
+
+
+def canonical_index(code, mapping: dict, num_classes: int = 8, *, dataset: str = "") -> int | None:
+    """The canonical index of a publisher's ``code`` under ``mapping``, or None when the class
+    is outside a ``num_classes`` view (contempt in the 7-class view).
+
+    Raises ValueError for a code the publisher never uses.
+    """
+    if code not in mapping:
+        raise ValueError(f"{dataset + ': ' if dataset else ''}label {code!r} is not a known code; "
+                         f"expected one of {sorted(mapping)}")
+    index = index_of(mapping[code])
+    return index if index < num_classes else None

@@ -14,7 +14,7 @@ from fernb.data.store import load_store, read_meta, write_store
 from fernb.paths import data_dir, prepared_dir
 
 __all__ = [
-    "SPLITS", "DatasetFormatError", "FERData", "DATASETS", "load", "find_source",
+    "SPLITS", "DatasetFormatError", "FERData", "DATASETS", "WILD", "load", "find_source",
     "write_store", "load_store", "read_meta", "prepared_dir", "load_prepared",
 ]
 
@@ -22,7 +22,20 @@ __all__ = [
 KNOWN_SOURCES: dict[str, tuple[str, ...]] = {
     "fer2013": ("fer2013_msambare.zip", "archive.zip", "fer2013.tar.gz", "fer2013.zip", "fer2013.csv", "fer2013"),
     "ferplus": ("ferplus.zip", "FERPlus.zip", "FERPlus", "ferplus"),
+    # In-the-wild / posed datasets: run through the face pipeline (fernb.faces) on loading.
+    "rafdb": ("basic.zip", "basic", "RAF-DB.zip", "RAF-DB", "rafdb"),
+    "affectnet": ("AffectNet.zip", "AffectNet", "Manually_Annotated.zip", "Manually_Annotated", "affectnet"),
+    "kdef": ("KDEF_and_AKDEF.zip", "KDEF_and_AKDEF", "KDEF.zip", "KDEF", "kdef"),
+    "ckplus": ("CK+.zip", "CK+", "extended-cohn-kanade-images.zip", "ckplus"),
 }
+# Loader of each real dataset: module under fernb.data and function name.
+LOADERS: dict[str, tuple[str, str]] = {
+    "fer2013": ("fer2013", "load_fer2013"), "ferplus": ("ferplus", "load_ferplus"),
+    "rafdb": ("rafdb", "load_rafdb"), "affectnet": ("affectnet", "load_affectnet"),
+    "kdef": ("kdef", "load_kdef"), "ckplus": ("ckplus", "load_ckplus"),
+}
+# Datasets of photographs (not pre-cropped 48x48 faces): their loaders take face-pipeline options.
+WILD: tuple[str, ...] = ("rafdb", "affectnet", "kdef", "ckplus")
 DATASETS: tuple[str, ...] = ("synthfer", *KNOWN_SOURCES)
 
 
@@ -54,23 +67,23 @@ def find_source(dataset: str, data_root: str | os.PathLike | None = None) -> Pat
 
 
 def load(dataset: str, data_root: str | os.PathLike | None = None, **options) -> FERData:
-    """Load ``dataset`` (``"synthfer"``, ``"fer2013"``, ``"ferplus"``) into a :class:`FERData`.
+    """Load ``dataset`` (one of :data:`DATASETS`) into a :class:`FERData`.
 
     SynthFER is generated (``options`` go to :func:`fernb.data.synthfer.generate`); the real
-    datasets are read from the layouts their publishers ship (``options`` go to their loader).
+    datasets are read from the layouts their publishers ship (``options`` go to their loader;
+    the photograph datasets in :data:`WILD` also take ``pipeline``, a
+    :class:`fernb.faces.FacePipeline`).
     """
     if dataset == "synthfer":
         from fernb.data.synthfer import generate
 
         return generate(**options)
-    if dataset == "fer2013":
-        from fernb.data.fer2013 import load_fer2013
+    if dataset in LOADERS:
+        import importlib
 
-        return load_fer2013(find_source(dataset, data_root), **options)
-    if dataset == "ferplus":
-        from fernb.data.ferplus import load_ferplus
-
-        return load_ferplus(find_source(dataset, data_root), **options)
+        module, function = LOADERS[dataset]
+        loader = getattr(importlib.import_module(f"fernb.data.{module}"), function)
+        return loader(find_source(dataset, data_root), **options)
     raise ValueError(f"unknown dataset {dataset!r}; expected one of {DATASETS}")
 
 
