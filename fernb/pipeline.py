@@ -172,10 +172,19 @@ def _strip_ansi(text: str) -> str:
 
 
 def _cell_source(notebook: Path, index: int) -> str:
+    """The source of the cell that failed: the code cell holding an error output.
+
+    (Papermill inserts an error banner cell at the top of the executed notebook, so the
+    index it reports no longer points at the failing cell there.)
+    """
     import nbformat
 
     try:
-        return nbformat.read(str(notebook), as_version=4).cells[index].source
+        cells = nbformat.read(str(notebook), as_version=4).cells
+        for cell in cells:
+            if cell.cell_type == "code" and any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+                return cell.source
+        return cells[index].source
     except Exception:  # the error report must not fail itself
         return "(cell source unavailable)"
 

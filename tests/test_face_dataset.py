@@ -156,3 +156,30 @@ def test_eye_error_of_the_alignment_is_measured_in_crop_pixels():
     res = FacePipeline(backend="opencv", size=224).process(p.image, landmarks=p.landmarks)
     err = np.linalg.norm(transform_points(five_points(p.landmarks)[:2], res.matrix) - template_points(224)[:2], axis=1)
     assert err.max() < 1e-6
+
+
+def test_rejection_table_lists_reasons_counts_and_files():
+    from fernb.faces.dataset import rejection_table
+
+    meta = {"rejected": {"no_face": [{"file": "a.jpg", "detail": "the detector found no face"}, {"file": "b.jpg", "detail": ""}],
+                         "bad_fit": [{"file": "c.jpg", "detail": "only 50% of the landmarks inside the image"}]}}
+    table = rejection_table(meta).set_index("reason")
+    assert table.loc["no_face", "files"] == 2 and table.loc["no_face", "examples"] == "a.jpg; b.jpg"
+    assert table.loc["bad_fit", "examples"] == "c.jpg (only 50% of the landmarks inside the image)"
+    assert "implausible" in table.loc["bad_fit", "meaning"]
+    assert rejection_table({}).empty
+
+
+def test_loader_options_pick_each_loaders_parameters():
+    from fernb.data import loader_options
+
+    params = {"vote_rule": "majority", "vote_ties": "drop", "ferplus_classes": 8, "on_unreadable": "skip",
+              "k_folds": 5, "test_fold": 2, "fold_seed": 0, "wild_classes": 7, "ckplus_peak_frames": 3, "other": 1}
+    assert loader_options("ferplus", params) == {"rule": "majority", "ties": "drop", "num_classes": 8, "on_unreadable": "skip"}
+    pipe = object()
+    assert loader_options("kdef", params, pipe) == {"k": 5, "test_fold": 2, "fold_seed": 0, "pipeline": pipe}
+    assert loader_options("ckplus", params, pipe)["peak_frames"] == 3
+    with pytest.raises(KeyError, match="rafdb_variant"):
+        loader_options("rafdb", params)
+    with pytest.raises(ValueError, match="unknown dataset"):
+        loader_options("mnist", params)

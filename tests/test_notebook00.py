@@ -6,6 +6,7 @@ import os
 import subprocess
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -30,7 +31,8 @@ def test_stage_00_on_tiny_synthfer(project_copy):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["headline"]["images"] == 140
     for figure in ("class_distribution", "samples_per_class", "pose_distribution", "landmarks_by_pose",
-                   "pixel_histograms", "mean_faces", "near_blank", "au_regions_happy"):
+                   "pixel_histograms", "mean_faces", "near_blank", "au_regions_happy", "face_pipeline",
+                   "pose_estimator_check"):
         assert (out / "figures" / f"{figure}.png").stat().st_size > 1000, figure
     plot = (out / "plots" / "class_distribution.csv").read_text().splitlines()
     assert plot[0] == "split,class,count,fraction" and len(plot) == 1 + 3 * 7
@@ -42,6 +44,17 @@ def test_stage_00_on_tiny_synthfer(project_copy):
     assert probe["majority_class_share"] == pytest.approx(np.bincount(val).max() / len(val))
     counts = {s: int((store.split == s).sum()) for s in ("train", "val", "test")}
     assert counts == metrics["split_sizes"]
+    # the face pipeline section: its numbers agree with the tables written beside them
+    faces = metrics["faces"]
+    demo = pd.read_csv(out / "tables" / "face_demo_by_pose.csv")
+    assert demo["photos"].sum() == faces["demo"]["photos"] == 40
+    assert faces["demo"]["found_rate"] == pytest.approx((demo["photos"] * demo["found"]).sum() / 40)
+    check = pd.read_csv(out / "tables" / "pose_estimator_check.csv").set_index("true_pose")
+    assert check.loc["all", "images"] == 300 and faces["pose_estimator"]["same_bin"] == pytest.approx(check.loc["all", "same_bin"])
+    subsets = pd.read_csv(out / "tables" / "pose_subsets.csv").set_index("split")
+    test_yaw = store.pose[store.split == "test"]
+    assert faces["pose_subsets_test"]["gt30"] == subsets.loc["test", "yaw_gt_30"] == int((np.abs(test_yaw) > 30).sum())
+    assert faces["pose_subsets_test"]["gt45"] == int((np.abs(test_yaw) > 45).sum())
 
 
 def _dvc(project, *args, check=True):

@@ -80,12 +80,14 @@ def test_run_stage_injects_params_and_exports_html(tmp_path):
 
 @pytest.mark.slow
 def test_failing_cell_fails_the_stage_visibly(tmp_path):
-    root = _project(tmp_path, {"a": {"x": 0}}, ["a.x"], _cells("ratio = 1 / x"))
+    cells = _cells("ratio = 1 / x") + [new_markdown_cell("## never reached"), new_code_cell("y = 1")]
+    root = _project(tmp_path, {"a": {"x": 0}}, ["a.x"], cells)
     with pytest.raises(pipeline.StageError) as err:
         pipeline.run_stage("01_demo", root, log_output=False)
     message = str(err.value)
     assert "ZeroDivisionError" in message
-    assert "ratio = 1 / x" in message  # the failing cell's code is shown
+    shown = message.split("--- the cell")[1].split("--- traceback")[0]
+    assert "ratio = 1 / x" in shown and "never reached" not in shown and "Demo stage" not in shown
     assert (root / "reports" / "01_demo" / "01_demo.html").is_file()  # readable post-mortem
 
 

@@ -15,7 +15,7 @@ from fernb.paths import data_dir, prepared_dir
 
 __all__ = [
     "SPLITS", "DatasetFormatError", "FERData", "DATASETS", "WILD", "load", "find_source",
-    "write_store", "load_store", "read_meta", "prepared_dir", "load_prepared",
+    "write_store", "load_store", "read_meta", "prepared_dir", "load_prepared", "loader_options",
 ]
 
 # What each real dataset's publisher ships, in the order we look for it under $FERNB_DATA.
@@ -90,3 +90,35 @@ def load(dataset: str, data_root: str | os.PathLike | None = None, **options) ->
 def load_prepared(dataset: str, *, mmap: bool = False) -> FERData:
     """The prepared store that notebook 00 wrote for ``dataset``."""
     return load_store(prepared_dir(dataset), mmap=mmap)
+
+
+# Each loader's keyword -> the notebook parameter (params.yaml key) that sets it.
+_OPTION_PARAMS: dict[str, dict[str, str]] = {
+    "synthfer": {"n_train": "n_train", "n_val": "n_val", "n_test": "n_test", "image_size": "image_size",
+                 "seed": "synth_seed", "contempt": "contempt", "imbalance": "imbalance", "occlusion_prob": "occlusion_prob"},
+    "fer2013": {"on_unreadable": "on_unreadable"},
+    "ferplus": {"rule": "vote_rule", "ties": "vote_ties", "num_classes": "ferplus_classes", "on_unreadable": "on_unreadable"},
+    "rafdb": {"variant": "rafdb_variant", "val_fraction": "val_fraction"},
+    "affectnet": {"num_classes": "wild_classes", "val_fraction": "val_fraction", "max_per_class": "affectnet_max_per_class"},
+    "kdef": {"k": "k_folds", "test_fold": "test_fold", "fold_seed": "fold_seed"},
+    "ckplus": {"num_classes": "wild_classes", "peak_frames": "ckplus_peak_frames", "k": "k_folds",
+               "test_fold": "test_fold", "fold_seed": "fold_seed"},
+}
+
+
+def loader_options(dataset: str, params: dict, pipeline=None) -> dict:
+    """The keyword arguments of ``dataset``'s loader, picked from notebook parameters.
+
+    ``params`` holds the parameters by their params.yaml key (``vote_rule``, ``k_folds``...);
+    the photo datasets (:data:`WILD`) also get the face ``pipeline``.
+    """
+    if dataset not in _OPTION_PARAMS:
+        raise ValueError(f"unknown dataset {dataset!r}; expected one of {DATASETS}")
+    wanted = _OPTION_PARAMS[dataset]
+    missing = sorted(p for p in wanted.values() if p not in params)
+    if missing:
+        raise KeyError(f"{dataset}: parameters {missing} are needed to load it")
+    options = {option: params[name] for option, name in wanted.items()}
+    if dataset in WILD:
+        options["pipeline"] = pipeline
+    return options

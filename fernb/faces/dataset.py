@@ -210,3 +210,20 @@ def annotate_pose(data, pipeline, *, upscale: int = 4, progress: bool = True) ->
     data.meta["pose_annotation"] = summary
     data.validate()
     return summary
+
+
+def rejection_table(meta: dict, examples: int = 3):
+    """Files that did not become samples, per reason: count, what the reason means, a few files.
+
+    Reads ``meta["rejected"]`` as :func:`build_dataset` writes it; empty when nothing was rejected.
+    """
+    import pandas as pd
+
+    from fernb.faces.pipeline import REJECT_REASONS
+
+    meaning = {**REJECT_REASONS, "missing_file": "listed by the publisher's labels but not in the source"}
+    rows = [{"reason": reason, "files": len(items), "meaning": meaning.get(reason, ""),
+             "examples": "; ".join(f"{r['file']} ({r['detail']})" if r.get("detail") and r["detail"] != meaning.get(reason)
+                                   else r["file"] for r in items[:examples])}
+            for reason, items in sorted(meta.get("rejected", {}).items())]
+    return pd.DataFrame(rows, columns=["reason", "files", "meaning", "examples"])

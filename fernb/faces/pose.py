@@ -27,7 +27,8 @@ import cv2
 import numpy as np
 
 __all__ = ["MODEL_POINTS", "MODEL_LANDMARKS", "POSE_THRESHOLDS", "START_YAWS", "head_pose", "euler_from_rotation",
-           "rotation_from_euler", "pose_subset", "pose_subsets_table"]
+           "rotation_from_euler", "pose_subset", "pose_subsets_table", "estimate_poses", "pose_error_table",
+           "synthfer_pose_check", "KDEF_BINS"]
 
 # The generic model in the OpenCV-style face frame (x image right, y down, z away from the
 # camera), arbitrary units: the widely used values with y and z negated from their y-up,
@@ -153,3 +154,61 @@ def pose_subsets_table(data, thresholds=POSE_THRESHOLDS):
             row["pose_source"] = ", ".join(f"{k} {c}" for k, c in zip(kinds, counts))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def estimate_poses(landmarks: np.ndarray, image_shape: tuple[int, ...]) -> np.ndarray:
+    """``(N, 3)`` yaw, pitch, roll for ``(N, 68, 2)`` landmarks of images of one shape (NaN rows stay NaN)."""
+    lm = np.asarray(landmarks, dtype=np.float64)
+    return np.array([head_pose(x, image_shape) for x in lm], dtype=np.float64).reshape(len(lm), 3)
+
+
+KDEF_BINS = (-67.5, -22.5, 22.5, 67.5)   # edges between the KDEF poses -90, -45, 0, 45, 90
+
+
+def pose_error_table(true_yaw, estimated_yaw):
+    """How far estimated yaw lies from the truth, per true KDEF pose bin, as a DataFrame.
+
+    Columns: ``images``, ``bias`` (mean estimated − true), ``mae``, ``same_bin`` (share whose
+    estimate falls in the true pose's bin), ``same_sign`` (among |true yaw| > 10°),
+    ``gt30_agree``/``gt45_agree`` (share on the same side of the 30°/45° subset edges).
+    The last row, ``all``, pools every image.
+    """
+    import pandas as pd
+
+    t, e = np.asarray(true_yaw, float), np.asarray(estimated_yaw, float)
+    ok = np.isfinite(t) & np.isfinite(e)
+    t, e = t[ok], e[ok]
+    centre = (np.digitize(t, KDEF_BINS) - 2) * 45
+
+    def row(mask):
+        tt, ee = t[mask], e[mask]
+        sided = np.abs(tt) > 10
+        return {"images": int(mask.sum()), "bias": float(np.mean(ee - tt)) if mask.any() else np.nan,
+                "mae": float(np.mean(np.abs(ee - tt))) if mask.any() else np.nan,
+                "same_bin": float(np.mean(np.digitize(ee, KDEF_BINS) == np.digitize(tt, KDEF_BINS))) if mask.any() else np.nan,
+                "same_sign": float(np.mean(np.sign(ee[sided]) == np.sign(tt[sided]))) if sided.any() else np.nan,
+                **{f"gt{th:g}_agree": float(np.mean((np.abs(ee) > th) == (np.abs(tt) > th))) if mask.any() else np.nan
+                   for th in POSE_THRESHOLDS}}
+
+    rows = [{"true_pose": int(c), **row(centre == c)} for c in sorted(set(centre.tolist()))]
+    rows.append({"true_pose": "all", **row(np.ones(len(t), bool))})
+    return pd.DataFrame(rows).set_index("true_pose")
+
+
+def synthfer_pose_check(n: int = 300, seed: int = 0, image_size: int = 160):
+    """:func:`head_pose` on ``n`` SynthFER faces (KDEF poses ± 5°, random identity,
+    expression, pitch and roll) from their true landmarks.
+
+    Returns ``(true_yaw (n,), estimated (n, 3) yaw/pitch/roll, true_pitch_roll (n, 2))``.
+
+    This measures the estimator alone; landmark-fit error comes on top of it on real photos.
+    """
+    from fernb.data.synthfer import render_sample
+
+    true, est, pr = [], [], []
+    for i in range(n):
+        s = render_sample(seed, "test", i, image_size=image_size, masks=False)
+        true.append(s.yaw)
+        pr.append((s.pitch, s.roll))
+        est.append(head_pose(s.landmarks, s.image.shape))
+    return np.array(true), np.array(est), np.array(pr)
