@@ -4,6 +4,7 @@
 * ``given``   — a dataset's own landmarks: alignment + CLAHE only (AffectNet, CK+, RAF-DB)
 * ``fan``     — face-alignment S3FD + 2D-FAN on CPU, and on the GPU when there is one;
                 skipped with the reason when its package or weights are missing
+* head pose   — yaw/pitch/roll from 68 landmarks (multi-start solvePnP), per face
 
 Inputs are synthetic 320×400 photos (:mod:`fernb.faces.demo`), output 224×224 RGB.
 Run: ``make bench`` or ``python benchmarks/bench_faces.py [--n 60]``.
@@ -19,6 +20,7 @@ import cv2
 
 from fernb.faces import FacePipeline, fan_status
 from fernb.faces.demo import synthetic_photos
+from fernb.faces.pose import head_pose
 
 
 def rate(pipe: FacePipeline, photos, given: bool = False) -> tuple[float, int]:
@@ -52,6 +54,10 @@ def main() -> None:
         print(f"{name:<44} {fps:8.1f} faces/s   ({ok}/{len(photos)} faces found)")
     if not status["ready"]:
         print(f"{'face-alignment FAN':<44}  skipped   ({status['reason']})")
+    start = time.perf_counter()
+    for p in photos:
+        head_pose(p.landmarks, p.image.shape)
+    print(f"{'head pose from 68 landmarks (solvePnP)':<44} {len(photos) / (time.perf_counter() - start):8.1f} faces/s")
 
 
 if __name__ == "__main__":
