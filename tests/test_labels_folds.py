@@ -70,6 +70,8 @@ def test_fold_splits_use_the_next_fold_for_validation():
         fold_splits(folds, 5)
     with pytest.raises(ValueError, match="val_fold"):
         fold_splits(folds, 1, val_fold=1)
+    with pytest.raises(ValueError, match="no fold for training"):
+        fold_splits(np.array([0, 1, 0, 1]), 0)
 
 
 def test_layout_error_shows_the_expected_tree():

@@ -47,6 +47,8 @@ def fold_splits(folds, test_fold: int = 0, val_fold: int | None = None) -> np.nd
     val_fold = (test_fold + 1) % k if val_fold is None else val_fold
     if val_fold == test_fold or not 0 <= val_fold < k:
         raise ValueError(f"val_fold must be another fold in 0..{k - 1}, got {val_fold}")
+    if k < 3:
+        raise ValueError(f"{k} folds leave no fold for training once test and validation take one each; use k >= 3")
     return np.where(folds == test_fold, "test", np.where(folds == val_fold, "val", "train"))
 
 
