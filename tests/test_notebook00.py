@@ -100,3 +100,58 @@ def test_dvc_repro_end_to_end_and_incremental(project_copy):
     failed = _dvc(project_copy, "repro", check=False)
     assert failed.returncode != 0
     assert "deliberate failure for the test" in failed.stdout + failed.stderr
+
+
+def _kdef_zip(folder) -> "Path":
+    """A KDEF_and_AKDEF.zip of 6 people x 2 sessions x 7 expressions, straight and half-left,
+    made of synthetic photos (Haar finds the straight ones), plus one file that does not parse."""
+    import zipfile
+
+    import cv2
+
+    from fernb.faces.demo import synthetic_photo
+
+    codes = {"NE": 0, "HA": 1, "SA": 2, "SU": 3, "AF": 4, "DI": 5, "AN": 6}  # canonical index, by hand
+    path = folder / "KDEF_and_AKDEF.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        i = 0
+        for person in ("F01", "F02", "F03", "M01", "M02", "M03"):
+            for session in "AB":
+                for code, label in codes.items():
+                    for pose, yaw in (("S", 0.0), ("HL", -45.0)):
+                        p = synthetic_photo(4, i, canvas=(240, 200), face=120, yaw=yaw, roll=0.0, label=label)
+                        i += 1
+                        name = f"{session}{person}{code}{pose}.JPG"
+                        z.writestr(f"KDEF_and_AKDEF/KDEF/{session}{person}/{name}",
+                                   cv2.imencode(".jpg", cv2.cvtColor(p.image, cv2.COLOR_RGB2BGR))[1].tobytes())
+        z.writestr("KDEF_and_AKDEF/KDEF/AF01/AF01XXS.JPG", b"not a KDEF name")
+    return path
+
+
+@pytest.mark.slow
+def test_stage_00_on_a_photo_dataset_runs_the_face_pipeline(project_copy, tmp_path):
+    """Notebook 00 on KDEF's layout: faces detected (OpenCV here), failures counted, true yaw kept."""
+    archive = _kdef_zip(tmp_path)
+    params = {**TINY, "dataset": "kdef", "data_root": str(archive), "k_folds": 3, "face_size": 64,
+              "face_backend": "opencv", "demo_photos": 8}
+    pipeline.run_stage("00_data_prep", project_copy, params, log_output=False)
+    out = project_copy / "reports" / "00_data_prep"
+    metrics = json.loads((out / "metrics.json").read_text())
+    store = load_store(project_copy / "data" / "prepared" / "kdef")
+    assert metrics["dataset"] == "kdef" and metrics["images"] == len(store) > 0
+    assert store.images.shape[1:] == (64, 64, 3)
+    faces = metrics["faces"]
+    assert faces["backend"] == "opencv" and faces["fallback"] is False  # asked for, not fallen back to
+    listed = 6 * 2 * 7 * 2
+    assert faces["kept"] == len(store) and faces["kept"] + sum(faces["rejected"].values()) == listed
+    rejected = pd.read_csv(out / "tables" / "rejected_files.csv")
+    assert rejected["files"].sum() == listed - len(store)
+    # the publisher's yaw is kept: straight = 0, half left = -45, and the subsets follow it
+    assert set(np.unique(store.pose)) <= {0.0, -45.0} and set(store.extras["pose_source"]) == {"publisher"}
+    test_yaw = store.pose[store.split == "test"]
+    assert faces["pose_subsets_test"]["gt30"] == int((np.abs(test_yaw) > 30).sum())
+    # subject-disjoint: no person on two sides
+    sides = {}
+    for subject, split in zip(store.extras["subject"], store.split):
+        sides.setdefault(subject, set()).add(split)
+    assert all(len(s) == 1 for s in sides.values())
