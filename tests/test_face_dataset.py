@@ -183,3 +183,15 @@ def test_loader_options_pick_each_loaders_parameters():
         loader_options("rafdb", params)
     with pytest.raises(ValueError, match="unknown dataset"):
         loader_options("mnist", params)
+
+
+def test_rows_a_loader_rejected_before_reading_pixels_are_kept_and_counted(photo_folder):
+    root, photos = photo_folder
+    records = [FaceRecord("img/0.png", 1, "train", landmarks=photos["img/0.png"].landmarks),
+               FaceRecord("img/gone.png", 0, "train")]
+    pre = {"rejected": {"no_annotation": [{"file": "img/9.png", "detail": "no landmarks and no box"}]}}
+    data = build_dataset("faces", Source(root), records, classes=SEVEN, pipeline=FacePipeline(backend="opencv", size=32),
+                         meta=pre, progress=False)
+    assert data.meta["n_rejected"] == {"no_annotation": 1, "missing_file": 1}
+    assert data.meta["listed"] == 3 == data.meta["kept"] + sum(data.meta["n_rejected"].values())
+    assert pre["rejected"] == {"no_annotation": [{"file": "img/9.png", "detail": "no landmarks and no box"}]}  # not mutated

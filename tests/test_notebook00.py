@@ -102,7 +102,7 @@ def test_dvc_repro_end_to_end_and_incremental(project_copy):
     assert "deliberate failure for the test" in failed.stdout + failed.stderr
 
 
-def _kdef_zip(folder) -> "Path":
+def _kdef_zip(folder):
     """A KDEF_and_AKDEF.zip of 6 people x 2 sessions x 7 expressions, straight and half-left,
     made of synthetic photos (Haar finds the straight ones), plus one file that does not parse."""
     import zipfile

@@ -81,3 +81,32 @@ def test_pose_subsets_are_strictly_beyond_the_threshold_and_skip_unknown_pose():
     assert table.loc["test", "yaw_gt_30"] == 5 and table.loc["test", "yaw_gt_45"] == 2
     assert table.loc["train", "yaw_gt_30"] == 0
     assert table.loc["test", "pose_source"] == "estimated 6, none 1"
+
+
+def test_the_pose_check_reports_truth_beside_the_estimate():
+    from fernb.faces.pose import pose_error_table, synthfer_pose_check
+
+    true_yaw, est, true_pr = synthfer_pose_check(25, seed=1)
+    assert true_yaw.shape == (25,) and est.shape == (25, 3) and true_pr.shape == (25, 2)
+    # the truth includes the photo's tilt with SynthFER's (clockwise) sign: roll errors stay small
+    assert np.median(np.abs(est[:, 2] - true_pr[:, 1])) < 10
+    table = pose_error_table(true_yaw, est[:, 0])
+    assert table.loc["all", "images"] == 25 and table.loc["all", "same_sign"] == 1.0
+    assert table.loc["all", "same_bin"] >= 0.8
+
+
+def test_pose_error_table_by_hand():
+    from fernb.faces.pose import pose_error_table
+
+    table = pose_error_table([0, 0, 44, 46, -90, np.nan], [10, 25, 50, 40, -80, 3])
+    assert list(table.index) == [-90, 0, 45, "all"]
+    assert table.loc[0, "bias"] == pytest.approx(17.5) and table.loc[0, "same_bin"] == 0.5
+    assert table.loc[45, "mae"] == pytest.approx(6.0) and table.loc[45, "gt45_agree"] == 0.0
+    assert table.loc["all", "images"] == 5 and table.loc[-90, "same_sign"] == 1.0
+
+
+def test_pose_does_not_depend_on_where_the_face_sits():
+    s = render_sample(2, "test", 6, image_size=120, yaw=30.0, masks=False)
+    here = head_pose(s.landmarks, (480, 640))
+    there = head_pose(s.landmarks + [400, 300], (480, 640))
+    np.testing.assert_allclose(here, there, atol=1e-3)

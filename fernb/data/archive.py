@@ -25,7 +25,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Iterable, Iterator
 
-__all__ = ["Source", "is_junk"]
+__all__ = ["Source", "is_junk", "open_source"]
 
 _JUNK_FILES = {".DS_Store", "Thumbs.db", "desktop.ini"}
 
@@ -222,3 +222,11 @@ def _file_digest(path: Path) -> "hashlib._Hash":
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h
+
+
+def open_source(path, expected: str) -> tuple[Source, bool]:
+    """``(source, owned)``: ``path`` itself when it is already a :class:`Source`, else a new
+    one that the caller must close (``owned`` True)."""
+    if isinstance(path, Source):
+        return path, False
+    return Source(path, expected=expected), True

@@ -4,15 +4,22 @@ KDEF and CK+ ship no train/test split; the literature evaluates them with k fold
 no person appears on both sides (else a model can recognise the *person* and their way of
 posing instead of the expression). :func:`subject_folds` assigns whole subjects to folds,
 balancing the number of images per fold; :func:`fold_splits` turns one choice of test fold
-into train/val/test, the next fold serving as validation.
+into train/val/test, the next fold serving as validation. RAF-DB and AffectNet ship a test
+set but no validation set: :func:`carve_val` draws a stratified one from train.
 """
 from __future__ import annotations
 
+from collections import Counter
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from fernb.data.core import DatasetFormatError
+from fernb.data.core import SPLITS, DatasetFormatError
 
-__all__ = ["subject_folds", "fold_splits", "layout_error"]
+if TYPE_CHECKING:  # records come from the face pipeline's dataset builder
+    from fernb.faces.dataset import FaceRecord
+
+__all__ = ["subject_folds", "fold_splits", "carve_val", "split_counts", "layout_error"]
 
 
 def subject_folds(subjects, k: int = 5, seed: int = 0) -> np.ndarray:
@@ -50,6 +57,44 @@ def fold_splits(folds, test_fold: int = 0, val_fold: int | None = None) -> np.nd
     if k < 3:
         raise ValueError(f"{k} folds leave no fold for training once test and validation take one each; use k >= 3")
     return np.where(folds == test_fold, "test", np.where(folds == val_fold, "val", "train"))
+
+
+def carve_val(records: list[FaceRecord], val_fraction: float, seed: int, classes: tuple[str, ...] = ()) -> dict:
+    """Move a stratified, seeded ``val_fraction`` of the ``"train"`` records to ``"val"`` (in place).
+
+    For the datasets that ship no validation split (RAF-DB, AffectNet). Per class, the train
+    records are ordered by ``source_id`` (so the draw does not depend on listing order), and
+    ``round(val_fraction * n)`` of them, at most ``n - 1`` (train keeps every class it has),
+    are drawn with ``numpy.random.default_rng(seed)``, classes in index order.
+
+    Returns a description for ``meta["val"]``: where val comes from, the fraction, the seed
+    and the number of records moved per class (keyed by name when ``classes`` is given,
+    else by the index as a string, so that it survives JSON).
+    """
+    if not 0.0 <= float(val_fraction) < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
+    rng = np.random.default_rng(seed)
+    by_class: dict[int, list[FaceRecord]] = {}
+    for rec in records:
+        if rec.split == "train":
+            by_class.setdefault(rec.label, []).append(rec)
+    moved: dict[int, int] = {}
+    for label in sorted(by_class):
+        group = sorted(by_class[label], key=lambda r: r.source_id)
+        n = len(group)
+        k = min(int(np.floor(val_fraction * n + 0.5)), n - 1)
+        for j in rng.permutation(n)[:k]:
+            group[j].split = "val"
+        moved[label] = k
+    per_class = {(classes[c] if classes else str(c)): int(k) for c, k in moved.items()}
+    return {"from": "train", "fraction": float(val_fraction), "seed": int(seed), "stratified_by": "label",
+            "per_class": per_class, "size": int(sum(per_class.values()))}
+
+
+def split_counts(records: list[FaceRecord]) -> dict[str, int]:
+    """Records per split, every split named."""
+    counts = Counter(r.split for r in records)
+    return {s: int(counts.get(s, 0)) for s in SPLITS}
 
 
 def layout_error(dataset: str, where: str, problem: str, expected_tree: str) -> DatasetFormatError:

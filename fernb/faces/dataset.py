@@ -70,7 +70,8 @@ def build_dataset(name: str, src, records: list[FaceRecord], *, classes: tuple[s
     A record's own landmarks, 5 points or box are used instead of detecting. Pose is the
     publisher's yaw when given, else estimated from the 68 landmarks (solvePnP), else NaN.
     Files that do not become samples are listed in ``meta["rejected"][reason]`` with the
-    detail; faces kept from multi-face images in ``meta["multiple_faces_kept_largest"]``.
+    detail (a loader may pass in rows it already rejected, in ``meta["rejected"]``: they are
+    kept and counted in ``listed``, so ``listed == kept + sum(n_rejected)``); faces kept from multi-face images in ``meta["multiple_faces_kept_largest"]``.
     """
     from collections import Counter
 
@@ -85,7 +86,9 @@ def build_dataset(name: str, src, records: list[FaceRecord], *, classes: tuple[s
     by_name: dict[str, list[int]] = {}
     for i, rec in enumerate(records):
         by_name.setdefault(rec.source_id, []).append(i)
-    rejected: dict[str, list[dict[str, str]]] = {}
+    # rows the loader already turned down before any pixel was read (e.g. no usable annotation)
+    rejected: dict[str, list[dict[str, str]]] = {k: list(v) for k, v in (meta or {}).get("rejected", {}).items()}
+    pre_rejected = sum(len(v) for v in rejected.values())
     missing = [n for n in by_name if n not in src]
     for n in missing:
         rejected.setdefault("missing_file", []).append({"file": n, "detail": "listed by the publisher's labels but not in the source"})
@@ -109,7 +112,8 @@ def build_dataset(name: str, src, records: list[FaceRecord], *, classes: tuple[s
     keep = sorted(results)
     if not keep:
         counts = {k: len(v) for k, v in rejected.items()}
-        raise DatasetFormatError(f"{src.where()}: no image of {len(records)} listed became a face sample; rejected {counts}")
+        raise DatasetFormatError(f"{src.where()}: no image of {len(records) + pre_rejected} listed became a face sample; "
+                                 f"rejected {counts}")
     images = np.empty((len(keep), size, size, 3) if rgb else (len(keep), size, size), dtype=np.uint8)
     landmarks = np.full((len(keep), 68, 2), np.nan, dtype=np.float32)
     angles = np.full((len(keep), 3), np.nan, dtype=np.float32)
@@ -136,7 +140,7 @@ def build_dataset(name: str, src, records: list[FaceRecord], *, classes: tuple[s
     meta = dict(meta or {})
     meta.update({
         "faces": pipeline.config(),
-        "listed": len(records), "kept": len(keep),
+        "listed": len(records) + pre_rejected, "kept": len(keep),
         "n_rejected": {k: len(v) for k, v in rejected.items()},
         "rejected": rejected,
         "multiple_faces_kept_largest": multiple,

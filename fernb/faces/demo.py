@@ -25,6 +25,8 @@ class Photo:
     label: int
     yaw: float
     roll: float                # in-plane tilt added here, degrees (positive = counter-clockwise)
+    pitch: float = 0.0         # the rendered face's own pitch (positive = chin down)
+    face_roll: float = 0.0     # the rendered face's own roll (positive = clockwise, SynthFER's convention)
 
 
 def synthetic_photo(seed: int, index: int, *, canvas: tuple[int, int] = (320, 400), face: int | None = None,
@@ -54,7 +56,7 @@ def synthetic_photo(seed: int, index: int, *, canvas: tuple[int, int] = (320, 40
     image = np.clip(placed * mask + background * (1 - mask), 0, 255).astype(np.uint8)
     landmarks = sample.landmarks.astype(np.float64) @ m[:, :2].T + m[:, 2]
     return Photo(image=image, landmarks=landmarks, box=np.array([x0, y0, size, size], dtype=np.float64),
-                 label=sample.label, yaw=sample.yaw, roll=roll)
+                 label=sample.label, yaw=sample.yaw, roll=roll, pitch=sample.pitch, face_roll=sample.roll)
 
 
 def synthetic_photos(n: int, seed: int = 0, **kwargs) -> list[Photo]:
