@@ -47,6 +47,8 @@ KDEF_YAW = {"FL": -90.0, "HL": -45.0, "S": 0.0, "HR": 45.0, "FR": 90.0}
 CK_EMOTION = {0: "neutral", 1: "anger", 2: "contempt", 3: "disgust", 4: "fear", 5: "happy", 6: "sad", 7: "surprise"}
 SIZE = 64
 
+from test_loaders import _zip_folder
+
 
 def _encode(image: np.ndarray, ext: str) -> bytes:
     if image.ndim == 3:
@@ -65,17 +67,8 @@ def _write(path: Path, data: bytes | str) -> None:
 
 
 def _zip(folder: Path, dest: Path, prefix: str = "") -> Path:
-    """Zip ``folder``'s contents with directory entries, as the published archives are built."""
-    with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as z:
-        if prefix:
-            z.writestr(zipfile.ZipInfo(prefix), b"")
-        for p in sorted(folder.rglob("*")):
-            arc = prefix + p.relative_to(folder).as_posix()
-            if p.is_dir():
-                z.writestr(zipfile.ZipInfo(arc + "/"), b"")
-            else:
-                z.write(p, arc)
-    return dest
+    """Zip ``folder``'s contents with directory entries, deflated, as the published archives are built."""
+    return _zip_folder(folder, dest, prefix, compression=zipfile.ZIP_DEFLATED)
 
 
 class BoxBackend:
