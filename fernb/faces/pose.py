@@ -7,8 +7,8 @@ camera whose focal length is the image width and whose principal point is the fa
 (so a face's pose does not change with where it sits in the photo). It is
 deliberately *not* SynthFER's own face geometry, so that measuring it on SynthFER (whose
 true pose is known) is a fair test of the estimator. A rigid generic model cannot tell a
-narrow face from a turned one: on synthetic photos about 5% of frontal faces read as turned
-by more than 22.5° (notebook 00 measures it).
+narrow face from a turned one, so some frontal faces read as turned by more than 22.5°;
+notebook 00 measures how many, and the bias near the 45° subset edge.
 
 Angles follow SynthFER's convention (:mod:`fernb.data.synthfer`): **positive yaw = the face
 turned toward the image right** (the subject's left), positive pitch = chin down, positive
