@@ -22,10 +22,13 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("index", help="write reports/index.html linking every notebook report")
 
     prep = sub.add_parser("prepare", help="load a dataset and write its prepared store (what notebook 00 does, without the report)")
-    prep.add_argument("dataset", help="synthfer, fer2013 or ferplus")
+    prep.add_argument("dataset", help="synthfer, fer2013, ferplus, rafdb, affectnet, kdef or ckplus")
     prep.add_argument("--data-root", help="archive/CSV/folder of a real dataset (default: search $FERNB_DATA)")
     prep.add_argument("-o", "--out", help="store folder (default data/prepared/DATASET)")
     prep.add_argument("-p", "--param", action="append", metavar="NAME=VALUE", help="loader option, e.g. n_train=500")
+    prep.add_argument("--face-backend", default="auto", choices=("auto", "fan", "opencv"),
+                      help="photo datasets (rafdb, affectnet, kdef, ckplus): face detector (default auto: FAN, else OpenCV)")
+    prep.add_argument("--face-size", type=int, default=224, help="photo datasets: aligned crop side in pixels (default 224)")
 
     args = parser.parse_args(argv)
     from fernb import pipeline
@@ -41,10 +44,16 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "index":
             print(f"fernb: index -> {pipeline.build_index()}")
         elif args.command == "prepare":
-            from fernb.data import load, prepared_dir, write_store
+            from fernb.data import WILD, load, prepared_dir, write_store
 
+            options = pipeline.parse_overrides(args.param)
+            if args.dataset in WILD:
+                from fernb.faces import FacePipeline
+                from fernb.faces.dataset import default_cache_dir
+
+                options["pipeline"] = FacePipeline(backend=args.face_backend, size=args.face_size, cache_dir=default_cache_dir())
             start = time.perf_counter()
-            data = load(args.dataset, args.data_root, **pipeline.parse_overrides(args.param))
+            data = load(args.dataset, args.data_root, **options)
             loaded = time.perf_counter()
             out = write_store(data, args.out or prepared_dir(args.dataset))
             print(f"fernb: {data!r}")

@@ -81,3 +81,28 @@ def test_cli_params_lists_the_stage_parameters(capsys, monkeypatch):
     printed = capsys.readouterr().out
     assert "n_train = " in printed and "dataset = " in printed
     assert main(["params", "no_such_stage"]) == 1
+
+
+def test_cli_prepare_a_photo_dataset_with_a_chosen_face_backend(tmp_path, capsys):
+    """`fernb prepare kdef --face-backend opencv --face-size 48` on a KDEF-layout folder."""
+    import cv2
+
+    from fernb.cli import main
+    from fernb.data import load_store
+    from fernb.faces.demo import synthetic_photo
+
+    root = tmp_path / "KDEF"
+    codes = ("NE", "HA", "SA", "SU", "AF", "DI", "AN")
+    for person in ("F01", "F02", "M01"):
+        folder = root / f"A{person}"
+        folder.mkdir(parents=True)
+        for i, code in enumerate(codes):
+            p = synthetic_photo(6, len(list(root.rglob("*.JPG"))), canvas=(200, 180), face=110, yaw=0.0, roll=0.0, label=i)
+            cv2.imwrite(str(folder / f"A{person}{code}S.JPG"), cv2.cvtColor(p.image, cv2.COLOR_RGB2BGR))
+    out = tmp_path / "store"
+    assert main(["prepare", "kdef", "--data-root", str(root), "-o", str(out), "--face-backend", "opencv",
+                 "--face-size", "48", "-p", "k=3"]) == 0
+    data = load_store(out)
+    assert data.images.shape[1:] == (48, 48, 3) and len(data) > 0
+    assert data.meta["faces"]["backend"]["backend"] == "opencv" and "fallback_reason" not in data.meta["faces"]
+    assert "kdef" in capsys.readouterr().out

@@ -195,3 +195,17 @@ def test_rows_a_loader_rejected_before_reading_pixels_are_kept_and_counted(photo
     assert data.meta["n_rejected"] == {"no_annotation": 1, "missing_file": 1}
     assert data.meta["listed"] == 3 == data.meta["kept"] + sum(data.meta["n_rejected"].values())
     assert pre["rejected"] == {"no_annotation": [{"file": "img/9.png", "detail": "no landmarks and no box"}]}  # not mutated
+
+
+def test_demo_summary_per_pose_by_hand():
+    import pandas as pd
+
+    from fernb.faces.demo import summarise
+
+    found = pd.DataFrame({"found": [True, False, True, True], "alignment": ["box", "", "eyes", "box"],
+                          "eye_error_px": [2.0, np.nan, 4.0, 10.0], "yaw": [3.0, -2.0, 44.0, 91.0]})
+    by_pose, summary = summarise(found, seconds=2.0)
+    assert by_pose.loc[0, "photos"] == 2 and by_pose.loc[0, "found"] == 0.5 and by_pose.loc[0, "eye_error_px"] == 2.0
+    assert list(by_pose.index) == [0, 45, 90]
+    assert summary == {"photos": 4, "found_rate": 0.75, "eye_error_median_px": 4.0,
+                       "alignment": {"box": 2, "eyes": 1}, "faces_per_second": 2.0}

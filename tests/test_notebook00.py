@@ -15,7 +15,7 @@ from fernb.data import load_store
 
 from conftest import BIN
 
-TINY = {"n_train": 84, "n_val": 28, "n_test": 28, "grid_per_class": 2}
+TINY = {"n_train": 84, "n_val": 28, "n_test": 28, "grid_per_class": 2, "demo_photos": 12, "pose_check_photos": 40}
 
 
 @pytest.mark.slow
@@ -47,10 +47,12 @@ def test_stage_00_on_tiny_synthfer(project_copy):
     # the face pipeline section: its numbers agree with the tables written beside them
     faces = metrics["faces"]
     demo = pd.read_csv(out / "tables" / "face_demo_by_pose.csv")
-    assert demo["photos"].sum() == faces["demo"]["photos"] == 40
-    assert faces["demo"]["found_rate"] == pytest.approx((demo["photos"] * demo["found"]).sum() / 40)
-    check = pd.read_csv(out / "tables" / "pose_estimator_check.csv").set_index("true_pose")
-    assert check.loc["all", "images"] == 300 and faces["pose_estimator"]["same_bin"] == pytest.approx(check.loc["all", "same_bin"])
+    assert demo["photos"].sum() == faces["demo"]["photos"] == TINY["demo_photos"]
+    assert faces["demo"]["found_rate"] == pytest.approx((demo["photos"] * demo["found"]).sum() / TINY["demo_photos"])
+    check = pd.read_csv(out / "tables" / "pose_estimator_check.csv", dtype={"true_pose": str}).set_index("true_pose")
+    assert check.loc["all", "images"] == TINY["pose_check_photos"]
+    assert faces["pose_estimator"]["same_bin"] == pytest.approx(check.loc["all", "same_bin"])
+    assert faces["pose_estimator"]["frontal_misread"] == pytest.approx(1 - check.loc["0", "same_bin"])
     subsets = pd.read_csv(out / "tables" / "pose_subsets.csv").set_index("split")
     test_yaw = store.pose[store.split == "test"]
     assert faces["pose_subsets_test"]["gt30"] == subsets.loc["test", "yaw_gt_30"] == int((np.abs(test_yaw) > 30).sum())
@@ -133,7 +135,7 @@ def test_stage_00_on_a_photo_dataset_runs_the_face_pipeline(project_copy, tmp_pa
     """Notebook 00 on KDEF's layout: faces detected (OpenCV here), failures counted, true yaw kept."""
     archive = _kdef_zip(tmp_path)
     params = {**TINY, "dataset": "kdef", "data_root": str(archive), "k_folds": 3, "face_size": 64,
-              "face_backend": "opencv", "demo_photos": 8}
+              "face_backend": "opencv"}
     pipeline.run_stage("00_data_prep", project_copy, params, log_output=False)
     out = project_copy / "reports" / "00_data_prep"
     metrics = json.loads((out / "metrics.json").read_text())

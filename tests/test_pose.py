@@ -110,3 +110,17 @@ def test_pose_does_not_depend_on_where_the_face_sits():
     here = head_pose(s.landmarks, (480, 640))
     there = head_pose(s.landmarks + [400, 300], (480, 640))
     np.testing.assert_allclose(here, there, atol=1e-3)
+
+
+def test_check_summary_by_hand():
+    from fernb.faces.pose import check_summary, pose_error_table
+
+    true = np.array([0, 0, 0, 0, -45, 45, 90])
+    est = np.array([[2, 5, 0], [30, 5, 0], [-1, 5, 0], [0, 5, 0], [-55, 5, 0], [51, 5, 0], [88, 5, 0]], float)
+    pitch_roll = np.array([[1, 0]] * 7, float)
+    out = check_summary(pose_error_table(true, est[:, 0]), est, pitch_roll)
+    assert out["frontal_misread"] == pytest.approx(0.25)          # 30 of 0 leaves the frontal bin
+    assert out["half_turned_outward_bias"] == pytest.approx(8.0)  # -55 vs -45 and 51 vs 45: (10 + 6) / 2, outward
+    assert out["pitch_bias"] == pytest.approx(4.0)
+    less = check_summary(pose_error_table([-45, 45], [-40, 41]), np.zeros((2, 3)), np.zeros((2, 2)))
+    assert less["half_turned_outward_bias"] == pytest.approx(-4.5)  # reads less turned: negative

@@ -14,7 +14,7 @@ import numpy as np
 
 from fernb.data.synthfer import render_sample
 
-__all__ = ["Photo", "synthetic_photo", "synthetic_photos"]
+__all__ = ["Photo", "synthetic_photo", "synthetic_photos", "measure", "summarise", "figure_rows"]
 
 
 @dataclass
@@ -115,3 +115,24 @@ def figure_rows(pipeline, photos: list[Photo]) -> list[dict]:
                      "template": template_points(pipeline.size, pipeline.enlarge),
                      "label": f"yaw {p.yaw:+.0f}°, tilt {p.roll:+.0f}° — {how}"})
     return rows
+
+
+def summarise(found, seconds: float):
+    """What :func:`measure` found, per true pose and overall.
+
+    Returns ``(by_pose, summary)``: a DataFrame indexed by the nearest KDEF pose (−90…90)
+    with ``photos``, ``found`` (share detected) and ``eye_error_px`` (median over the found
+    ones), and a dict with ``photos``, ``found_rate``, ``eye_error_median_px``, ``alignment``
+    (how the found faces were aligned, counted) and ``faces_per_second`` (``seconds`` being
+    the time :func:`measure` took).
+    """
+    from fernb.faces.pose import KDEF_BINS
+
+    pose = (np.digitize(found["yaw"], KDEF_BINS) - 2) * 45
+    by_pose = found.assign(yaw_bin=pose).groupby("yaw_bin").agg(
+        photos=("found", "size"), found=("found", "mean"), eye_error_px=("eye_error_px", "median"))
+    summary = {"photos": int(len(found)), "found_rate": float(found["found"].mean()),
+               "eye_error_median_px": float(found["eye_error_px"].median()),
+               "alignment": {str(k): int(v) for k, v in found.loc[found["found"], "alignment"].value_counts().items()},
+               "faces_per_second": float(len(found) / seconds) if seconds > 0 else float("nan")}
+    return by_pose, summary

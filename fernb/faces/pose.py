@@ -31,7 +31,7 @@ import numpy as np
 
 __all__ = ["MODEL_POINTS", "MODEL_LANDMARKS", "POSE_THRESHOLDS", "START_YAWS", "head_pose", "euler_from_rotation",
            "rotation_from_euler", "pose_subset", "pose_subsets_table", "estimate_poses", "pose_error_table",
-           "synthfer_pose_check", "KDEF_BINS"]
+           "synthfer_pose_check", "check_summary", "KDEF_BINS"]
 
 # The generic model in the OpenCV-style face frame (x image right, y down, z away from the
 # camera), arbitrary units: the widely used values with y and z negated from their y-up,
@@ -218,3 +218,21 @@ def synthfer_pose_check(n: int = 300, seed: int = 0):
         pr.append((p.pitch, p.face_roll - p.roll))   # the tilt is counter-clockwise-positive
         est.append(head_pose(p.landmarks, p.image.shape))
     return np.array(true), np.array(est), np.array(pr)
+
+
+def check_summary(table, estimated: np.ndarray, true_pitch_roll: np.ndarray) -> dict:
+    """The headline numbers of a pose check (:func:`pose_error_table` of
+    :func:`synthfer_pose_check`'s output), for the notebook's prose and metrics.
+
+    ``half_turned_outward_bias`` is how much further turned (positive) or less turned
+    (negative) than the truth the ±45° faces read, averaged over both sides;
+    ``frontal_misread`` the share of frontal faces estimated outside the frontal bin;
+    ``pitch_bias`` the mean estimated − true pitch.
+    """
+    out = {k: float(table.loc["all", k]) for k in ("same_bin", "same_sign", "mae", "gt30_agree", "gt45_agree")}
+    sides = [(sign, float(table.loc[sign * 45, "bias"])) for sign in (-1, 1) if sign * 45 in table.index]
+    out["half_turned_outward_bias"] = float(np.mean([sign * bias for sign, bias in sides])) if sides else float("nan")
+    out["frontal_misread"] = float(1 - table.loc[0, "same_bin"]) if 0 in table.index else float("nan")
+    pitch = np.asarray(estimated, float)[:, 1] - np.asarray(true_pitch_roll, float)[:, 0]
+    out["pitch_bias"] = float(np.nanmean(pitch))
+    return out
