@@ -209,3 +209,19 @@ def test_demo_summary_per_pose_by_hand():
     assert list(by_pose.index) == [0, 45, 90]
     assert summary == {"photos": 4, "found_rate": 0.75, "eye_error_median_px": 4.0,
                        "alignment": {"box": 2, "eyes": 1}, "faces_per_second": 2.0}
+
+
+def test_the_demo_measures_detection_not_the_cache(tmp_path):
+    from fernb.faces.demo import measure, synthetic_photos, uncached
+
+    photos = synthetic_photos(3, seed=0, yaw=0.0)
+    truth = {cv2.resize(p.image, (8, 8), interpolation=cv2.INTER_AREA).tobytes(): p.landmarks for p in photos}
+    backend = TruthBackend(truth)
+    pipe = FacePipeline(backend=backend, cache_dir=tmp_path, size=64)
+    for p in photos:
+        pipe.process(p.image)                          # fills the cache
+    calls = backend.calls
+    table = measure(pipe, photos)
+    assert backend.calls == calls + 3 and table["found"].all()
+    copy = uncached(pipe, clahe=False)
+    assert copy.cache is None and copy.detector is backend and not copy.clahe and pipe.clahe and copy.size == 64
