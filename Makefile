@@ -19,7 +19,7 @@ help:
 	@echo "make test    install test extras and run pytest"
 	@echo "make lab     install JupyterLab and the 'fernb' kernel, then open the notebooks"
 	@echo "make fan     install the face-alignment (FAN) face backend; its weights download on first use"
-	@echo "make bench   print the timing benchmarks (pipeline, FER2013 store)"
+	@echo "make bench   print the timing benchmarks (pipeline, FER2013 store, faces, model latency)"
 	@echo "make clean-notebooks   strip outputs from notebooks/ before committing (tests require it)"
 
 $(BIN)/python:
@@ -62,6 +62,7 @@ fan: $(VENV)/.installed
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_data.py
 	$(BIN)/python benchmarks/bench_faces.py
+	$(BIN)/python benchmarks/bench_models.py
 
 clean-notebooks: $(VENV)/.installed
 	$(BIN)/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb

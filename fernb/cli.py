@@ -30,6 +30,14 @@ def main(argv: list[str] | None = None) -> int:
                       help="photo datasets (rafdb, affectnet, kdef, ckplus): face detector (default auto: FAN, else OpenCV)")
     prep.add_argument("--face-size", type=int, default=224, help="photo datasets: aligned crop side in pixels (default 224)")
 
+    card = sub.add_parser("card", help="print a model card: parameters, BN statistics, FLOPs, per component")
+    card.add_argument("model", help="a model name (" + "lanmsff, hafem, resnet50, efficientnet_b4, vit_base_16, "
+                      "swin_tiny, timm/<architecture>) or a checkpoint written by fernb")
+    card.add_argument("-p", "--param", action="append", metavar="NAME=VALUE",
+                      help="model argument, e.g. num_layers=6 or backbone=resnet50 (value parsed as YAML)")
+    card.add_argument("--input", metavar="C,H,W", help="one sample as the data gives it (default: the network's own input)")
+    card.add_argument("--json", action="store_true", help="print the card as JSON")
+
     args = parser.parse_args(argv)
     from fernb import pipeline
 
@@ -58,9 +66,36 @@ def main(argv: list[str] | None = None) -> int:
             out = write_store(data, args.out or prepared_dir(args.dataset))
             print(f"fernb: {data!r}")
             print(f"fernb: loaded in {loaded - start:.1f} s, stored in {time.perf_counter() - loaded:.1f} s -> {out}")
+        elif args.command == "card":
+            return _card(args)
     except pipeline.StageError as err:
         print(f"fernb: error: {err}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _card(args) -> int:
+    import json
+    from pathlib import Path
+
+    from fernb import pipeline
+    from fernb.models import load_model, model_card
+
+    shape = tuple(int(v) for v in args.input.split(",")) if args.input else None
+    knobs = pipeline.parse_overrides(args.param)
+    if shape is not None:
+        knobs.setdefault("in_chans", shape[0])  # the data's channels are the model's input channels
+    try:
+        if Path(args.model).is_file():
+            if knobs:
+                raise ValueError("a checkpoint carries its own configuration; drop -p")
+            card = model_card(load_model(args.model), input_shape=shape, name=args.model)
+        else:
+            card = model_card(args.model, input_shape=shape, **knobs)
+    except (ValueError, TypeError) as err:
+        print(f"fernb: error: {err}", file=sys.stderr)
+        return 1
+    print(json.dumps(card.as_dict(), indent=2) if args.json else card)
     return 0
 
 
