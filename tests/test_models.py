@@ -332,3 +332,18 @@ def test_card_of_a_real_model_leaves_it_unchanged():
     assert card.trainable == count_parameters(model)["trainable"]
     assert card.output_shapes["head"] == (7,)
     assert card.as_dict()["components"][0]["component"] == "backbone"
+
+
+def test_card_command_prints_lanmsff_counts_and_rejects_bad_knobs(capsys):
+    import json
+
+    from fernb.cli import main
+
+    assert main(["card", "lanmsff", "--json"]) == 0
+    card = json.loads(capsys.readouterr().out)
+    assert card["trainable"] == 356_294 and card["keras_total"] == 358_406
+    assert [row["component"] for row in card["components"]] == ["block1", "block2", "block3", "block4", "head"]
+    assert main(["card", "hafem", "-p", "num_layers=6", "--input", "1,48,48"]) == 0
+    assert f"{transformer_parameters(2048, 4096, 6):,}" in capsys.readouterr().out  # the six-layer transformer
+    assert main(["card", "hafem", "-p", "layers=6"]) == 1
+    assert "unexpected keyword argument 'layers'" in capsys.readouterr().err

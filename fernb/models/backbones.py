@@ -19,6 +19,7 @@ from pathlib import Path
 
 import timm
 import torch
+from timm.models import group_parameters
 from torch import nn
 
 HF_FILENAMES = ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin")
@@ -116,3 +117,10 @@ def data_config(name: str) -> dict:
         return dict(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), input_size=(3, 224, 224), fixed_input_size=False)
     return dict(mean=tuple(cfg.mean), std=tuple(cfg.std), input_size=tuple(cfg.input_size),
                 fixed_input_size=bool(cfg.fixed_input_size))
+
+
+def stage_groups(backbone: nn.Module, prefix: str = "backbone") -> list[tuple[str, list[str]]]:
+    """The backbone's parameter names grouped stem → stages by timm's ``group_matcher(coarse=True)``
+    (timm puts a final 1×1 conv with the last stage), named ``prefix.0``, ``prefix.1`` ..."""
+    groups = group_parameters(backbone, backbone.group_matcher(coarse=True))
+    return [(f"{prefix}.{i}", [f"{prefix}.{n}" for n in names]) for i, names in enumerate(groups.values())]

@@ -14,11 +14,10 @@ from __future__ import annotations
 import os
 
 import torch
-from timm.models import group_parameters
 from torch import nn
 
-from .backbones import create_backbone, data_config
-from .common import FEROutput, InputAdapter
+from .backbones import create_backbone, data_config, stage_groups
+from .common import FERModel, InputAdapter
 
 # HAFEM's Table 3 (FER2013): the paper's accuracy (%) and FPS (RTX 3090), never tuned toward.
 TABLE3 = {
@@ -43,7 +42,7 @@ TIMM_NAMES = {
 }
 
 
-class TimmClassifier(nn.Module):
+class TimmClassifier(FERModel):
     """A timm architecture with fernb's input adapter and HAFEM's head.
 
     ``img_size`` defaults to 224 (HAFEM's crop size) for every baseline; ViT and Swin are
@@ -71,22 +70,12 @@ class TimmClassifier(nn.Module):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.backbone(self.adapter(x))  # timm pools when num_classes=0
 
-    def forward_head(self, embedding: torch.Tensor) -> torch.Tensor:
-        return self.head(self.head_drop(embedding))
-
-    def forward(self, x: torch.Tensor) -> FEROutput:
-        e = self.forward_features(x)
-        return FEROutput(self.forward_head(e), e)
-
     def components(self) -> dict[str, list[nn.Module]]:
         return {"backbone": [self.backbone], "head": [self.head]}
 
     def layer_groups(self) -> list[tuple[str, list[str]]]:
         """Stem → stages → head, the backbone grouped by timm's ``group_matcher(coarse=True)``."""
-        matcher = self.backbone.group_matcher(coarse=True)
-        groups = [(f"backbone.{i}", [f"backbone.{n}" for n in names])
-                  for i, names in enumerate(group_parameters(self.backbone, matcher).values())]
-        return groups + [("head", [n for n, _ in self.head.named_parameters(prefix="head")])]
+        return stage_groups(self.backbone) + [("head", [n for n, _ in self.head.named_parameters(prefix="head")])]
 
     def extra_repr(self) -> str:
         return f"architecture={self.architecture} ({self.weights_source})"

@@ -32,6 +32,21 @@ class FEROutput(NamedTuple):
     embedding: torch.Tensor
 
 
+class FERModel(nn.Module):
+    """The contract's forward: ``FEROutput(forward_head(e), e)`` with ``e = forward_features(x)``.
+
+    Subclasses define ``forward_features``, a ``head`` and a ``head_drop`` (dropout before
+    the classifier, ``nn.Identity`` where the paper has none).
+    """
+
+    def forward_head(self, embedding: torch.Tensor) -> torch.Tensor:
+        return self.head(self.head_drop(embedding))
+
+    def forward(self, x: torch.Tensor) -> FEROutput:
+        e = self.forward_features(x)
+        return FEROutput(self.forward_head(e), e)
+
+
 def _pair(size: int | Sequence[int]) -> tuple[int, int]:
     if isinstance(size, int):
         return (size, size)

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from timm.layers import Conv2dSame
 
-from fernb.models.common import FEROutput, InputAdapter, _pair, keras_init_
+from fernb.models.common import FERModel, InputAdapter, _pair, keras_init_
 
 __all__ = ["BN", "SeparableConv2d", "ChannelShuffle", "MassAtt", "PWFS", "ConvBlock", "TwoPathBlock",
            "LANMSFF", "CODE_VS_PAPER", "PAPER_TARGETS"]
@@ -285,7 +285,7 @@ class TwoPathBlock(nn.Module):
                 f"(stage 2 separable), {att}, Conv 1×1, BN → MaxPool 2×2 → ReLU → Dropout")
 
 
-class LANMSFF(nn.Module):
+class LANMSFF(FERModel):
     """LANMSFF as the official Keras code builds it (trainable 356,294 for 7 classes).
 
     Args:
@@ -302,7 +302,7 @@ class LANMSFF(nn.Module):
         init: "keras" initialises as the code (he_uniform convs, Glorot separable/transposed/
             Dense, zero biases); "torch" keeps PyTorch's defaults.
 
-    ``forward`` returns :class:`FEROutput` with logits (the code's softmax is left to the loss)
+    ``forward`` returns :class:`~fernb.models.common.FEROutput` with logits (the code's softmax is left to the loss)
     and the fused embedding (156-d, or 300-d without PWFS).
     """
 
@@ -334,6 +334,7 @@ class LANMSFF(nn.Module):
         # b4 is fused whole; PWFS only thins the three earlier scales.
         self.pwfs = PWFS() if use_pwfs else nn.Identity()
         self.embed_dim = (sum(c // 3 for c in (c1, c2, c3)) if use_pwfs else c1 + c2 + c3) + c4
+        self.head_drop = nn.Identity()  # the code's Dense reads the fused vector directly
         self.head = nn.Linear(self.embed_dim, num_classes)
         if init == "keras":
             keras_init_(self)
@@ -353,13 +354,6 @@ class LANMSFF(nn.Module):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat(self.fused(x), dim=1)
-
-    def forward_head(self, e: torch.Tensor) -> torch.Tensor:
-        return self.head(e)
-
-    def forward(self, x: torch.Tensor) -> FEROutput:
-        e = self.forward_features(x)
-        return FEROutput(self.forward_head(e), e)
 
     def components(self) -> dict[str, list[nn.Module]]:
         """The parts a model card breaks parameters and FLOPs down by, in network order."""
