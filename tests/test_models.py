@@ -146,6 +146,22 @@ def test_backward_reaches_every_hafem_parameter(knobs):
     assert not missing, missing
 
 
+@pytest.mark.parametrize("name,knobs", [
+    ("hafem", {}), ("hafem", dict(num_layers=6, cbam_placement="stages", pool="cls")),
+    ("hafem", dict(backbone="resnet50", d_model=512)),
+    ("resnet50", {}), ("efficientnet_b4", {}), ("vit_base_16", {}), ("swin_tiny", {}),
+])
+def test_backward_reaches_every_parameter_at_paper_scale(name, knobs):
+    """On the meta device autograd still builds every gradient (shapes, no values): a parameter
+    the loss cannot reach is left with ``grad is None``."""
+    model = meta(name, in_chans=1, **knobs).train()
+    out = model(torch.zeros(2, 1, 48, 48, device="meta"))
+    (out.logits.sum() + out.embedding.sum()).backward()
+    unreached = [n for n, p in model.named_parameters() if p.grad is None]
+    assert not unreached, unreached
+    assert all(p.grad.shape == p.shape for p in model.parameters())
+
+
 @pytest.mark.parametrize("arch,side", [("timm/resnet18", 64), ("timm/vit_tiny_patch16_224", 224)])
 def test_backward_reaches_every_baseline_parameter(arch, side):
     torch.manual_seed(0)
