@@ -34,14 +34,14 @@ def _atomic_write(path: Path, write) -> Path:
     return path
 
 
-def _plain(value):
+def json_safe(value):
     """NumPy scalars/arrays to JSON-ready Python; NaN/inf to None (JSON has no NaN)."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, np.ndarray):
-        return _plain(value.tolist())
+        return json_safe(value.tolist())
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -53,7 +53,7 @@ def _plain(value):
 
 def write_json(path: str | os.PathLike, value) -> Path:
     """Write ``value`` as indented JSON, atomically."""
-    text = json.dumps(_plain(value), indent=2) + "\n"
+    text = json.dumps(json_safe(value), indent=2) + "\n"
     return _atomic_write(Path(path), lambda tmp: tmp.write_text(text))
 
 
@@ -96,7 +96,7 @@ class Report:
 
         Headline keys may be dotted paths into nested dicts (``"counts.train"``).
         """
-        values = _plain(values)
+        values = json_safe(values)
         picked = {}
         for key in headline:
             try:
