@@ -25,6 +25,20 @@ def real_data_dir() -> Path | None:
     return None
 
 
+class NoDetection:
+    """A face backend that fails the test if it is ever asked to detect: for datasets that
+    ship their faces (aligned crops, boxes or landmarks), detection must never run."""
+
+    name = "no-detection"
+    has_landmarks = False
+
+    def config(self) -> dict:
+        return {"backend": self.name}
+
+    def detect(self, image, boxes=None):
+        raise AssertionError("detection ran, but the dataset ships its faces")
+
+
 def make_data(n_per_split=(40, 12, 12), size=16, seed=0, **kwargs) -> FERData:
     """Random textured images, a few planted near-blank images and duplicates.
 

@@ -36,7 +36,7 @@ from fernb.faces.backends import Face, OpenCVBackend
 from fernb.faces.demo import synthetic_photo
 from fernb.faces.pipeline import FacePipeline, decode_rgb
 
-from conftest import real_data_dir
+from conftest import NoDetection, real_data_dir
 
 CANON = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger", "contempt")
 # KDEF readme: AF afraid, AN angry, DI disgusted, HA happy, NE neutral, SA sad, SU surprised.
@@ -84,18 +84,6 @@ class BoxBackend:
         h, w = image.shape[:2]
         return [Face(box=np.array([0.2 * w, 0.2 * h, 0.6 * w, 0.6 * h]))]
 
-
-class NoDetectBackend:
-    """A detector that must never be called: every image comes with its own landmarks."""
-
-    name = "nodetect"
-    has_landmarks = False
-
-    def config(self) -> dict:
-        return {"backend": self.name}
-
-    def detect(self, image: np.ndarray) -> list[Face]:
-        raise AssertionError("the detector ran although the dataset shipped landmarks")
 
 
 def _haar_found(data: bytes) -> bool:
@@ -546,7 +534,7 @@ def test_ckplus_loads_with_shipped_landmarks_onto_the_template(ck):
 
 def test_ckplus_shipped_landmarks_mean_no_detection(tmp_path):
     root = write_ckplus(tmp_path / "CK+", all_landmarks=True)
-    data = load_ckplus(root, k=3, pipeline=FacePipeline(backend=NoDetectBackend(), size=SIZE), progress=False)
+    data = load_ckplus(root, k=3, pipeline=FacePipeline(backend=NoDetection(), size=SIZE), progress=False)
     assert set(data.extras["alignment"]) == {"landmarks"} and data.meta["landmarks"]["missing"] == 0
     assert data.meta["n_rejected"] == {"unreadable": 1}
     no_landmarks = write_ckplus(tmp_path / "bare", landmarks=False)

@@ -35,6 +35,7 @@ from fernb.faces.dataset import FaceRecord
 from fernb.faces.demo import synthetic_photo
 from fernb.faces.pipeline import FacePipeline, decode_rgb
 
+from conftest import NoDetection
 from test_loaders import _zip_folder
 
 CANON = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger", "contempt")
@@ -45,18 +46,6 @@ AFFECT_MEANING = {0: "neutral", 1: "happy", 2: "sad", 3: "surprise", 4: "fear", 
                   7: "contempt", 8: "none", 9: "uncertain", 10: "non-face"}
 AFFECT_HEADER = "subDirectory_filePath,face_x,face_y,face_width,face_height,facial_landmarks,expression,valence,arousal"
 SIZE = 48
-
-
-class NoDetection:
-    """A backend that fails the test if anything is detected."""
-
-    has_landmarks = False
-
-    def config(self):
-        return {"backend": "no-detection"}
-
-    def detect(self, image, boxes=None):
-        raise AssertionError("detection ran, but the dataset ships its faces")
 
 
 class FixedFace:
