@@ -38,6 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     card.add_argument("--input", metavar="C,H,W", help="one sample as the data gives it (default: the network's own input)")
     card.add_argument("--json", action="store_true", help="print the card as JSON")
 
+    tr = sub.add_parser("train", help="train a stage's runs without its report (also under torchrun: "
+                        "torchrun --nproc_per_node=N -m fernb.train STAGE)")
+    tr.add_argument("stage", help="a training stage: 01_hafem or 02_lanmsff")
+    tr.add_argument("-p", "--param", action="append", metavar="NAME=VALUE",
+                    help="override one of the stage's parameters (value parsed as YAML); repeatable")
+
     args = parser.parse_args(argv)
     from fernb import pipeline
 
@@ -68,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"fernb: loaded in {loaded - start:.1f} s, stored in {time.perf_counter() - loaded:.1f} s -> {out}")
         elif args.command == "card":
             return _card(args)
+        elif args.command == "train":
+            from fernb.train import train_stage
+
+            train_stage(args.stage, pipeline.parse_overrides(args.param))
     except pipeline.StageError as err:
         print(f"fernb: error: {err}", file=sys.stderr)
         return 1

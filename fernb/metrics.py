@@ -49,7 +49,7 @@ from sklearn.metrics import (
 from fernb.report import json_safe
 
 __all__ = [
-    "Metrics", "classification_metrics", "predictions_frame", "metrics_from_frame",
+    "Metrics", "classification_metrics", "predictions_frame", "metrics_from_frame", "accuracy_by_pose",
     "HEADLINE", "SUM_TOLERANCE", "PROB_PREFIX",
 ]
 
@@ -345,3 +345,29 @@ def metrics_from_frame(frame: pd.DataFrame, classes: Sequence[str]) -> Metrics:
             raise ValueError(f"'pred' disagrees with argmax of the probabilities in {disagree} of "
                              f"{metrics.n} rows; were the probabilities rounded or edited?")
     return metrics
+
+
+def accuracy_by_pose(frame: pd.DataFrame, edges: Sequence[float] = (0, 15, 30, 45, 60, 90),
+                     subsets: Sequence[float] = (30, 45)) -> pd.DataFrame:
+    """Accuracy per head-yaw bin of a predictions frame (columns ``pose``, ``correct``).
+
+    Rows: one per ``|yaw|`` bin ``[a, b)`` (the last bin closed), then LANMSFF's pose subsets
+    ``|yaw| > s`` for each ``s`` in ``subsets`` ("Pose >30°", ">45°"), then ``all``.
+    Samples with unknown pose (NaN) count only in ``all``. Columns: ``images``,
+    ``accuracy`` (NaN for an empty row).
+    """
+    if "pose" not in frame or "correct" not in frame:
+        raise ValueError("accuracy_by_pose needs a predictions frame with 'pose' and 'correct' columns")
+    yaw = frame["pose"].abs().to_numpy(dtype=float)
+    correct = frame["correct"].to_numpy(dtype=bool)
+    rows = []
+    for i, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
+        last = i == len(edges) - 2
+        mask = (yaw >= a) & ((yaw <= b) if last else (yaw < b))
+        rows.append((f"{a:g}–{b:g}°", mask))
+    rows += [(f">{s:g}°", yaw > s) for s in subsets]
+    rows.append(("all", np.ones(len(frame), dtype=bool)))
+    table = pd.DataFrame({"images": [int(m.sum()) for _, m in rows],
+                          "accuracy": [float(correct[m].mean()) if m.any() else np.nan for _, m in rows]},
+                         index=pd.Index([name for name, _ in rows], name="|yaw|"))
+    return table

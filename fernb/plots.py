@@ -223,3 +223,67 @@ def pose_scatter(true_yaw, estimated_yaw, title: str = "Yaw from landmarks vs th
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+# ------------------------------------------------------------------------------ training
+def learning_curves(histories: dict, title: str = "Learning curves") -> plt.Figure:
+    """Loss, accuracy and macro-F1 per epoch, train vs validation, one line style per seed.
+
+    ``histories`` maps a label (``"seed 0"``) to a run's history DataFrame (:mod:`fernb.train`).
+    """
+    panels = (("loss", "train_loss", "val_loss"), ("accuracy", "train_accuracy", "val_accuracy"),
+              ("macro-F1 (val)", None, "val_f1"), ("learning rate (head)", None, "lr"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4))
+    styles = ["-", "--", ":", "-."]
+    for i, (label, frame) in enumerate(histories.items()):
+        style = styles[i % len(styles)]
+        for ax, (name, train_col, val_col) in zip(axes, panels):
+            if train_col is not None:
+                ax.plot(frame["epoch"], frame[train_col], style, color="tab:blue", label=f"train · {label}")
+            colour = "tab:orange" if train_col is not None else "tab:green"
+            ax.plot(frame["epoch"], frame[val_col], style, color=colour,
+                    label=f"{'val' if val_col != 'lr' else 'lr'} · {label}", marker="o", markersize=3)
+            ax.set_title(name)
+            ax.set_xlabel("epoch")
+    axes[-1].set_yscale("log")
+    for ax in axes[:2]:
+        ax.legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_heatmap(matrix, classes, title: str = "Confusion matrix (rows: true class, normalised)",
+                      counts=None) -> plt.Figure:
+    """A row-normalised confusion matrix as a heat map; ``counts`` (same shape) are printed
+    under each percentage when given."""
+    matrix = np.asarray(matrix, dtype=float)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.75 * len(classes), 0.8 + 0.65 * len(classes)))
+    sns.heatmap(matrix, annot=False, cmap="Blues", vmin=0, vmax=1, square=True, cbar=True, ax=ax,
+                xticklabels=classes, yticklabels=classes)
+    for r in range(matrix.shape[0]):
+        for c in range(matrix.shape[1]):
+            value = matrix[r, c]
+            if np.isnan(value):
+                continue
+            text = f"{100 * value:.0f}%" + (f"\n{int(counts[r][c])}" if counts is not None else "")
+            ax.text(c + 0.5, r + 0.5, text, ha="center", va="center", fontsize=7,
+                    color="white" if value > 0.5 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def per_class_bars(table: pd.DataFrame, title: str = "Per-class precision, recall and F1 (test)") -> plt.Figure:
+    """Grouped bars of a per-class table with ``precision``, ``recall``, ``f1`` columns (class index)."""
+    long = table[["precision", "recall", "f1"]].reset_index(names="class").melt(
+        id_vars="class", var_name="metric", value_name="value")
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(table)), 3.4))
+    sns.barplot(data=long, x="class", y="value", hue="metric", ax=ax)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig

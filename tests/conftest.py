@@ -76,3 +76,28 @@ def project_copy(tmp_path) -> Path:
     for folder in ("notebooks", "fernb"):
         shutil.copytree(REPO / folder, dest / folder, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints"))
     return dest
+
+
+def tiny_faces(n_per_split=(64, 24, 24), size=32, seed=0, classes=SEVEN) -> FERData:
+    """A small learnable dataset: each class is a bright square at its own position on noise,
+    with a random head yaw per sample (for pose breakdowns)."""
+    rng = np.random.default_rng(seed)
+    n = sum(n_per_split)
+    labels = np.arange(n) % len(classes)
+    rng.shuffle(labels)
+    images = rng.integers(0, 80, size=(n, size, size), dtype=np.uint8)
+    cell = size // 4
+    for i, label in enumerate(labels):
+        r, c = divmod(int(label), 4)
+        images[i, r * cell:(r + 1) * cell, c * cell:(c + 1) * cell] = 230
+    split = np.repeat(["train", "val", "test"], n_per_split)
+    return FERData(name="tiny", images=images, labels=labels, split=split, classes=classes,
+                   source_ids=[f"tiny/{i}" for i in range(n)], pose=rng.uniform(-90, 90, n).astype(np.float32))
+
+
+# Stage 01/02 parameters small enough for a test: seconds, not minutes.
+TINY_TRAINING = {
+    "hafem": {"backbone": "efficientnet_b0", "img_size": 32, "d_model": 32, "num_heads": 4, "epochs": 1,
+              "warmup_epochs": 0, "batch_size": 16, "max_train": None},
+    "lanmsff": {"img_size": 32, "epochs": 1, "batch_size": 16, "max_train": None},
+}

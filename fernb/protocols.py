@@ -1,0 +1,107 @@
+"""Evaluation protocols: which samples train, which select the model, which are reported.
+
+Every dataset reaches the trainer as one :class:`~fernb.data.FERData` whose ``split`` says
+``train`` / ``val`` / ``test``. What those mean depends on the publisher:
+
+==========  =====================  =====================  ==========================
+dataset     train                  val (model selection)  test (reported)
+==========  =====================  =====================  ==========================
+fer2013     Training               PublicTest             PrivateTest
+ferplus     FER2013Train           FER2013Valid           FER2013Test
+synthfer    train                  val                    test
+rafdb       train minus a          a stratified carve     the publisher's test
+affectnet   stratified carve       of train               the publisher's validation
+kdef, ckplus  k−2 folds            fold ``test_fold+1``   fold ``test_fold``
+==========  =====================  =====================  ==========================
+
+KDEF and CK+ ship no test split, so they are read with *subject-disjoint* folds (nobody
+appears in two folds); :func:`apply_protocol` moves the test fold without reloading. The
+validation split drives learning-rate decay, early stopping and checkpoint selection and is
+never the one reported: LANMSFF's official code reports accuracy on the fold that also drove
+its early stopping, which this workbook does not repeat. :func:`check_protocol` refuses data
+in which validation and test share a sample or a subject.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from fernb.data.core import FERData
+from fernb.data.folds import fold_splits
+
+__all__ = ["PUBLISHER_SPLITS", "FOLD_DATASETS", "apply_protocol", "check_protocol", "describe_protocol"]
+
+FOLD_DATASETS: tuple[str, ...] = ("kdef", "ckplus")
+PUBLISHER_SPLITS: dict[str, dict[str, str]] = {
+    "fer2013": {"train": "Training", "val": "PublicTest", "test": "PrivateTest"},
+    "ferplus": {"train": "FER2013Train", "val": "FER2013Valid", "test": "FER2013Test"},
+    "synthfer": {"train": "train", "val": "val", "test": "test"},
+    "rafdb": {"train": "train (less the carved validation)", "val": "stratified carve of train",
+              "test": "the publisher's test"},
+    "affectnet": {"train": "train (less the carved validation)", "val": "stratified carve of train",
+                  "test": "the publisher's validation set (its test set is not public)"},
+}
+
+
+def _folds(data: FERData) -> np.ndarray | None:
+    folds = data.extras.get("fold")
+    if folds is None or len(folds) == 0 or int(np.min(folds)) < 0:
+        return None
+    return np.asarray(folds, dtype=np.int64)
+
+
+def apply_protocol(data: FERData, test_fold: int | None = None) -> FERData:
+    """``data`` with the split its protocol prescribes, checked by :func:`check_protocol`.
+
+    For a fold dataset (KDEF, CK+: ``extras["fold"]``), ``test_fold`` picks the test fold
+    and the next fold validates; None keeps the split the store was written with. Other
+    datasets keep their publisher's split, and a ``test_fold`` for them is an error.
+    """
+    folds = _folds(data)
+    if test_fold is not None:
+        if folds is None:
+            raise ValueError(f"{data.name} has a publisher's test split and no folds; test_fold must be None "
+                             f"(got {test_fold})")
+        data = FERData(name=data.name, images=data.images, labels=data.labels,
+                       split=fold_splits(folds, int(test_fold)), classes=data.classes,
+                       source_ids=data.source_ids, pose=data.pose, landmarks=data.landmarks,
+                       votes=data.votes, extras=data.extras, meta={**data.meta, "test_fold": int(test_fold)})
+    check_protocol(data)
+    return data
+
+
+def check_protocol(data: FERData) -> None:
+    """Raise ValueError when training cannot be honest on ``data``: an empty train/val/test
+    split, a sample (source id) in both validation and test, or a subject on two sides."""
+    sizes = {s: int((data.split == s).sum()) for s in ("train", "val", "test")}
+    empty = [s for s, n in sizes.items() if n == 0]
+    if empty:
+        raise ValueError(f"{data.name}: split(s) {empty} are empty ({sizes}); training needs train, a "
+                         "validation split for model selection and a separate test split")
+    val_ids = set(data.source_ids[data.split == "val"].tolist())
+    shared = val_ids & set(data.source_ids[data.split == "test"].tolist())
+    if shared:
+        raise ValueError(f"{data.name}: {len(shared)} samples are in both val and test (e.g. {sorted(shared)[:3]}); "
+                         "the validation split selects the model, so it must not be the reported one")
+    subjects = data.extras.get("subject")
+    if subjects is not None and _folds(data) is not None:
+        sides = {s: set(subjects[data.split == s].tolist()) - {""} for s in ("train", "val", "test")}
+        for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
+            both = sides[a] & sides[b]
+            if both:
+                raise ValueError(f"{data.name}: subjects {sorted(both)[:3]} appear in both {a} and {b}; "
+                                 "the folds must be subject-disjoint")
+
+
+def describe_protocol(data: FERData) -> dict:
+    """A JSON-ready account of the protocol: sizes, what each split is, the fold when there is one."""
+    sizes = {s: int((data.split == s).sum()) for s in ("train", "val", "test")}
+    folds = _folds(data)
+    if folds is not None:
+        k = int(folds.max()) + 1
+        test_folds = sorted(set(folds[data.split == "test"].tolist()))
+        val_folds = sorted(set(folds[data.split == "val"].tolist()))
+        meaning = {"train": f"{k - 2} folds", "val": f"fold {val_folds}", "test": f"fold {test_folds}"}
+        return {"dataset": data.name, "kind": f"subject-disjoint {k}-fold cross-validation", "sizes": sizes,
+                "splits": meaning, "test_fold": test_folds[0] if len(test_folds) == 1 else test_folds, "k": k}
+    meaning = PUBLISHER_SPLITS.get(data.name, {"train": "train", "val": "val", "test": "test"})
+    return {"dataset": data.name, "kind": "the publisher's split", "sizes": sizes, "splits": meaning}

@@ -1,0 +1,345 @@
+"""The trainer: resume after a kill, early stopping and checkpoint selection, LLRD and the
+schedule, outputs of a run, and the distributed path on two CPU processes."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from fernb import train as T
+from fernb.metrics import PROB_PREFIX
+from fernb.models import create_model, load_model
+
+from conftest import REPO, tiny_faces
+
+HAFEM_SMALL = {"backbone": "efficientnet_b0", "img_size": 32, "d_model": 32, "num_heads": 4}
+LANMSFF_SMALL = {"img_size": 32}
+
+
+def hafem_config(**kw) -> T.TrainConfig:
+    base = dict(epochs=3, batch_size=16, optimizer="adamw", weight_decay=5e-4, layer_decay=0.9, scheduler="cosine",
+                warmup_epochs=1, warmup_lr=1e-6, min_lr=1e-6, monitor="val_macro_f1", patience=20, loss="compound",
+                augment="hafem", deterministic=True, progress=False)
+    return T.TrainConfig(**{**base, **kw})
+
+
+def lanmsff_config(**kw) -> T.TrainConfig:
+    base = dict(epochs=3, batch_size=16, optimizer="adam", eps=1e-7, scheduler="plateau", monitor="val_loss",
+                patience=14, final_weights="last", offline_x4=True, deterministic=True, progress=False)
+    return T.TrainConfig(**{**base, **kw})
+
+
+# --------------------------------------------------------------------- early stopping
+def test_early_stopping_on_a_scripted_sequence():
+    stop = T.EarlyStopping("max", patience=3)
+    seen = []
+    for value in [0.50, 0.60, 0.60, 0.59, 0.70, 0.69, 0.68, 0.65]:
+        seen.append((stop.step(value), stop.should_stop))
+    assert [s[0] for s in seen] == [True, True, False, False, True, False, False, False]
+    assert [s[1] for s in seen] == [False] * 7 + [True]
+    assert stop.best == 0.70 and stop.best_epoch == 4
+
+    low = T.EarlyStopping("min", patience=2, min_delta=0.01)
+    assert low.step(1.0) and not low.step(0.995)     # within min_delta: no improvement (Keras' rule)
+    assert low.step(0.98) and low.best_epoch == 2
+    assert not low.step(float("nan")) and not low.should_stop
+    assert not low.step(0.99) and low.should_stop
+    restored = T.EarlyStopping("min", patience=2, min_delta=0.01)
+    restored.load_state_dict(low.state_dict())
+    assert restored.state_dict() == low.state_dict() and restored.should_stop
+    assert not T.EarlyStopping("max", patience=None).should_stop
+    with pytest.raises(ValueError, match="mode"):
+        T.EarlyStopping("up")
+
+
+def test_best_checkpoint_and_early_stop_follow_the_monitored_metric(tmp_path, monkeypatch):
+    """Validation losses are scripted: the run must stop after `patience` epochs without a new
+    minimum and test the best epoch's weights (final_weights='best')."""
+    scripted = [0.9, 0.7, 0.8, 0.75, 0.72, 0.5, 0.6]
+    real_predict = T.predict
+    calls = {"n": 0}
+
+    def fake_predict(*args, **kwargs):
+        probs, loss = real_predict(*args, **kwargs)
+        if kwargs.get("criterion") is not None and calls["n"] < len(scripted):
+            loss = scripted[calls["n"]]
+            calls["n"] += 1
+        return probs, loss
+
+    monkeypatch.setattr(T, "predict", fake_predict)
+    snapshots = {}
+
+    def keep_weights(record):
+        state = torch.load(tmp_path / "run" / T.CHECKPOINT, weights_only=True)
+        snapshots[record["epoch"]] = state["model"]
+
+    config = lanmsff_config(epochs=7, patience=3, final_weights="best", offline_x4=False)
+    result = T.train_run("lanmsff", LANMSFF_SMALL, tiny_faces(), config, tmp_path / "run", callbacks=[keep_weights])
+    # minima at epochs 1 and 2 (0.9, 0.7); 0.8, 0.75, 0.72 are three epochs without one: stop after epoch 5
+    assert list(result.history["improved"]) == [True, True, False, False, False]
+    assert result.info["epochs_run"] == 5 and result.info["stopped_early"]
+    assert result.best_epoch == 2 and result.info["best_value"] == pytest.approx(0.7)
+    tested = torch.load(tmp_path / "run" / T.MODEL, weights_only=True)["state_dict"]
+    assert all(torch.equal(tested[k], snapshots[2][k]) for k in tested)
+    assert not all(torch.equal(tested[k], snapshots[5][k]) for k in tested)
+    assert not (tmp_path / "run" / T.BEST).exists()
+
+
+# ---------------------------------------------------------------------- LLRD, schedule
+def _hafem_optimizer(config):
+    model = create_model("hafem", num_classes=7, in_chans=1, **HAFEM_SMALL)
+    from fernb.losses import build_loss
+
+    loss = build_loss("compound", 7, model.embed_dim, np.full(7, 10))
+    optimizer, centres = T.build_optimizers(model, loss, config)
+    return model, optimizer, centres, T.build_scheduler(optimizer, config)
+
+
+def test_llrd_gives_each_layer_group_its_documented_rate():
+    config = hafem_config(epochs=20, warmup_epochs=2, lr=1e-3)
+    model, optimizer, centres, scheduler = _hafem_optimizer(config)
+    scheduler.step(config.warmup_epochs)          # the peak: every group at lr * 0.9**depth
+    names = [name for name, _ in model.layer_groups()]
+    depth = {name: len(names) - 1 - i for i, name in enumerate(names)}
+    assert names[-1] == "head" and len(names) >= 8
+    for group in optimizer.param_groups:
+        base = group["name"].removesuffix(".no_decay")
+        assert group["lr"] == pytest.approx(1e-3 * 0.9 ** depth[base], rel=1e-9), group["name"]
+        assert group["weight_decay"] == (0.0 if group["name"].endswith(".no_decay") else 5e-4)
+    stem = optimizer.param_groups[0]
+    assert stem["lr"] == pytest.approx(1e-3 * 0.9 ** (len(names) - 1))
+    # the centres: plain SGD at Wen's alpha, no weight decay, outside the model's optimiser
+    assert isinstance(centres, torch.optim.SGD)
+    assert centres.param_groups[0]["lr"] == 0.5 and centres.param_groups[0]["weight_decay"] == 0.0
+
+
+def test_warmup_cosine_schedule_hits_its_endpoints():
+    config = hafem_config(epochs=140, warmup_epochs=10, lr=1e-3, warmup_lr=1e-6, min_lr=1e-6)
+    model, optimizer, _, scheduler = _hafem_optimizer(config)
+    head = optimizer.param_groups[-1]
+    assert head["lr_scale"] == 1.0
+
+    def lr_at(epoch):
+        scheduler.step(epoch)
+        return [g["lr"] for g in optimizer.param_groups]
+
+    scales = np.array([g["lr_scale"] for g in optimizer.param_groups])
+    assert np.allclose(lr_at(0), 1e-6 * scales)                     # warm-up starts at warmup_lr
+    assert np.allclose(lr_at(5), (1e-6 + 5 * (1e-3 - 1e-6) / 10) * scales)   # linear
+    assert np.allclose(lr_at(10), 1e-3 * scales)                    # the peak after 10 epochs
+    assert np.allclose(lr_at(75), (1e-6 + 0.5 * (1e-3 - 1e-6)) * scales)     # half-way down the cosine
+    assert np.allclose(lr_at(140), 1e-6 * scales)                   # min_lr at the end
+    series = [lr_at(e)[-1] for e in range(10, 141)]
+    assert all(a >= b for a, b in zip(series, series[1:]))
+
+
+def test_plateau_schedule_is_keras_equivalent():
+    config = lanmsff_config()
+    model = create_model("lanmsff", num_classes=7, in_chans=1, **LANMSFF_SMALL)
+    from fernb.losses import build_loss
+
+    optimizer, centres = T.build_optimizers(model, build_loss("ce", 7, model.embed_dim), config)
+    assert centres is None and isinstance(optimizer, torch.optim.Adam)
+    assert optimizer.defaults["eps"] == 1e-7
+    plateau = T.build_scheduler(optimizer, config)
+    # Keras: patience 9, min_delta 1e-4 -> the rate drops after the 9th epoch without a 1e-4 improvement
+    lrs = []
+    for loss in [1.0] + [0.99995] * 10:
+        plateau.step(loss)
+        lrs.append(optimizer.param_groups[0]["lr"])
+    assert lrs[:9] == [1e-3] * 9 and lrs[9] == pytest.approx(1e-4)
+
+
+# ------------------------------------------------------------------------ resume
+KILL_SCRIPT = """
+import os, signal, sys
+sys.path.insert(0, {tests!r})
+from conftest import tiny_faces
+from fernb import train as T
+from test_train import hafem_config, HAFEM_SMALL
+
+def die(record):
+    if record["epoch"] == 2:
+        os.kill(os.getpid(), signal.SIGKILL)   # no cleanup: what a power cut or OOM-kill leaves
+
+T.train_run("hafem", HAFEM_SMALL, tiny_faces(), hafem_config(), {run!r}, callbacks=[die])
+"""
+
+
+@pytest.mark.slow
+def test_resume_after_kill_equals_an_uninterrupted_run(tmp_path):
+    data = tiny_faces()
+    whole = T.train_run("hafem", HAFEM_SMALL, data, hafem_config(), tmp_path / "whole")
+
+    script = tmp_path / "killed.py"
+    script.write_text(KILL_SCRIPT.format(tests=str(REPO / "tests"), run=str(tmp_path / "resumed")))
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == -9, proc.stderr[-2000:]
+    state = torch.load(tmp_path / "resumed" / T.CHECKPOINT, weights_only=True)
+    assert state["epoch"] == 1 and not (tmp_path / "resumed" / T.RESULT).exists()   # two epochs done, 0-based
+
+    resumed = T.train_run("hafem", HAFEM_SMALL, data, hafem_config(), tmp_path / "resumed")
+    a = torch.load(tmp_path / "whole" / T.MODEL, weights_only=True)["state_dict"]
+    b = torch.load(tmp_path / "resumed" / T.MODEL, weights_only=True)["state_dict"]
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    timing = ["train_images_per_s", "epoch_seconds"]
+    pd.testing.assert_frame_equal(whole.history.drop(columns=timing), resumed.history.drop(columns=timing))
+    assert whole.test.as_dict() == resumed.test.as_dict()
+    c = torch.load(tmp_path / "whole" / T.CHECKPOINT, weights_only=True)
+    d = torch.load(tmp_path / "resumed" / T.CHECKPOINT, weights_only=True)
+    assert torch.equal(c["loss"]["center.centers"], d["loss"]["center.centers"])   # the centres too
+
+
+def test_interrupted_lanmsff_run_resumes_its_plateau_and_stopping_state(tmp_path):
+    data = tiny_faces()
+    config = lanmsff_config(epochs=3, plateau_patience=0, patience=5)   # the rate drops every flat epoch
+
+    class Interrupt(Exception):
+        pass
+
+    def interrupt(record):
+        if record["epoch"] == 2:
+            raise Interrupt
+
+    whole = T.train_run("lanmsff", LANMSFF_SMALL, data, config, tmp_path / "whole")
+    with pytest.raises(Interrupt):
+        T.train_run("lanmsff", LANMSFF_SMALL, data, config, tmp_path / "resumed", callbacks=[interrupt])
+    resumed = T.train_run("lanmsff", LANMSFF_SMALL, data, config, tmp_path / "resumed")
+    assert list(whole.history["lr"]) == list(resumed.history["lr"])
+    a = torch.load(tmp_path / "whole" / T.MODEL, weights_only=True)["state_dict"]
+    b = torch.load(tmp_path / "resumed" / T.MODEL, weights_only=True)["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+# ------------------------------------------------------------------------ outputs
+def test_a_run_writes_its_outputs_and_is_not_trained_twice(tmp_path, capsys):
+    data = tiny_faces()
+    config = lanmsff_config(epochs=2, offline_x4=True, max_train=35)
+    run = tmp_path / "run"
+    result = T.train_run("lanmsff", LANMSFF_SMALL, data, config, run, live_dir=tmp_path / "live")
+    for name in (T.CHECKPOINT, T.MODEL, T.HISTORY, T.PREDICTIONS, T.RESULT):
+        assert (run / name).is_file(), name
+    assert result.info["train_images"] == 35 and result.info["train_rows_per_epoch"] == 140   # x4
+    frame = pd.read_csv(run / T.PREDICTIONS)
+    assert (frame["split"].value_counts().to_dict()) == {"val": 24, "test": 24}
+    probs = frame[[PROB_PREFIX + c for c in data.classes]].to_numpy()
+    assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-6)
+    test_rows = frame[frame["split"] == "test"]
+    assert np.array_equal(test_rows["label"], data.labels[data.split == "test"])
+    assert np.allclose(test_rows["pose"], data.pose[data.split == "test"], atol=1e-4)
+    assert set(frame.columns) >= {"label", "pred", "correct", "split", "dataset", "pose", "source_id", "index", "seed"}
+    assert len(pd.read_csv(run / T.HISTORY)) == 2
+    live = json.loads((tmp_path / "live" / "metrics.json").read_text())
+    assert live["step"] == 1 and "val_f1" in live
+    assert (tmp_path / "live" / "plots" / "metrics" / "val_loss.tsv").is_file()
+    # the saved model reproduces the stored test probabilities
+    model = load_model(run / T.MODEL)
+    again, _ = T.predict(model, data.images[data.split == "test"])
+    assert np.allclose(again, probs[frame["split"] == "test"], atol=1e-5)
+    # a finished run with the same settings is read back, not retrained
+    capsys.readouterr()
+    back = T.train_run("lanmsff", LANMSFF_SMALL, data, config, run)
+    assert "not training again" in capsys.readouterr().out
+    assert back.test.as_dict() == result.test.as_dict()
+    # other settings: the old run is replaced, not resumed
+    other = T.train_run("lanmsff", LANMSFF_SMALL, data, lanmsff_config(epochs=1, offline_x4=False), run)
+    assert other.info["epochs_run"] == 1 and other.info["train_rows_per_epoch"] == 64
+
+
+def test_config_is_checked_and_fingerprinted():
+    with pytest.raises(ValueError, match="scheduler"):
+        T.TrainConfig(scheduler="step")
+    with pytest.raises(ValueError, match="monitor"):
+        T.TrainConfig(monitor="val_top5")
+    with pytest.raises(ValueError, match="warmup_epochs"):
+        T.TrainConfig(scheduler="cosine", epochs=5, warmup_epochs=5)
+    a = T.TrainConfig()
+    assert a.fingerprint() == T.TrainConfig(progress=False, device="cpu").fingerprint()
+    assert a.fingerprint() != T.TrainConfig(lr=2e-3).fingerprint()
+
+
+def test_epoch_order_is_a_function_of_seed_and_epoch_and_shards_cover_it():
+    a, b = T.epoch_permutation(50, 0, 3), T.epoch_permutation(50, 0, 3)
+    assert torch.equal(a, b) and not torch.equal(a, T.epoch_permutation(50, 0, 4))
+    shards = [T.shard(a, r, 3) for r in range(3)]
+    assert all(len(s) == 17 for s in shards)
+    assert set(torch.cat(shards).tolist()) == set(range(50))
+    assert sorted(torch.cat([T.shard(a, r, 3, pad=False) for r in range(3)]).tolist()) == list(range(50))
+
+
+def test_amp_plan():
+    assert T.amp_plan(torch.device("cpu"), "auto") == (False, None, False)
+    assert T.amp_plan(torch.device("cpu"), "off") == (False, None, False)
+    assert T.amp_plan(torch.device("cuda"), "fp16") == (True, torch.float16, True)
+    assert T.amp_plan(torch.device("cuda"), "bf16") == (True, torch.bfloat16, False)
+
+
+def test_seed_summary_gives_mean_and_sample_spread(tmp_path):
+    from fernb.recipes import versus_paper
+
+    class Fake:
+        def __init__(self, seed, acc):
+            self.info = {"seed": seed}
+            self.test = type("M", (), {"headline": lambda self_: {"accuracy": acc, "f1": acc / 2}})()
+
+    summary = T.seed_summary([Fake(0, 0.5), Fake(1, 0.7), Fake(2, 0.6)])
+    assert summary.at["accuracy", "mean"] == pytest.approx(0.6)
+    assert summary.at["accuracy", "std"] == pytest.approx(np.std([0.5, 0.7, 0.6], ddof=1))
+    assert summary.at["accuracy", "seeds"] == 3
+    assert np.isnan(T.seed_summary([Fake(0, 0.5)]).at["accuracy", "std"])
+    versus = versus_paper(summary, {"accuracy": 94.7, "auc": 0.982, "f1": 93.9})
+    assert versus.at["accuracy", "ours (mean)"] == pytest.approx(60.0)
+    assert versus.at["accuracy", "gap"] == pytest.approx(60.0 - 94.7)
+    assert "auc" not in versus.index                       # not in the summary: not invented
+
+
+# ------------------------------------------------------------------------- DDP
+DDP_SCRIPT = """
+import json, sys
+sys.path.insert(0, {tests!r})
+import torch
+torch.set_num_threads(1)
+from conftest import tiny_faces
+from fernb import train as T
+from test_train import lanmsff_config
+config = lanmsff_config(epochs=2, batch_size={batch}, offline_x4=False)
+result = T.train_run("lanmsff", {{"img_size": 32, "drop_rate": 0.0}}, tiny_faces(), config, {run!r})
+if int(__import__("os").environ.get("RANK", 0)) == 0:
+    print("RESULT", json.dumps({{"test": result.test.headline(), "val_loss": result.info["val_loss"],
+                                "world": result.info["world_size"], "history": result.history["val_loss"].tolist()}}))
+"""
+
+
+def _run_ddp(tmp_path, name, nproc, batch):
+    script = tmp_path / f"{name}.py"
+    script.write_text(DDP_SCRIPT.format(tests=str(REPO / "tests"), run=str(tmp_path / name), batch=batch))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", str(script)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    line = next(l for l in proc.stdout.splitlines() if l.startswith("RESULT"))
+    return json.loads(line.split(" ", 1)[1])
+
+
+@pytest.mark.slow
+def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path):
+    """Same data, same global batch (2 x 8 vs 1 x 16), SyncBatchNorm, no dropout: gloo DDP
+    must train the same network and report the same metrics over the whole test split."""
+    one = _run_ddp(tmp_path, "one", 1, 16)
+    two = _run_ddp(tmp_path, "two", 2, 8)
+    assert one["world"] == 1 and two["world"] == 2
+    assert two["test"] == pytest.approx(one["test"], abs=1e-6)
+    assert two["history"] == pytest.approx(one["history"], rel=1e-4)
+    a = torch.load(tmp_path / "one" / T.MODEL, weights_only=True)["state_dict"]
+    b = torch.load(tmp_path / "two" / T.MODEL, weights_only=True)["state_dict"]
+    for k in a:
+        if a[k].is_floating_point():
+            assert torch.allclose(a[k], b[k], atol=1e-4), k
