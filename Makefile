@@ -11,7 +11,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
 export MPLBACKEND := Agg
 
-.PHONY: help repro test lab kernel fan bench clean-notebooks clean
+.PHONY: help repro test lab kernel fan bench paper clean-notebooks clean
 .DEFAULT_GOAL := help
 
 help:
@@ -19,7 +19,8 @@ help:
 	@echo "make test    install test extras and run pytest"
 	@echo "make lab     install JupyterLab and the 'fernb' kernel, then open the notebooks"
 	@echo "make fan     install the face-alignment (FAN) face backend; its weights download on first use"
-	@echo "make bench   print the timing benchmarks (pipeline, FER2013 store, faces, model latency)"
+	@echo "make bench   print the timing benchmarks (pipeline, FER2013 store, faces, model latency, training throughput)"
+	@echo "make paper DATASET=fer2013   the papers' scale on a GPU box (a DVC experiment; real data from FERNB_DATA)"
 	@echo "make clean-notebooks   strip outputs from notebooks/ before committing (tests require it)"
 
 $(BIN)/python:
@@ -63,6 +64,20 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_data.py
 	$(BIN)/python benchmarks/bench_faces.py
 	$(BIN)/python benchmarks/bench_models.py
+	$(BIN)/python benchmarks/bench_train.py
+
+# The papers' scale (GPU box): full training split, HAFEM with EfficientNet-B5 at 224 px and
+# d_model 2048 for 140 epochs (10 warm-up), LANMSFF at 64 px for up to 100 epochs, SEEDS each.
+DATASET ?= fer2013
+SEEDS ?= [0,1,2]
+PAPER_ARGS ?=
+paper: $(VENV)/.installed
+	$(BIN)/dvc exp run -S data.dataset=$(DATASET) \
+	  -S hafem.backbone=efficientnet_b5 -S hafem.img_size=224 -S hafem.d_model=null -S hafem.epochs=140 \
+	  -S hafem.warmup_epochs=10 -S hafem.batch_size=64 -S 'hafem.loss_weights=[0.6,0.25,0.15]' -S hafem.augment=hafem \
+	  -S hafem.max_train=null -S 'hafem.seeds=$(SEEDS)' \
+	  -S lanmsff.img_size=64 -S lanmsff.epochs=100 -S lanmsff.max_train=null -S 'lanmsff.seeds=$(SEEDS)' \
+	  $(PAPER_ARGS)
 
 clean-notebooks: $(VENV)/.installed
 	$(BIN)/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb

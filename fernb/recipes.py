@@ -47,7 +47,8 @@ PAPER: dict[str, dict[str, Any]] = {
     "hafem": {"backbone": "efficientnet_b5", "pretrained": True, "img_size": 224, "num_layers": "1 or 6 (disputed)",
               "d_model": 2048, "num_heads": 8, "d_ff": 4096, "epochs": 140, "warmup_epochs": 10,
               "batch_size": None, "lr": 1e-3, "min_lr": 1e-6, "layer_decay": 0.9, "weight_decay": 5e-4,
-              "patience": 20, "loss": "compound", "augment": "hafem", "max_train": None, "amp": "fp16"},
+              "patience": 20, "loss": "compound", "loss_weights": (0.6, 0.25, 0.15), "dls_eps": 0.1,
+              "augment": "hafem", "max_train": None, "amp": "fp16"},
     "lanmsff": {"img_size": 64, "epochs": 100, "batch_size": 32, "lr": 1e-3, "eps": 1e-7, "plateau_patience": 8,
                 "patience": 14, "offline_x4": True, "final_weights": "last", "max_train": None,
                 "use_massatt": True, "use_pwfs": True, "drop_rate": 0.4},
@@ -118,28 +119,39 @@ def lanmsff(params: dict) -> Recipe:
 RECIPES = {"01_hafem": hafem, "02_lanmsff": lanmsff}
 
 
+def _effective(values: dict) -> dict:
+    """Values as the model builds them: lists as tuples, HAFEM's ``d_model=None`` as the
+    backbone's width (2048 for EfficientNet-B5) and ``d_ff=None`` as twice ``d_model``."""
+    out = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    if "d_model" in out and out["d_model"] is None:
+        out["d_model"] = 2048 if out.get("backbone") == "efficientnet_b5" else "the backbone's width"
+    if "d_ff" in out and out["d_ff"] is None:
+        out["d_ff"] = 2 * out["d_model"] if isinstance(out["d_model"], int) else "2 x d_model"
+    return out
+
+
+def _same(ours, stated) -> str:
+    if stated is None or (isinstance(stated, str) and "disputed" in stated):
+        return ""
+    return "yes" if ours == stated else "no"
+
+
 def _notes(name: str, values: dict) -> list[str]:
-    """Where this run departs from what the paper states (one sentence each)."""
-    notes = []
-    for key, stated in PAPER[name].items():
-        if key not in values or stated is None or isinstance(stated, str) and "disputed" in stated:
-            continue
-        ours = values[key]
-        if key == "amp":
-            continue
-        if ours != stated:
-            notes.append(f"{key} = {ours!r} (the paper: {stated!r})")
-    return notes
+    """Where this run departs from what the paper states (one sentence each; the numeric
+    precision mode is left out: ``auto`` picks bf16 where the GPU has it)."""
+    values = _effective(values)
+    return [f"{key} = {values[key]!r} (the paper: {stated!r})" for key, stated in PAPER[name].items()
+            if key in values and key != "amp" and _same(values[key], stated) == "no"]
 
 
 def paper_comparison(recipe: Recipe) -> pd.DataFrame:
     """One row per setting the paper states: the paper's value, ours, and whether they agree."""
-    values = recipe.values()
+    values = _effective(recipe.values())
     rows = []
     for key, stated in PAPER[recipe.name].items():
         ours = values.get(key, "—")
-        same = "" if stated is None or (isinstance(stated, str) and "disputed" in stated) else ("yes" if ours == stated else "no")
-        rows.append({"setting": key, "paper": "not stated" if stated is None else stated, "this run": ours, "same": same})
+        rows.append({"setting": key, "paper": "not stated" if stated is None else stated, "this run": ours,
+                     "same": _same(ours, stated)})
     return pd.DataFrame(rows).set_index("setting")
 
 

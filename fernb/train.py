@@ -36,7 +36,8 @@ What one run does (:func:`train_run`):
 
 Distributed (``torchrun --nproc_per_node=N -m fernb.train STAGE``): the same function
 under ``WORLD_SIZE > 1`` initialises the process group (NCCL on GPUs, gloo on CPU), wraps
-the model in ``DistributedDataParallel`` (``sync_bn`` turns BatchNorm into SyncBatchNorm),
+the model in ``DistributedDataParallel`` (``sync_bn`` turns BatchNorm into SyncBatchNorm on
+GPUs; PyTorch has no CPU SyncBatchNorm, so gloo runs normalise per rank),
 gives each rank a disjoint share of every epoch's permutation (the permutation padded to a
 multiple of the world size, like ``DistributedSampler``), averages the centre-loss
 gradients across ranks, gathers every rank's validation and test predictions before
@@ -737,7 +738,7 @@ def train_run(model_name: str, model_kwargs: dict, data: FERData, config: TrainC
     if config.compile:
         net = torch.compile(net)
     if dist.world > 1:
-        if config.sync_bn:
+        if config.sync_bn and device.type == "cuda":   # PyTorch's SyncBatchNorm runs on GPUs only
             net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
         net = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
     # Evaluation runs on the unwrapped network: each rank scores its own share and the

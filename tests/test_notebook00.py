@@ -13,7 +13,7 @@ import yaml
 from fernb import pipeline
 from fernb.data import load_store
 
-from conftest import BIN
+from conftest import BIN, TINY_TRAINING
 
 TINY = {"n_train": 84, "n_val": 28, "n_test": 28, "grid_per_class": 2, "demo_photos": 12, "pose_check_photos": 40}
 
@@ -59,6 +59,26 @@ def test_stage_00_on_tiny_synthfer(project_copy):
     assert faces["pose_subsets_test"]["gt45"] == int((np.abs(test_yaw) > 45).sum())
 
 
+def _check_training_reports(project, stage, model):
+    """A training stage's reports: metrics over the whole test split, figures, and the run's files."""
+    out = project / "reports" / stage
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["dataset"] == "synthfer" and metrics["seeds"] == [0]
+    assert 0.0 <= metrics["test"]["accuracy"]["mean"] <= 1.0 and metrics["test"]["accuracy"]["std"] is None
+    for figure in ("learning_curves", "confusion_matrix", "per_class"):
+        assert (out / "figures" / f"{figure}.png").stat().st_size > 1000, figure
+    run = project / "runs" / stage / model / "seed0"
+    predictions = pd.read_csv(run / "predictions.csv")
+    assert predictions["split"].value_counts().to_dict() == {"val": 28, "test": 28}
+    assert metrics["test"]["accuracy"]["mean"] == pytest.approx(predictions.loc[predictions["split"] == "test", "correct"].mean())
+    assert (out / "live" / "seed0" / "metrics.json").is_file()
+    assert len(pd.read_csv(out / "plots" / "learning_curves.csv")) == TINY_TRAINING[model]["epochs"]
+    html = (out / f"{stage}.html").read_text()
+    assert "data:image/png;base64" in html and "Traceback" not in html
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["headline"]) == {"dataset", "test.accuracy.mean", "test.f1.mean", "test.balanced_accuracy.mean"}
+
+
 def _dvc(project, *args, check=True):
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1",
            "FERNB_ROOT": str(project)}
@@ -74,6 +94,8 @@ def test_dvc_repro_end_to_end_and_incremental(project_copy):
     params = yaml.safe_load((project_copy / "params.yaml").read_text())
     params["synthfer"].update(n_train=84, n_val=28, n_test=28)
     params["data_prep"]["grid_per_class"] = 2
+    for section, values in TINY_TRAINING.items():
+        params[section].update(values)
     (project_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
     _dvc(project_copy, "repro")
@@ -82,9 +104,21 @@ def test_dvc_repro_end_to_end_and_incremental(project_copy):
     assert 'href="00_data_prep/00_data_prep.html"' in (reports / "index.html").read_text()
     assert (reports / "00_data_prep" / "00_data_prep.html").is_file()
     assert json.loads(_dvc(project_copy, "status", "--json").stdout) == {}
+    _check_training_reports(project_copy, "01_hafem", "hafem")
+    _check_training_reports(project_copy, "02_lanmsff", "lanmsff")
 
     second = _dvc(project_copy, "repro")
     assert "Running stage" not in second.stdout, "a second dvc repro with nothing changed re-ran a stage"
+
+    # A HAFEM-only key re-runs notebook 01 only; a shared training key re-runs both trainings.
+    params["hafem"]["head_dropout"] = 0.3
+    (project_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert set(json.loads(_dvc(project_copy, "status", "--json").stdout)) == {"01_hafem"}
+    params["hafem"]["head_dropout"] = TINY_TRAINING["hafem"].get("head_dropout", 0.2)
+    params["train"]["grad_clip"] = 1.0
+    (project_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert set(json.loads(_dvc(project_copy, "status", "--json").stdout)) == {"01_hafem", "02_lanmsff"}
+    params["train"]["grad_clip"] = None
 
     # A key only stage 00 declares re-runs 00 (and what reads its outputs), nothing is re-run for an unread key.
     params["data_prep"]["grid_per_class"] = 3

@@ -311,7 +311,7 @@ from conftest import tiny_faces
 from fernb import train as T
 from test_train import lanmsff_config
 config = lanmsff_config(epochs=2, batch_size={batch}, offline_x4=False)
-result = T.train_run("lanmsff", {{"img_size": 32, "drop_rate": 0.0}}, tiny_faces(), config, {run!r})
+result = T.train_run("timm/vit_tiny_patch16_224", {{"img_size": 32, "head_dropout": 0.0}}, tiny_faces(), config, {run!r})
 if int(__import__("os").environ.get("RANK", 0)) == 0:
     print("RESULT", json.dumps({{"test": result.test.headline(), "val_loss": result.info["val_loss"],
                                 "world": result.info["world_size"], "history": result.history["val_loss"].tolist()}}))
@@ -331,8 +331,10 @@ def _run_ddp(tmp_path, name, nproc, batch):
 
 @pytest.mark.slow
 def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path):
-    """Same data, same global batch (2 x 8 vs 1 x 16), SyncBatchNorm, no dropout: gloo DDP
-    must train the same network and report the same metrics over the whole test split."""
+    """Same data, same global batch (2 x 8 vs 1 x 16), no dropout: gloo DDP must train the
+    same network and report the same metrics over the whole test split. The network is a
+    (LayerNorm) ViT because PyTorch's SyncBatchNorm runs on GPUs only: with BatchNorm on
+    CPU each rank normalises by its own half-batch, which a 1-process run cannot match."""
     one = _run_ddp(tmp_path, "one", 1, 16)
     two = _run_ddp(tmp_path, "two", 2, 8)
     assert one["world"] == 1 and two["world"] == 2
@@ -343,3 +345,23 @@ def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path):
     for k in a:
         if a[k].is_floating_point():
             assert torch.allclose(a[k], b[k], atol=1e-4), k
+
+
+def test_recipes_read_params_yaml_and_list_their_departures():
+    from fernb import recipes
+
+    hafem = recipes.from_stage("01_hafem", root=REPO)
+    lanmsff = recipes.from_stage("02_lanmsff", root=REPO)
+    assert hafem.config.optimizer == "adamw" and hafem.config.scheduler == "cosine"
+    assert hafem.config.monitor == "val_macro_f1" and hafem.config.final_weights == "best"
+    assert lanmsff.config.optimizer == "adam" and lanmsff.config.eps == pytest.approx(1e-7)
+    assert lanmsff.config.plateau_patience == 8 and lanmsff.config.monitor == "val_loss"
+    assert lanmsff.config.final_weights == "last" and lanmsff.config.offline_x4
+    # the paper's settings give no departures; one changed setting gives exactly one
+    paper = {"backbone": "efficientnet_b5", "pretrained": True, "img_size": 224, "d_model": None, "d_ff": None,
+             "epochs": 140, "warmup_epochs": 10, "max_train": None, "loss_weights": [0.6, 0.25, 0.15], "augment": "hafem"}
+    params = {**__import__("fernb.pipeline", fromlist=["x"]).stage_parameters("01_hafem", REPO), **paper}
+    assert recipes.hafem(params).notes == []
+    assert recipes.hafem({**params, "img_size": 112}).notes == ["img_size = 112 (the paper: 224)"]
+    table = recipes.paper_comparison(recipes.hafem(params))
+    assert table.at["d_ff", "this run"] == 4096 and table.at["batch_size", "same"] == ""
