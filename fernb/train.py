@@ -660,7 +660,10 @@ def train_run(model_name: str, model_kwargs: dict, data: FERData, config: TrainC
     if done.is_file() and json.loads(done.read_text()).get("identity") == identity:
         if dist.main:
             print(f"{directory}: finished run with this configuration found; not training again")
-        return load_result(directory, data.classes)
+        result = load_result(directory, data.classes)
+        if dist.main and live_dir is not None and not (Path(live_dir) / "metrics.json").is_file():
+            _log_live(live_dir, result.history)      # DVC removed the logs before re-running the stage
+        return result
 
     seed_everything(config.seed + dist.rank, config.deterministic)
     classes = tuple(data.classes)
@@ -835,10 +838,7 @@ def train_run(model_name: str, model_kwargs: dict, data: FERData, config: TrainC
             }, directory / CHECKPOINT)
             pd.DataFrame(history).to_csv(directory / HISTORY, index=False)
             if live is not None:
-                for key, value in record.items():
-                    if key not in ("epoch", "improved") and value is not None:
-                        live.log_metric(key, float(value))
-                live.next_step()
+                _live_step(live, record)
             if config.progress:
                 print(_epoch_line(record, config), flush=True)
         else:
@@ -891,6 +891,22 @@ def train_run(model_name: str, model_kwargs: dict, data: FERData, config: TrainC
     if dist.started_here:
         torch.distributed.destroy_process_group()
     return RunResult(dir=directory, history=hist, val=val, test=test, predictions=frame, info=json_safe(info))
+
+
+def _live_step(live, record: dict) -> None:
+    for key, value in record.items():
+        if key not in ("epoch", "improved") and value is not None and not (isinstance(value, float) and math.isnan(value)):
+            live.log_metric(key, float(value))
+    live.next_step()
+
+
+def _log_live(live_dir, history: pd.DataFrame) -> None:
+    """Write a finished run's per-epoch history as DVCLive logs (the same files training writes)."""
+    from dvclive import Live
+
+    with Live(str(live_dir), resume=False, save_dvc_exp=False, dvcyaml=False) as live:
+        for record in history.to_dict(orient="records"):
+            _live_step(live, record)
 
 
 def _step_centers(center_optimizer, criterion, scaler, dist: _Dist, config: TrainConfig) -> None:

@@ -246,9 +246,11 @@ def test_a_run_writes_its_outputs_and_is_not_trained_twice(tmp_path, capsys):
     assert np.allclose(again, probs[frame["split"] == "test"], atol=1e-5)
     # a finished run with the same settings is read back, not retrained
     capsys.readouterr()
-    back = T.train_run("lanmsff", LANMSFF_SMALL, data, config, run)
+    back = T.train_run("lanmsff", LANMSFF_SMALL, data, config, run, live_dir=tmp_path / "live2")
     assert "not training again" in capsys.readouterr().out
     assert back.test.as_dict() == result.test.as_dict()
+    replayed = json.loads((tmp_path / "live2" / "metrics.json").read_text())   # logs rebuilt from the history
+    assert replayed == live
     # other settings: the old run is replaced, not resumed
     other = T.train_run("lanmsff", LANMSFF_SMALL, data, lanmsff_config(epochs=1, offline_x4=False), run)
     assert other.info["epochs_run"] == 1 and other.info["train_rows_per_epoch"] == 64
