@@ -160,10 +160,12 @@ def test_plateau_schedule_is_keras_equivalent():
 # ------------------------------------------------------------------------ resume
 KILL_SCRIPT = """
 import os, signal, sys
+import torch
 sys.path.insert(0, {tests!r})
 from conftest import tiny_faces
 from fernb import train as T
 from test_train import hafem_config, HAFEM_SMALL
+torch.set_num_threads({threads})
 
 def die(record):
     if record["epoch"] == 2:
@@ -179,9 +181,11 @@ def test_resume_after_kill_equals_an_uninterrupted_run(tmp_path):
     whole = T.train_run("hafem", HAFEM_SMALL, data, hafem_config(), tmp_path / "whole")
 
     script = tmp_path / "killed.py"
-    script.write_text(KILL_SCRIPT.format(tests=str(REPO / "tests"), run=str(tmp_path / "resumed")))
+    script.write_text(KILL_SCRIPT.format(tests=str(REPO / "tests"), run=str(tmp_path / "resumed"),
+                                         threads=torch.get_num_threads()))
+    # the same thread count as this process: CPU reductions are bit-identical only at equal threading
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+                          env={**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())})
     assert proc.returncode == -9, proc.stderr[-2000:]
     state = torch.load(tmp_path / "resumed" / T.CHECKPOINT, weights_only=True)
     assert state["epoch"] == 1 and not (tmp_path / "resumed" / T.RESULT).exists()   # two epochs done, 0-based
