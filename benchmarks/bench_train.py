@@ -30,7 +30,7 @@ CONFIGS = {
     # name: (model, model kwargs, batch, TrainConfig overrides)
     "hafem_paper": ("hafem", {}, 64, dict(loss="compound", augment="hafem", layer_decay=0.9, optimizer="adamw",
                                           weight_decay=5e-4, scheduler="cosine", warmup_epochs=0)),
-    "hafem_cpu_default": ("hafem", {"backbone": "efficientnet_b0", "img_size": 64, "d_model": 128}, 64,
+    "hafem_small_full_recipe": ("hafem", {"backbone": "efficientnet_b0", "img_size": 64, "d_model": 128}, 64,
                           dict(loss="compound", augment="hafem", layer_decay=0.9, optimizer="adamw",
                                weight_decay=5e-4, scheduler="cosine", warmup_epochs=0)),
     "lanmsff_paper": ("lanmsff", {"img_size": 64}, 32, dict(loss="ce", optimizer="adam", eps=1e-7,
@@ -112,7 +112,7 @@ def main() -> int:
     args = parser.parse_args()
     device = torch.device(args.device)
     gpu = device.type == "cuda"
-    configs = args.configs or (list(CONFIGS) if gpu else ["hafem_cpu_default", "lanmsff_cpu_default", "lanmsff_paper"])
+    configs = args.configs or (list(CONFIGS) if gpu else ["hafem_small_full_recipe", "lanmsff_cpu_default", "lanmsff_paper"])
     steps = args.steps or (30 if gpu else 4)
     images = args.images or (8192 if gpu else 768)
     from fernb.train import _environment
@@ -120,7 +120,7 @@ def main() -> int:
     env = _environment(device)
     print(f"device {env['device']} ({env.get('gpu', env['cpu'])}), torch {env['torch']}, timm {env['timm']}, "
           f"threads {env['threads']}, amp {args.amp}")
-    print(f"{'config':22s} {'batch':>5s} {'model-only img/s':>17s} {'full-loop img/s':>16s} {'ratio':>6s} "
+    print(f"{'config':24s} {'batch':>5s} {'model-only img/s':>17s} {'full-loop img/s':>16s} {'ratio':>6s} "
           f"{'FER2013 epoch':>14s}")
     rows = []
     for key in configs:
@@ -129,7 +129,7 @@ def main() -> int:
         fl = full_loop(name, kwargs, batch, overrides, device, args.amp, images)
         per_epoch = FER2013_TRAIN * (4 if overrides.get("offline_x4") else 1) / fl
         rows.append(dict(config=key, batch=batch, model_only=mo, full_loop=fl, ratio=fl / mo, fer2013_epoch_s=per_epoch))
-        print(f"{key:22s} {batch:5d} {mo:17.1f} {fl:16.1f} {fl / mo:6.2f} {per_epoch / 60:11.1f} min", flush=True)
+        print(f"{key:24s} {batch:5d} {mo:17.1f} {fl:16.1f} {fl / mo:6.2f} {per_epoch / 60:11.1f} min", flush=True)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"environment": env, "results": rows}, fh, indent=2)
