@@ -77,7 +77,12 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "train":
             from fernb.train import train_stage
 
-            train_stage(args.stage, pipeline.parse_overrides(args.param))
+            try:
+                for result in train_stage(args.stage, pipeline.parse_overrides(args.param)):
+                    print(f"fernb: {result.dir}: test accuracy {result.test.accuracy:.4f}, macro-F1 {result.test.f1:.4f}")
+            except (ValueError, FileNotFoundError) as err:   # unknown stage, no prepared store: say so, no traceback
+                print(f"fernb: error: {err}", file=sys.stderr)
+                return 1
     except pipeline.StageError as err:
         print(f"fernb: error: {err}", file=sys.stderr)
         return 1

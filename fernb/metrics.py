@@ -351,7 +351,8 @@ def accuracy_by_pose(frame: pd.DataFrame, edges: Sequence[float] = (0, 15, 30, 4
                      subsets: Sequence[float] = (30, 45)) -> pd.DataFrame:
     """Accuracy per head-yaw bin of a predictions frame (columns ``pose``, ``correct``).
 
-    Rows: one per ``|yaw|`` bin ``[a, b)`` (the last bin closed), then LANMSFF's pose subsets
+    Rows: one per ``|yaw|`` bin ``[a, b)`` (the last bin closed; a row ``"<last>°+"`` holds the
+    samples beyond the last edge when there are any), then LANMSFF's pose subsets
     ``|yaw| > s`` for each ``s`` in ``subsets`` ("Pose >30°", ">45°"), then ``all``.
     Samples with unknown pose (NaN) count only in ``all``. Columns: ``images``,
     ``accuracy`` (NaN for an empty row).
@@ -365,6 +366,9 @@ def accuracy_by_pose(frame: pd.DataFrame, edges: Sequence[float] = (0, 15, 30, 4
         last = i == len(edges) - 2
         mask = (yaw >= a) & ((yaw <= b) if last else (yaw < b))
         rows.append((f"{a:g}–{b:g}°", mask))
+    beyond = yaw > edges[-1]
+    if beyond.any():   # never drop a sample silently (SynthFER's profiles reach past 90°)
+        rows.append((f"{edges[-1]:g}°+", beyond))
     rows += [(f">{s:g}°", yaw > s) for s in subsets]
     rows.append(("all", np.ones(len(frame), dtype=bool)))
     table = pd.DataFrame({"images": [int(m.sum()) for _, m in rows],

@@ -415,7 +415,7 @@ class _Batches:
     def __init__(self, images: np.ndarray, labels: np.ndarray, device: torch.device, cache_gb: float):
         self.device, self.n = device, len(labels)
         self.labels = torch.from_numpy(np.asarray(labels, dtype=np.int64)).to(device)
-        self.on_device = device.type == "cpu" or images.nbytes <= cache_gb * 2**30
+        self.on_device = images.nbytes <= cache_gb * 2**30
         self.host = images
         self.images = torch.from_numpy(np.ascontiguousarray(images)).to(device) if self.on_device else None
 

@@ -371,3 +371,42 @@ def test_recipes_read_params_yaml_and_list_their_departures():
     assert recipes.hafem({**params, "img_size": 112}).notes == ["img_size = 112 (the paper: 224)"]
     table = recipes.paper_comparison(recipes.hafem(params))
     assert table.at["d_ff", "this run"] == 4096 and table.at["batch_size", "same"] == ""
+
+
+def test_streamed_batches_equal_device_batches():
+    """Above ``device_cache_gb`` images are gathered on the host by a prefetching thread; the
+    batches must be the same images and labels, in the same order."""
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (50, 8, 8), dtype=np.uint8)
+    labels = np.arange(50) % 7
+    order = T.epoch_permutation(50, 3, 1)
+    cached = T._Batches(images, labels, torch.device("cpu"), cache_gb=1.0)
+    streamed = T._Batches(images, labels, torch.device("cpu"), cache_gb=0.0)
+    assert cached.on_device and not streamed.on_device
+    a, b = list(cached(order, 16)), list(streamed(order, 16))
+    assert [len(y) for _, y in a] == [16, 16, 16, 2]
+    for (xa, ya), (xb, yb) in zip(a, b, strict=True):
+        assert torch.equal(xa, xb) and torch.equal(ya, yb)
+    first = order[:16].numpy()
+    assert np.array_equal(a[0][0].numpy(), images[first]) and np.array_equal(a[0][1].numpy(), labels[first])
+    assert [len(y) for _, y in cached(order[:17], 16, drop_single=True)] == [16]   # a batch of one is dropped
+
+
+def test_stratified_subset_keeps_class_proportions():
+    labels = np.repeat(np.arange(4), [500, 300, 150, 50])
+    picked = T._stratified_subset(labels, 100, seed=0)
+    assert len(picked) == 100 and len(set(picked)) == 100
+    assert np.bincount(labels[picked]).tolist() == [50, 30, 15, 5]
+    assert np.array_equal(T._stratified_subset(labels, 5000, seed=0), np.arange(1000))
+    tiny = T._stratified_subset(np.array([0] * 97 + [1] * 3), 10, seed=1)
+    assert np.bincount(np.array([0] * 97 + [1] * 3)[tiny]).tolist() == [9, 1]     # every class keeps one
+
+
+def test_fernb_train_names_what_is_wrong(capsys, project_copy, monkeypatch):
+    from fernb.cli import main
+
+    monkeypatch.setenv("FERNB_ROOT", str(project_copy))
+    assert main(["train", "00_data_prep"]) == 1
+    assert "trains no model" in capsys.readouterr().err
+    assert main(["train", "02_lanmsff"]) == 1               # notebook 00 has not written the store yet
+    assert "Run notebook 00" in capsys.readouterr().err

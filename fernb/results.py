@@ -1,0 +1,101 @@
+"""What the training notebooks report, computed from finished runs (:class:`fernb.train.RunResult`).
+
+Both training notebooks (and later the ablation and cross-dataset ones) show the same things
+for a list of runs, one per seed: the learning curves, the test metrics with their spread,
+how they compare with always answering the largest class and with chance, the confusion
+matrix pooled over seeds, the per-class report averaged over seeds, and a ``metrics.json``.
+They live here so a test can hold them.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from fernb.train import RunResult, seed_summary
+
+__all__ = ["history_frame", "pooled_predictions", "pooled_confusion", "per_class_mean", "chance", "chance_verdict",
+           "named_confusions", "stage_metrics", "HISTORY_COLUMNS"]
+
+HISTORY_COLUMNS = ("seed", "epoch", "lr", "train_loss", "val_loss", "train_accuracy", "val_accuracy", "val_f1")
+
+
+def history_frame(results: Sequence[RunResult]) -> pd.DataFrame:
+    """Every run's per-epoch history stacked, with a ``seed`` column first."""
+    frames = [r.history.assign(seed=r.info["seed"]) for r in results]
+    frame = pd.concat(frames, ignore_index=True)
+    return frame[["seed"] + [c for c in frame.columns if c != "seed"]]
+
+
+def pooled_predictions(results: Sequence[RunResult], split: str = "test") -> pd.DataFrame:
+    """The per-sample predictions of ``split`` from every run, stacked (each row keeps its ``seed``)."""
+    frame = pd.concat([r.predictions for r in results], ignore_index=True)
+    return frame[frame["split"] == split].reset_index(drop=True)
+
+
+def pooled_confusion(results: Sequence[RunResult], split: str = "test") -> tuple[np.ndarray, np.ndarray]:
+    """The confusion counts of ``split`` summed over the runs, and the same normalised per
+    true class (rows; an empty row stays 0)."""
+    counts = sum(np.asarray(getattr(r, split).confusion) for r in results)
+    return counts, counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+
+
+def per_class_mean(results: Sequence[RunResult], split: str = "test") -> pd.DataFrame:
+    """Per-class precision, recall, F1 and AUC averaged over the runs; ``support`` is the
+    split's count per class (the same for every seed)."""
+    tables = [getattr(r, split).per_class for r in results]
+    mean = pd.concat(tables).groupby(level=0, sort=False).mean()
+    mean["support"] = tables[0]["support"]
+    return mean
+
+
+def chance(labels, num_classes: int) -> dict[str, float]:
+    """The two baselines a classifier must beat: the share of the largest class (the accuracy
+    of always answering it) and the balanced accuracy of guessing, ``1 / K``."""
+    labels = np.asarray(labels)
+    counts = np.bincount(labels, minlength=num_classes)
+    return {"majority_share": float(counts.max() / max(len(labels), 1)), "balanced_chance": 1.0 / num_classes}
+
+
+def chance_verdict(balanced_accuracy: float, num_classes: int, factor: float = 2.0) -> str:
+    """``"well above chance"`` when balanced accuracy exceeds ``factor`` × chance (1/K), else a
+    plain statement that it does not."""
+    if balanced_accuracy > factor / num_classes:
+        return "well above chance"
+    if balanced_accuracy > 1.0 / num_classes:
+        return "above chance, but not far above it at these settings"
+    return "no better than chance at these settings"
+
+
+def named_confusions(normalised: np.ndarray, classes: Sequence[str], stated: dict) -> pd.DataFrame:
+    """The confusion cells a paper names (``{(true, predicted): percent}``) beside this run's,
+    in percent; pairs with a class this dataset lacks are left out."""
+    classes = list(classes)
+    rows = [{"true → predicted": f"{a} → {b}", "paper %": pct,
+             "this run %": 100.0 * float(normalised[classes.index(a), classes.index(b)])}
+            for (a, b), pct in stated.items() if a in classes and b in classes]
+    return pd.DataFrame(rows, columns=["true → predicted", "paper %", "this run %"]).set_index("true → predicted")
+
+
+def stage_metrics(results: Sequence[RunResult], *, dataset: str, protocol: dict, recipe, model_card,
+                  labels_test, versus: pd.DataFrame, root, **extra) -> dict:
+    """The ``metrics.json`` of a training stage: test and validation mean/std per metric over
+    seeds, the chance baselines, the recipe's departures from the paper, and per run its seed,
+    folder, epochs, best epoch, test metrics, environment and training speed."""
+    test, val = seed_summary(results, "test"), seed_summary(results, "val")
+    k = len(results[0].info["classes"])
+    return {
+        "dataset": dataset, "protocol": protocol, "seeds": [r.info["seed"] for r in results],
+        "model": recipe.model, "model_kwargs": recipe.model_kwargs, "trainable_parameters": model_card.trainable,
+        "keras_total_parameters": model_card.keras_total, "departs_from_paper": recipe.notes,
+        "test": {m: {"mean": test.at[m, "mean"], "std": test.at[m, "std"]} for m in test.index},
+        "val": {m: {"mean": val.at[m, "mean"], "std": val.at[m, "std"]} for m in val.index},
+        "chance_test": chance(labels_test, k),
+        "runs": [{"seed": r.info["seed"], "dir": r.dir.relative_to(root).as_posix(),
+                  "epochs_run": r.info["epochs_run"], "best_epoch": r.info["best_epoch"],
+                  "test": r.test.headline(), "environment": r.info["environment"],
+                  "train_images_per_s": float(r.history["train_images_per_s"].median())} for r in results],
+        "versus_paper": versus.reset_index().to_dict(orient="records"),
+        **extra,
+    }

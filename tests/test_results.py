@@ -1,0 +1,69 @@
+"""What the training notebooks report, from finished runs: checked against hand-computed values."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fernb import results as res
+from fernb.metrics import accuracy_by_pose, classification_metrics, predictions_frame
+from fernb.train import RunResult
+
+CLASSES = ("a", "b", "c")
+
+
+def _run(seed, y, pred):
+    probs = np.eye(3)[pred] * 0.8 + 0.2 / 3
+    test = classification_metrics(y, probs, CLASSES)
+    frame = predictions_frame(y, probs, CLASSES, split="test", pose=np.linspace(-80, 80, len(y)))
+    frame["seed"] = seed
+    history = pd.DataFrame({"epoch": [1, 2], "val_f1": [0.1, 0.2]})
+    return RunResult(dir=Path("runs/x") / f"seed{seed}", history=history, val=test, test=test, predictions=frame,
+                     info={"seed": seed, "classes": list(CLASSES)})
+
+
+Y = np.array([0, 0, 0, 1, 1, 2])
+RUNS = [_run(0, Y, np.array([0, 0, 1, 1, 1, 2])), _run(1, Y, np.array([0, 2, 1, 1, 0, 2]))]
+
+
+def test_pooled_confusion_sums_seeds_and_normalises_rows():
+    counts, normalised = res.pooled_confusion(RUNS)
+    assert counts.tolist() == [[3, 2, 1], [1, 3, 0], [0, 0, 2]]
+    assert normalised[0].tolist() == pytest.approx([0.5, 1 / 3, 1 / 6])
+    assert np.allclose(normalised.sum(axis=1), 1.0)
+    table = res.named_confusions(normalised, CLASSES, {("a", "b"): 4.2, ("a", "z"): 1.0})
+    assert list(table.index) == ["a → b"] and table.at["a → b", "this run %"] == pytest.approx(100 / 3)
+
+
+def test_per_class_mean_and_history_frame():
+    per_class = res.per_class_mean(RUNS)
+    # recall of class a: 2/3 in run 0, 1/3 in run 1
+    assert per_class.at["a", "recall"] == pytest.approx(0.5)
+    assert per_class["support"].tolist() == [3, 2, 1]
+    history = res.history_frame(RUNS)
+    assert list(history.columns[:2]) == ["seed", "epoch"] and history["seed"].tolist() == [0, 0, 1, 1]
+    assert len(res.pooled_predictions(RUNS)) == 12
+
+
+def test_chance_baselines_and_verdict():
+    assert res.chance([0, 0, 0, 1], 4) == {"majority_share": 0.75, "balanced_chance": 0.25}
+    assert res.chance_verdict(0.30, 7) == "well above chance"          # > 2/7
+    assert res.chance_verdict(0.25, 7).startswith("above chance, but not far")
+    assert res.chance_verdict(0.14, 7).startswith("no better than chance")
+
+
+def test_accuracy_by_pose_bins_subsets_and_overflow():
+    frame = pd.DataFrame({"pose": [0.0, -10.0, 20.0, -35.0, 50.0, 90.0, 95.0, np.nan],
+                          "correct": [True, False, True, True, False, True, False, True]})
+    table = accuracy_by_pose(frame)
+    assert table["images"].to_dict() == {"0–15°": 2, "15–30°": 1, "30–45°": 1, "45–60°": 1, "60–90°": 1,
+                                         "90°+": 1, ">30°": 4, ">45°": 3, "all": 8}
+    assert table.at["0–15°", "accuracy"] == 0.5 and table.at[">30°", "accuracy"] == 0.5
+    assert table.at["all", "accuracy"] == pytest.approx(5 / 8)
+    bins = table.loc[["0–15°", "15–30°", "30–45°", "45–60°", "60–90°", "90°+"], "images"].sum()
+    assert bins == frame["pose"].notna().sum()                       # no known pose dropped
+    assert "90°+" not in accuracy_by_pose(frame[frame["pose"].abs() <= 90]).index
+    with pytest.raises(ValueError, match="pose"):
+        accuracy_by_pose(frame.drop(columns="pose"))
