@@ -115,9 +115,9 @@ def main() -> int:
     configs = args.configs or (list(CONFIGS) if gpu else ["hafem_small_full_recipe", "lanmsff_cpu_default", "lanmsff_paper"])
     steps = args.steps or (30 if gpu else 4)
     images = args.images or (8192 if gpu else 768)
-    from fernb.train import _environment
+    from fernb.machine import environment
 
-    env = _environment(device)
+    env = environment(device)
     print(f"device {env['device']} ({env.get('gpu', env['cpu'])}), torch {env['torch']}, timm {env['timm']}, "
           f"threads {env['threads']}, amp {args.amp}")
     print(f"{'config':24s} {'batch':>5s} {'model-only img/s':>17s} {'full-loop img/s':>16s} {'ratio':>6s} "

@@ -46,20 +46,18 @@ checkpoints on rank 0 only. ``batch_size`` is per process.
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
 import math
 import os
-import platform
 import queue
 import random
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -68,6 +66,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from fernb.data.core import FERData
+from fernb.machine import environment
 from fernb.metrics import Metrics, classification_metrics, predictions_frame
 from fernb.paths import RUNS, project_root
 from fernb.report import json_safe, write_json
@@ -541,25 +540,6 @@ def _atomic_torch_save(obj, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _environment(device: torch.device) -> dict:
-    import timm
-
-    env = {"python": platform.python_version(), "torch": torch.__version__, "timm": timm.__version__,
-           "numpy": np.__version__, "platform": platform.platform(), "device": str(device),
-           "threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine()}
-    if device.type == "cuda":
-        env.update(gpu=torch.cuda.get_device_name(device), cuda=torch.version.cuda,
-                   cudnn=torch.backends.cudnn.version())
-    try:
-        import subprocess
-
-        env["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                       cwd=project_root(), timeout=5).stdout.strip() or None
-    except Exception:  # not a git checkout: no commit to record
-        env["commit"] = None
-    return env
-
-
 def load_result(directory: str | os.PathLike, classes: Sequence[str] | None = None) -> RunResult:
     """A finished run's :class:`RunResult`, read from its folder (no model is run)."""
     from fernb.metrics import metrics_from_frame
@@ -879,10 +859,13 @@ def train_run(model_name: str, model_kwargs: dict, data: FERData, config: TrainC
         "val_loss": val_loss, "test_loss": test_loss, "val": val.as_dict(), "test": test.as_dict(),
         "train_seconds_this_call": train_seconds, "world_size": dist.world,
         "amp": str(amp_dtype).replace("torch.", "") if use_amp else "off",
-        "environment": _environment(device), "parameters": int(sum(p.numel() for p in model.parameters())),
+        "environment": environment(device), "parameters": int(sum(p.numel() for p in model.parameters())),
     }
     if dist.main:
-        save_model(model, directory / MODEL, reported_weights=config.final_weights, seed=config.seed)
+        # what inference needs to feed the network as training did (fernb predict reads it)
+        save_model(model, directory / MODEL, reported_weights=config.final_weights, seed=config.seed,
+                   classes=list(classes), dataset=data.name, image_shape=list(data.images.shape[1:]),
+                   scaling=config.scaling)
         (directory / BEST).unlink(missing_ok=True)
         frame.to_csv(directory / PREDICTIONS, index=False)
         hist.to_csv(directory / HISTORY, index=False)

@@ -1,0 +1,79 @@
+"""Where a number came from: the machine, the library versions and the commit, recorded with every result.
+
+A latency or an accuracy means little without the device, the thread count and the code
+that produced it; :func:`environment` gathers them in one plain dict (JSON-ready), so the
+trainer's ``result.json`` and the benchmark's JSON carry the same description.
+"""
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fernb.paths import project_root
+
+__all__ = ["environment", "cpu_name", "git_commit"]
+
+
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux), else what :mod:`platform` knows."""
+    info = Path("/proc/cpuinfo")
+    if info.is_file():
+        for line in info.read_text(errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def git_commit(root: str | os.PathLike | None = None) -> str | None:
+    """Short commit of the checkout, suffixed ``+dirty`` when tracked files differ; None outside git."""
+    try:
+        cwd = root or project_root()
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=cwd, timeout=5).stdout.strip()
+        if not commit:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, cwd=cwd, timeout=5).stdout.strip()
+        return commit + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):  # no git, or not a checkout
+        return None
+
+
+def _nvidia_driver() -> str | None:
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=10).stdout.strip()
+        return out.splitlines()[0] if out else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def environment(device: torch.device | str = "cpu") -> dict:
+    """Versions, device, threads, commit and UTC date for a result's record."""
+    import timm
+
+    device = torch.device(device)
+    env = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+           "python": platform.python_version(), "torch": torch.__version__, "timm": timm.__version__,
+           "numpy": np.__version__, "platform": platform.platform(), "device": str(device),
+           "cpu": cpu_name(), "cpu_count": os.cpu_count(), "threads": torch.get_num_threads(),
+           "interop_threads": torch.get_num_interop_threads()}
+    try:
+        import onnxruntime
+
+        env["onnxruntime"] = onnxruntime.__version__
+    except ImportError:
+        pass
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        env.update(gpu=torch.cuda.get_device_name(index), cuda=torch.version.cuda,
+                   cudnn=torch.backends.cudnn.version(), driver=_nvidia_driver(),
+                   gpu_memory_gb=round(torch.cuda.get_device_properties(index).total_memory / 2**30, 1))
+    env["commit"] = git_commit()
+    return env
