@@ -287,3 +287,104 @@ def per_class_bars(table: pd.DataFrame, title: str = "Per-class precision, recal
     ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def latency_by_variant(latency: pd.DataFrame, title: str = "Batch-1 latency by model and variant") -> plt.Figure:
+    """Median batch-1 latency (bars, log scale) with the p90 as a whisker, one bar per variant,
+    from a :class:`fernb.bench.Benchmark` ``latency`` table (rows that did not run are left out)."""
+    rows = latency[(latency["batch"] == 1) & (latency["status"] == "ok")]
+    labels = list(dict.fromkeys(rows["label"]))
+    variants = list(dict.fromkeys(rows["variant"]))
+    fig, ax = plt.subplots(figsize=(9, 0.9 + 0.32 * len(labels) * max(2, len(variants)) / 2))
+    height = 0.8 / len(variants)
+    colours = sns.color_palette("tab10", len(variants))
+    for j, variant in enumerate(variants):
+        part = rows[rows["variant"] == variant].set_index("label")
+        ys = [i + (j - (len(variants) - 1) / 2) * height for i, lab in enumerate(labels) if lab in part.index]
+        present = [lab for lab in labels if lab in part.index]
+        med, p90 = part.loc[present, "median_ms"].to_numpy(), part.loc[present, "p90_ms"].to_numpy()
+        ax.barh(ys, med, height=height, color=colours[j], label=variant,
+                xerr=[np.zeros_like(med), np.maximum(p90 - med, 0)], error_kw=dict(lw=0.8, capsize=1.5))
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel("median latency per call, ms (whisker: p90; log scale)")
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def throughput_curves(latency: pd.DataFrame, title: str = "Throughput vs batch size") -> plt.Figure:
+    """Images per second against batch size (log-log), one colour per model, one line style per variant."""
+    rows = latency[latency["status"] == "ok"]
+    swept = rows.groupby(["label", "variant"])["batch"].nunique()
+    swept = swept[swept > 1].index
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    colours = dict(zip(dict.fromkeys(rows["label"]), sns.color_palette("tab10", rows["label"].nunique())))
+    styles = dict(zip(dict.fromkeys(v for _, v in swept), ["-", "--", ":", "-."] * 3))
+    for label, variant in swept:
+        part = rows[(rows["label"] == label) & (rows["variant"] == variant)].sort_values("batch")
+        ax.plot(part["batch"], part["images_per_s"], styles[variant], marker="o", markersize=3,
+                color=colours[label], label=f"{label} · {variant}")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("batch size")
+    ax.set_ylabel("images / s (batch ÷ median call time)")
+    ax.legend(fontsize=6.5, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_vs_fps(points: pd.DataFrame, title: str = "Accuracy against speed") -> plt.Figure:
+    """Bubble charts, bubble area ∝ parameters: one panel per ``panel`` value of ``points``
+    (columns ``panel``, ``label``, ``fps``, ``accuracy`` in %, ``params_m``). Points without an
+    accuracy are drawn as ticks on the x axis (speed known, accuracy not measured)."""
+    panels = list(dict.fromkeys(points["panel"]))
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.2 * len(panels), 4.4), squeeze=False)
+    scale = 1200 / max(points["params_m"].max(), 1e-9)
+    for ax, panel in zip(axes[0], panels):
+        part = points[points["panel"] == panel]
+        known = part[part["accuracy"].notna()]
+        ax.scatter(known["fps"], known["accuracy"], s=20 + known["params_m"] * scale, alpha=0.5,
+                   c=sns.color_palette("tab10", len(known)), edgecolor="black", linewidth=0.5)
+        for _, r in known.iterrows():
+            ax.annotate(f"{r['label']}\n{r['params_m']:.2f}M", (r["fps"], r["accuracy"]), fontsize=7,
+                        ha="center", va="center")
+        for _, r in part[part["accuracy"].isna()].iterrows():
+            ax.axvline(r["fps"], color="grey", lw=0.6, ls=":")
+            ax.annotate(r["label"], (r["fps"], 0.02), xycoords=("data", "axes fraction"), rotation=90, fontsize=6.5,
+                        color="grey", va="bottom")
+        ax.set_xscale("log")
+        ax.set_xlabel("frames / s at batch 1 (log scale)")
+        ax.set_ylabel("test accuracy, %")
+        ax.set_title(panel, fontsize=9)
+        if len(known):
+            lo, hi = known["accuracy"].min(), known["accuracy"].max()
+            pad = max(5.0, 0.15 * (hi - lo))
+            ax.set_ylim(max(0.0, lo - pad), min(100.0, hi + pad))
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def stage_shares(table: pd.DataFrame, title: str = "Where the time of a frame goes") -> plt.Figure:
+    """Stacked bars of milliseconds per frame by stage (columns), one bar per row (backend · model)."""
+    fig, ax = plt.subplots(figsize=(9, 0.9 + 0.55 * len(table)))
+    left = np.zeros(len(table))
+    colours = sns.color_palette("tab10", table.shape[1])
+    for colour, stage in zip(colours, table.columns):
+        values = table[stage].fillna(0).to_numpy()
+        ax.barh(range(len(table)), values, left=left, color=colour, label=stage)
+        left += values
+    for i, total in enumerate(left):
+        ax.text(total, i, f" {total:.1f} ms ({1e3 / total:.0f} fps)" if total > 0 else "", va="center", fontsize=8)
+    ax.set_yticks(range(len(table)), table.index, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("milliseconds per frame (mean)")
+    ax.set_xlim(0, left.max() * 1.3 if left.max() > 0 else 1)
+    ax.legend(fontsize=7, ncol=min(4, table.shape[1]), loc="lower right")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig

@@ -14,7 +14,8 @@ import numpy as np
 
 from fernb.data.synthfer import render_sample
 
-__all__ = ["Photo", "synthetic_photo", "synthetic_photos", "measure", "summarise", "figure_rows", "uncached"]
+__all__ = ["Photo", "synthetic_photo", "synthetic_photos", "synthetic_video", "measure", "summarise", "figure_rows",
+           "uncached"]
 
 
 @dataclass
@@ -62,6 +63,32 @@ def synthetic_photo(seed: int, index: int, *, canvas: tuple[int, int] = (320, 40
 def synthetic_photos(n: int, seed: int = 0, **kwargs) -> list[Photo]:
     """``n`` photos (indices 0..n-1) of ``seed``."""
     return [synthetic_photo(seed, i, **kwargs) for i in range(n)]
+
+
+def synthetic_video(path, n_frames: int, seed: int = 0, fps: float = 10.0, blank: tuple[int, ...] = (),
+                    canvas: tuple[int, int] = (320, 400)) -> list[Photo | None]:
+    """Write ``n_frames`` synthetic photos as a video (``.avi``: MJPG, ``.mp4``: mp4v — the
+    codecs every OpenCV build writes) and return them; frames listed in ``blank`` are a plain
+    background with no face (``None`` in the returned list)."""
+    from pathlib import Path
+
+    path = Path(path)
+    codecs = {".avi": "MJPG", ".mp4": "mp4v"}
+    if path.suffix.lower() not in codecs:
+        raise ValueError(f"{path}: write .avi or .mp4, not {path.suffix or 'no extension'}")
+    photos = [None if i in blank else synthetic_photo(seed, i, canvas=canvas) for i in range(n_frames)]
+    h, w = canvas
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codecs[path.suffix.lower()]), fps, (w, h))
+    if not writer.isOpened():
+        raise RuntimeError(f"OpenCV {cv2.__version__} cannot write {path} ({codecs[path.suffix.lower()]})")
+    try:
+        for photo in photos:
+            frame = photo.image if photo is not None else np.full((h, w, 3), 128, np.uint8)
+            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    finally:
+        writer.release()
+    return photos
 
 
 def uncached(pipeline, **changes):
