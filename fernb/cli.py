@@ -1,4 +1,5 @@
-"""The ``fernb`` command: run notebook stages, build the report index, prepare datasets."""
+"""The ``fernb`` command: run notebook stages, build the report index, prepare datasets, train, read emotions
+from images and videos (``predict``), export to ONNX."""
 from __future__ import annotations
 
 import argparse
@@ -44,6 +45,42 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("-p", "--param", action="append", metavar="NAME=VALUE",
                     help="override one of the stage's parameters (value parsed as YAML); repeatable")
 
+    pr = sub.add_parser("predict", help="read emotions from images, folders, a video or a webcam with a trained checkpoint",
+                        description="Detect every face, align it and CLAHE it as the training images were, and "
+                        "write one row per face (source, frame, time, face, box, landmarks, status, prediction, "
+                        "one probability per class); a frame without a face is one row with status no_face. "
+                        "Ctrl-C stops a video or webcam run keeping every row and annotated frame done so far.")
+    pr.add_argument("checkpoint", metavar="CHECKPOINT", help="a model.pt written by training, its run folder "
+                    "(runs/STAGE/MODEL/seedK), or a stage folder holding one model (its seed0 is used)")
+    pr.add_argument("sources", nargs="*", metavar="SOURCE",
+                    help="image files, folders of images (sorted), video files, or a webcam index such as 0")
+    pr.add_argument("--source", action="append", default=[], metavar="SOURCE", dest="more_sources",
+                    help="one more SOURCE, e.g. --source 0 for the first webcam; repeatable")
+    pr.add_argument("--csv", metavar="PATH",
+                    help="write the rows as CSV (landmarks as a JSON string), flushed as they come")
+    pr.add_argument("--json", metavar="PATH", help="write the rows as JSON Lines (one JSON object per line, flushed "
+                    "as they come: an interrupted run leaves every line it wrote valid)")
+    pr.add_argument("--annotate", metavar="PATH", help="draw boxes, landmarks and the top class: an image file for "
+                    "one image, a video (.mp4, .avi, .mov; the source's fps and size) for a video or webcam, "
+                    "else a folder of annotated images and videos")
+    pr.add_argument("--max-frames", type=int, metavar="N", help="read at most N frames of each video or webcam")
+    pr.add_argument("--batch-size", type=int, default=64, metavar="N",
+                    help="faces scored together, across frames (default 64)")
+    pr.add_argument("--device", default="auto", metavar="NAME",
+                    help="auto (CUDA, else MPS, else CPU), cpu, cuda or cuda:N")
+    pr.add_argument("--face-backend", default="auto", choices=("auto", "fan", "opencv"),
+                    help="face detector (default auto: FAN, else OpenCV with a warning)")
+    pr.add_argument("--enlarge", type=float, default=1.3, metavar="X",
+                    help="face-box enlargement around the aligned face (default 1.3)")
+    pr.add_argument("--model", metavar="NAME", help="the model the checkpoint must hold (e.g. lanmsff); another is refused")
+    pr.add_argument("--num-classes", type=int, metavar="K",
+                    help="the class count the checkpoint must have; another is refused")
+    pr.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    ex = sub.add_parser("export", help="export a trained checkpoint to ONNX (dynamic batch) and check it against PyTorch")
+    ex.add_argument("checkpoint", metavar="CHECKPOINT", help="a model.pt, its run folder, or a stage folder holding one model")
+    ex.add_argument("-o", "--out", metavar="PATH", help="the .onnx file (default: beside the checkpoint, model.onnx)")
+
     args = parser.parse_args(argv)
     from fernb import pipeline
 
@@ -74,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"fernb: loaded in {loaded - start:.1f} s, stored in {time.perf_counter() - loaded:.1f} s -> {out}")
         elif args.command == "card":
             return _card(args)
+        elif args.command == "predict":
+            return _predict(args)
+        elif args.command == "export":
+            return _export(args)
         elif args.command == "train":
             from fernb.train import train_stage
 
@@ -111,6 +152,61 @@ def _card(args) -> int:
         print(f"fernb: error: {err}", file=sys.stderr)
         return 1
     print(json.dumps(card.as_dict(), indent=2) if args.json else card)
+    return 0
+
+
+def _export(args) -> int:
+    from pathlib import Path
+
+    from fernb.export import check_onnx, export_onnx
+    from fernb.models import load_model
+    from fernb.predict import find_checkpoint, training_inputs
+
+    try:
+        checkpoint = find_checkpoint(args.checkpoint)
+        model = load_model(checkpoint)
+        inputs = training_inputs(model, checkpoint)
+        out = export_onnx(model, Path(args.out) if args.out else checkpoint.with_suffix(".onnx"), classes=inputs.classes)
+    except (ValueError, OSError) as err:
+        print(f"fernb: error: {err}", file=sys.stderr)
+        return 1
+    check = check_onnx(model, out)
+    print(f"fernb: {checkpoint} -> {out} ({out.stat().st_size / 1e6:.1f} MB); input float32 "
+          f"(N, {model.in_chans}, {model.input_size[0]}, {model.input_size[1]}) in [0, 1], output logits (N, "
+          f"{model.num_classes}): {', '.join(inputs.classes)}")
+    print(f"fernb: ONNX Runtime vs PyTorch on batches {check['batch_sizes']}: max |logit difference| "
+          f"{check['max_abs_diff']:.2g} (bound {check['bound']:g}) -> {'ok' if check['ok'] else 'OUT OF BOUND'}")
+    return 0 if check["ok"] else 1
+
+
+def _predict(args) -> int:
+    from fernb.predict import Predictor, predict_sources
+
+    sources = [*args.sources, *args.more_sources]
+    if not sources:
+        print("fernb: error: no SOURCE: give image files, folders, a video or a webcam index", file=sys.stderr)
+        return 1
+    if not (args.csv or args.json or args.annotate):
+        print("fernb: note: no --csv, --json or --annotate: only the summary is printed", file=sys.stderr)
+    try:
+        predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device, model=args.model,
+                                              num_classes=args.num_classes, face_backend=args.face_backend,
+                                              enlarge=args.enlarge, batch_size=args.batch_size)
+        print(f"fernb: {predictor.describe()}")
+        run = predict_sources(predictor, sources, csv=args.csv, json_lines=args.json, annotate=args.annotate,
+                              max_frames=args.max_frames, progress=not args.quiet, keep_rows=False)
+    except (ValueError, OSError) as err:   # bad checkpoint, input or output path: say so, no traceback
+        print(f"fernb: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:              # before any frame was read
+        print("fernb: interrupted", file=sys.stderr)
+        return 130
+    print(f"fernb: {run.report()}")
+    for path in run.outputs:
+        print(f"fernb: -> {path}")
+    if run.interrupted:
+        print(f"fernb: interrupted after {run.frames} frames; their rows and annotations are written", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -267,6 +267,17 @@ class FacePipeline:
             return FaceResult("multiple_faces", n_faces=len(faces), detail=f"{len(faces)} faces found")
         return self._from_face(image, max(faces, key=lambda f: f.area), len(faces))
 
+    def process_all(self, image: np.ndarray, faces: list[Face] | None = None) -> list[tuple[Face, FaceResult]]:
+        """Every face in ``image`` (uint8 RGB or gray), largest first, each aligned and CLAHE'd.
+
+        ``faces`` are detections already made by :meth:`detect` (so a caller can time the
+        two stages apart); None detects here. No face gives an empty list; a face whose
+        landmark fit is implausible keeps its ``"bad_fit"`` result, nothing is dropped.
+        """
+        faces = self.detect(image) if faces is None else faces
+        ordered = sorted(faces, key=lambda f: f.area, reverse=True)
+        return [(face, self._from_face(image, face, len(faces))) for face in ordered]
+
     def _from_face(self, image: np.ndarray, face: Face, n_faces: int) -> FaceResult:
         if face.landmarks is not None:
             return self._from_landmarks(image, face.landmarks, face, n_faces)

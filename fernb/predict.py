@@ -1,0 +1,664 @@
+"""Emotions in photos, folders, videos and webcams, from any checkpoint training wrote.
+
+>>> predictor = Predictor.from_checkpoint("runs/02_lanmsff")   # model.pt, a run or a stage folder
+>>> predictor.describe()                                       # where its classes and input came from
+>>> run = predict_sources(predictor, ["clip.mp4"], csv="clip.csv", annotate="clip_annotated.mp4")
+>>> run.rows[0]["prediction"], run.fps, run.report()
+
+Every image or frame goes through :class:`~fernb.faces.pipeline.FacePipeline`: every face,
+largest first, aligned and CLAHE'd at the training images' side, then made what the
+network was trained on (grayscale when the training images were). Faces of several frames
+are scored together by :func:`fernb.train.predict`. Each face is one row (:data:`COLUMNS`
+plus one ``prob_<class>`` column per class); an image or frame without a face is one row
+with status ``no_face``, an image that does not decode one row with status ``unreadable``,
+a face whose landmark fit is implausible one row with status ``bad_fit``: nothing is
+dropped silently.
+
+What the network was trained on (class names, one training image's shape, pixel scaling)
+is read from the checkpoint's extras, else from ``result.json`` beside it (checkpoints
+written before the extras existed), else defaults (canonical names by class count,
+``"range"`` scaling, the model's own input size); :attr:`TrainingInputs.sources` says which.
+
+Rows are written to CSV and/or JSON Lines and flushed after every batch, and an annotated
+video is released in a ``finally``: an interrupted run (Ctrl-C, or a crash mid-video) keeps
+every row and frame it had finished.
+"""
+from __future__ import annotations
+
+import contextlib
+import csv as csvlib
+import json
+import math
+import os
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from fernb.faces.backends import Face
+from fernb.faces.pipeline import FacePipeline, FaceResult, decode_rgb
+from fernb.labels import class_names
+from fernb.models import load_model
+from fernb.train import MODEL, RESULT, predict, select_device
+
+__all__ = ["TrainingInputs", "Predictor", "Source", "Frame", "PredictionRun", "find_checkpoint", "training_inputs",
+           "open_sources", "read_frames", "predict_sources", "draw", "COLUMNS", "IMAGE_EXTENSIONS",
+           "VIDEO_EXTENSIONS", "VIDEO_CODECS", "STAGES"]
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
+# annotated videos: container -> a FourCC that opencv-python(-headless) writes without extra codecs
+VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG"}
+DEFAULT_FPS = 30.0      # an annotated webcam (or rate-less video) when the capture reports no frame rate
+COLUMNS = ("source", "frame", "time_s", "face", "x", "y", "w", "h", "alignment", "landmarks", "status", "prediction")
+STAGES = {"decode": "decode", "detect": "detect", "align": "align+CLAHE", "model": "model", "write": "write"}
+
+
+# ---------------------------------------------------------------------------- the model
+def find_checkpoint(path: str | os.PathLike) -> Path:
+    """The ``model.pt`` that ``path`` names: the file itself, a run folder holding it, a model
+    folder (``<model>/seed<k>/``) or a stage folder (``<stage>/<model>/seed<k>/``) with one
+    model, whose lowest seed (seed0) is taken. A stage folder with several models is refused
+    with their list."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    if not path.is_dir():
+        raise FileNotFoundError(f"checkpoint {path} does not exist (expected a {MODEL} written by training, "
+                                "or its runs/ folder)")
+    if (path / MODEL).is_file():
+        return path / MODEL
+    found = sorted(path.glob(f"seed*/{MODEL}")) or sorted(path.glob(f"*/seed*/{MODEL}"))
+    if not found:
+        raise FileNotFoundError(f"{path} holds no {MODEL} (looked in it, in seed*/ and in */seed*/)")
+    models = sorted({p.parent.parent for p in found})
+    if len(models) > 1:
+        raise ValueError(f"{path} holds {len(models)} models ({', '.join(m.name for m in models)}); "
+                         f"name one, e.g. {models[0]}")
+    seed = lambda p: int(p.parent.name[4:]) if p.parent.name[4:].isdigit() else math.inf  # noqa: E731
+    return min(found, key=seed)
+
+
+@dataclass(frozen=True)
+class TrainingInputs:
+    """What a network was trained on, so that inference feeds it the same.
+
+    Attributes:
+        classes: class names in the network's output order.
+        image_shape: one training image's shape, ``(H, W)`` grayscale or ``(H, W, 3)`` colour.
+        scaling: ``"range"`` (x/255) or ``"image"`` (per-image min-max), as in :class:`fernb.train.TrainConfig`.
+        dataset: the training dataset's name ("" when unknown).
+        sources: where each of the above was read: ``"checkpoint"``, ``"result.json"`` or ``"default"``.
+    """
+
+    classes: tuple[str, ...]
+    image_shape: tuple[int, ...]
+    scaling: str
+    dataset: str
+    sources: dict[str, str]
+
+    @property
+    def grayscale(self) -> bool:
+        return len(self.image_shape) == 2 or self.image_shape[2] == 1
+
+    def describe(self) -> str:
+        h, w = self.image_shape[:2]
+        src = self.sources
+        return (f"classes {', '.join(self.classes)} ({src['classes']}); "
+                f"input {h}x{w} {'grayscale' if self.grayscale else 'colour'} ({src['image_shape']}); "
+                f"scaling {self.scaling} ({src['scaling']}); trained on {self.dataset or 'unknown data'} ({src['dataset']})")
+
+
+def training_inputs(model: nn.Module, checkpoint: str | os.PathLike) -> TrainingInputs:
+    """:class:`TrainingInputs` of a model loaded from ``checkpoint``: its extras, else
+    ``result.json`` beside it, else defaults (field by field)."""
+    checkpoint = Path(checkpoint)
+    extra = getattr(model, "fernb_extra", None) or {}
+    result: dict = {}
+    result_path = checkpoint.parent / RESULT
+    if result_path.is_file():
+        try:
+            result = json.loads(result_path.read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            warnings.warn(f"{result_path} is unreadable ({err}); the checkpoint's own metadata or defaults are used",
+                          RuntimeWarning, stacklevel=2)
+    k = int(model.num_classes)
+    side = tuple(int(v) for v in model.input_size)
+    candidates = {
+        "classes": (result.get("classes"), class_names(k) if k in (7, 8) else tuple(f"class{i}" for i in range(k))),
+        "image_shape": (None, side if model.in_chans == 1 else (*side, 3)),
+        "scaling": ((result.get("config") or {}).get("scaling"), "range"),
+        "dataset": (result.get("dataset"), ""),
+    }
+    values, sources = {}, {}
+    for key, (from_result, default) in candidates.items():
+        sources[key], values[key] = next((where, value) for where, value in (
+            ("checkpoint", extra.get(key)), (RESULT, from_result), ("default", default)) if value is not None)
+    inputs = TrainingInputs(classes=tuple(values["classes"]), image_shape=tuple(int(v) for v in values["image_shape"]),
+                            scaling=str(values["scaling"]), dataset=str(values["dataset"]), sources=sources)
+    if len(inputs.classes) != k:
+        raise ValueError(f"{checkpoint}: {len(inputs.classes)} class names ({sources['classes']}) "
+                         f"for a {k}-class model")
+    if inputs.scaling not in ("range", "image"):
+        raise ValueError(f"{checkpoint}: unknown scaling {inputs.scaling!r} ({sources['scaling']}); "
+                         "expected 'range' or 'image'")
+    return inputs
+
+
+class Predictor:
+    """A trained network with the face pipeline that feeds it as training did.
+
+    Args:
+        model: a network from :func:`fernb.models.load_model`, on ``device``.
+        inputs: what it was trained on (:func:`training_inputs`).
+        pipeline: detection, alignment and CLAHE; its ``size`` is the crop side (the
+            training images' side when built by :meth:`from_checkpoint`).
+        device: where the network runs.
+        batch_size: most faces scored together (across frames).
+        amp: autocast for the network, as :func:`fernb.train.amp_plan` reads it ("auto":
+            bf16 or fp16 on a GPU, off on CPU).
+        checkpoint: the file it came from, for messages.
+    """
+
+    def __init__(self, model: nn.Module, inputs: TrainingInputs, pipeline: FacePipeline, *,
+                 device: torch.device | None = None,
+                 batch_size: int = 64, amp: str = "auto", checkpoint: str | os.PathLike = "") -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.model, self.inputs, self.pipeline = model, inputs, pipeline
+        self.device = device or next(model.parameters()).device
+        self.batch_size, self.amp, self.checkpoint = int(batch_size), amp, Path(checkpoint)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike, *, device: str = "auto", model: str | None = None,
+                        num_classes: int | None = None, face_backend: str = "auto", enlarge: float = 1.3,
+                        batch_size: int = 64, amp: str = "auto") -> Predictor:
+        """Load ``path`` (anything :func:`find_checkpoint` takes) on ``device``; ``model`` and
+        ``num_classes``, when given, must match it (:func:`fernb.models.load_model`).
+
+        Faces are aligned at the training images' side, with ``enlarge`` and ``face_backend``
+        (created here, so a missing FAN is reported before any input is read).
+        """
+        checkpoint = find_checkpoint(path)
+        try:
+            dev = select_device(device)
+        except RuntimeError as err:  # no CUDA, or a device name torch does not know
+            raise ValueError(str(err)) from err
+        net = load_model(checkpoint, map_location=dev, name=model, num_classes=num_classes)
+        inputs = training_inputs(net, checkpoint)
+        pipeline = FacePipeline(backend=face_backend, size=max(inputs.image_shape[:2]), enlarge=enlarge,
+                                device=str(dev))
+        try:
+            pipeline.detector
+        except RuntimeError as err:  # face_backend="fan" without face-alignment or its weights
+            raise ValueError(str(err)) from err
+        return cls(net, inputs, pipeline, device=dev, batch_size=batch_size, amp=amp, checkpoint=checkpoint)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The output rows' columns: :data:`COLUMNS`, then ``prob_<class>`` per class."""
+        return COLUMNS + tuple(f"prob_{c}" for c in self.inputs.classes)
+
+    def describe(self) -> str:
+        """One line: the checkpoint, model, device, face backend and where the inputs came from."""
+        config = getattr(self.model, "fernb_config", {})
+        backend = self.pipeline.detector.config()["backend"]
+        return (f"{self.checkpoint}: {config.get('name', type(self.model).__name__)} on {self.device}, "
+                f"faces by {backend}; {self.inputs.describe()}")
+
+    def to_input(self, crop: np.ndarray) -> np.ndarray:
+        """An aligned uint8 RGB crop as a training image: the training size, grayscale when those were."""
+        h, w = self.inputs.image_shape[:2]
+        if crop.shape[:2] != (h, w):
+            crop = cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA)
+        return cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY) if self.inputs.grayscale else crop
+
+    def align(self, image: np.ndarray, faces: list[Face] | None = None
+              ) -> tuple[list[tuple[Face, FaceResult]], list[np.ndarray]]:
+        """Every face in an RGB ``image`` (``faces`` when already detected), largest first
+        (:meth:`FacePipeline.process_all`), and the training-format crops (:meth:`to_input`)
+        of those aligned (status ``ok``), in the same order."""
+        aligned = self.pipeline.process_all(image, faces)
+        return aligned, [self.to_input(res.image) for _, res in aligned if res.ok]
+
+    def score(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Class probabilities ``(N, K)`` of training-format ``images`` (:meth:`to_input`)."""
+        probs, _ = predict(self.model, np.stack(images), batch_size=self.batch_size, device=self.device,
+                           scaling=self.inputs.scaling, amp=self.amp)
+        return probs
+
+
+# ---------------------------------------------------------------------------- the inputs
+@dataclass(frozen=True)
+class Source:
+    """One input: an image file, a video file, or a webcam (``path`` is then its index).
+
+    ``frames`` is the frame count when known (1 for an image), ``fps`` the capture's frame
+    rate (0 when it reports none).
+    """
+
+    kind: str
+    path: Path | int
+    frames: int | None = 1
+    fps: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return f"webcam:{self.path}" if self.kind == "webcam" else str(self.path)
+
+
+@dataclass
+class Frame:
+    """One image or video frame: uint8 RGB, or None when the image does not decode.
+    ``time`` is seconds into the video (None for an image)."""
+
+    source: Source
+    index: int
+    time: float | None
+    image: np.ndarray | None
+
+
+def _probe(where: Path | int) -> Source:
+    """A video file or webcam as a :class:`Source`, after checking that OpenCV opens it (and
+    that a video yields a first frame)."""
+    webcam = isinstance(where, int)
+    what = f"webcam {where}" if webcam else str(where)
+    cap = cv2.VideoCapture(where if webcam else str(where))
+    try:
+        if not cap.isOpened():
+            why = "this camera" if webcam else "it (a corrupt file, or a format or codec this OpenCV build does not read)"
+            raise ValueError(f"{what}: OpenCV cannot open {why}")
+        if not webcam and not cap.read()[0]:
+            raise ValueError(f"{what}: the video yields no frames (empty or corrupt)")
+        count = 0 if webcam else int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        fps = float(cap.get(cv2.CAP_PROP_FPS))
+        return Source("webcam" if webcam else "video", where, count if count > 0 else None,
+                      fps if math.isfinite(fps) and fps > 0 else 0.0)
+    finally:
+        cap.release()
+
+
+def open_sources(inputs: Sequence[str | os.PathLike | int]) -> list[Source]:
+    """Check and expand ``inputs``: image files, folders (the images directly inside, sorted
+    by name), video files, webcam indices (an int, or a string of digits that is no path).
+
+    Raises FileNotFoundError for a missing path and ValueError, naming the file, for an
+    unsupported extension, a folder without images, or a video OpenCV cannot open or that
+    yields no frame.
+    """
+    sources: list[Source] = []
+    for item in inputs:
+        if isinstance(item, int) or (isinstance(item, str) and item.isdigit() and not Path(item).exists()):
+            sources.append(_probe(int(item)))
+            continue
+        path = Path(item)
+        suffix = path.suffix.lower()
+        if path.is_dir():
+            images = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+            if not images:
+                raise ValueError(f"{path}: no images in this folder (expected files ending {', '.join(IMAGE_EXTENSIONS)})")
+            sources += [Source("image", p) for p in images]
+        elif not path.exists():
+            raise FileNotFoundError(f"{path} does not exist (expected an image, a folder of images, a video "
+                                    "or a webcam index)")
+        elif suffix in IMAGE_EXTENSIONS:
+            sources.append(Source("image", path))
+        elif suffix in VIDEO_EXTENSIONS:
+            sources.append(_probe(path))
+        else:
+            raise ValueError(f"{path}: unsupported file type {suffix or '(no extension)'}; expected an image "
+                             f"({', '.join(IMAGE_EXTENSIONS)}) or a video ({', '.join(VIDEO_EXTENSIONS)})")
+    if not sources:
+        raise ValueError("no input: give image files, folders, videos or a webcam index")
+    return sources
+
+
+def read_frames(source: Source, max_frames: int | None = None) -> Iterator[Frame]:
+    """The frames of ``source`` as uint8 RGB: one for an image (None when it does not read or
+    decode), each frame of a video or webcam up to ``max_frames``, with its time in seconds
+    (video: index / fps, or the container's timestamp without a rate; webcam: since reading began)."""
+    if source.kind == "image":
+        try:
+            data = Path(source.path).read_bytes()
+        except OSError:
+            data = b""
+        yield Frame(source, 0, None, decode_rgb(data))
+        return
+    cap = cv2.VideoCapture(source.path if source.kind == "webcam" else str(source.path))
+    start = time.perf_counter()
+    try:
+        index = 0
+        while max_frames is None or index < max_frames:
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            if source.kind == "webcam":
+                seconds = time.perf_counter() - start
+            else:
+                seconds = index / source.fps if source.fps else cap.get(cv2.CAP_PROP_POS_MSEC) / 1000
+            yield Frame(source, index, seconds, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+            index += 1
+    finally:
+        cap.release()
+
+
+# ---------------------------------------------------------------------------- the outputs
+def _rows(frame: Frame, faces: list[tuple[Face, FaceResult]], probs: np.ndarray, classes: Sequence[str]) -> list[dict]:
+    """The rows of one frame: one per face (``probs`` holds the ok faces' rows, in order), or
+    one ``no_face`` / ``unreadable`` row."""
+    base = {"source": frame.source.name, "frame": frame.index,
+            "time_s": None if frame.time is None else round(frame.time, 4)}
+    empty = dict.fromkeys((*COLUMNS, *(f"prob_{c}" for c in classes)))   # the keys in column order
+    if not faces:
+        return [{**empty, **base, "status": "no_face" if frame.image is not None else "unreadable"}]
+    rows, k = [], 0
+    for i, (face, res) in enumerate(faces):
+        points = face.landmarks if face.landmarks is not None else face.eyes
+        row = {**empty, **base, "face": i, **dict(zip("xywh", (round(float(v), 1) for v in face.box))),
+               "alignment": res.alignment or None, "status": res.status,
+               "landmarks": None if points is None else np.round(points, 1).tolist()}
+        if res.ok:
+            p = probs[k]
+            k += 1
+            row["prediction"] = classes[int(np.argmax(p))]
+            row.update({f"prob_{c}": float(v) for c, v in zip(classes, p)})
+        rows.append(row)
+    return rows
+
+
+def draw(image: np.ndarray, rows: list[dict]) -> np.ndarray:
+    """A BGR copy of the RGB ``image`` with each row's face box, landmarks (or eyes) and top
+    class with its probability (or the status when the face was not scored)."""
+    out = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    scale = max(out.shape[:2]) / 640
+    thick = max(1, round(2 * scale))
+    for row in rows:
+        if row["x"] is None:
+            continue
+        x, y, w, h = (int(round(row[k])) for k in "xywh")
+        ok = row["status"] == "ok"
+        colour = (60, 200, 60) if ok else (40, 40, 230)
+        cv2.rectangle(out, (x, y), (x + w, y + h), colour, thick)
+        for px, py in row["landmarks"] or ():
+            cv2.circle(out, (int(round(px)), int(round(py))), thick, (0, 220, 255), -1, cv2.LINE_AA)
+        text = f"{row['prediction']} {row['prob_' + row['prediction']]:.2f}" if ok else row["status"]
+        size = max(0.4, 0.6 * scale)
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, size, thick)
+        top = max(y - th - base - 2, 0)
+        cv2.rectangle(out, (x, top), (x + tw + 4, top + th + base + 2), colour, -1)
+        cv2.putText(out, text, (x + 2, top + th + 1), cv2.FONT_HERSHEY_SIMPLEX, size, (255, 255, 255), thick, cv2.LINE_AA)
+    return out
+
+
+class _RowWriter:
+    """Rows to CSV (landmarks as a JSON string) and/or JSON Lines, flushed on request."""
+
+    def __init__(self, columns: Sequence[str], csv_path: str | os.PathLike | None, json_path: str | os.PathLike | None):
+        self.paths = [Path(p) for p in (csv_path, json_path) if p]
+        for path in self.paths:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self._csv_file = open(csv_path, "w", newline="", encoding="utf-8") if csv_path else None
+        self._json_file = open(json_path, "w", encoding="utf-8") if json_path else None
+        self._csv = csvlib.DictWriter(self._csv_file, fieldnames=list(columns)) if self._csv_file else None
+        if self._csv:
+            self._csv.writeheader()
+
+    def write(self, rows: list[dict]) -> None:
+        for row in rows:
+            if self._csv:
+                self._csv.writerow({k: "" if v is None else json.dumps(v) if k == "landmarks" else v
+                                    for k, v in row.items()})
+            if self._json_file:
+                self._json_file.write(json.dumps(row) + "\n")
+
+    def flush(self) -> None:
+        for fh in (self._csv_file, self._json_file):
+            if fh:
+                fh.flush()
+
+    def close(self) -> None:
+        for fh in (self._csv_file, self._json_file):
+            if fh:
+                fh.close()
+
+
+class _Annotator:
+    """Annotated frames: ``path`` itself for a single image, video or webcam input (``single``),
+    else a folder of annotated images and videos (``.mp4``) named after their sources."""
+
+    def __init__(self, path: str | os.PathLike, single: Source | None):
+        self.path, self.single = Path(path), single
+        if single is not None:
+            allowed = IMAGE_EXTENSIONS if single.kind == "image" else tuple(VIDEO_CODECS)
+            if self.path.suffix.lower() not in allowed:
+                what = "an image" if single.kind == "image" else "a video"
+                raise ValueError(f"--annotate {self.path}: for {what} input, expected a file ending {', '.join(allowed)}")
+        elif self.path.exists() and not self.path.is_dir():
+            raise ValueError(f"--annotate {self.path}: several inputs are annotated into a folder, but this is a file")
+        self.written: list[Path] = []
+        self._video: cv2.VideoWriter | None = None
+
+    def _target(self, source: Source) -> Path:
+        if self.single is not None:
+            return self.path
+        name = Path(source.path).name if source.kind == "image" else (
+            f"{Path(source.path).stem}.mp4" if source.kind == "video" else f"webcam{source.path}.mp4")
+        target, n = self.path / name, 1
+        while target in self.written:
+            target, n = self.path / f"{Path(name).stem}-{n}{Path(name).suffix}", n + 1
+        return target
+
+    def write(self, frame: Frame, rows: list[dict]) -> None:
+        if frame.image is None:
+            return
+        image = draw(frame.image, rows)
+        if frame.source.kind == "image":
+            target = self._target(frame.source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not cv2.imwrite(str(target), image):
+                raise OSError(f"could not write the annotated image {target}")
+            self.written.append(target)
+            return
+        if self._video is None:
+            target = self._target(frame.source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            h, w = image.shape[:2]
+            codec = VIDEO_CODECS[target.suffix.lower()]
+            self._video = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*codec), frame.source.fps or DEFAULT_FPS,
+                                          (w, h))
+            if not self._video.isOpened():
+                self._video = None
+                raise OSError(f"could not open a {codec} video writer for {target}")
+            self.written.append(target)
+        self._video.write(image)
+
+    def close(self) -> None:
+        """Finish the video being written (after each video source, and after an interruption)."""
+        if self._video is not None:
+            self._video.release()
+            self._video = None
+
+
+# ------------------------------------------------------------------------------ the run
+@dataclass
+class PredictionRun:
+    """What :func:`predict_sources` did.
+
+    Attributes:
+        rows: every row, in order (empty when not kept).
+        frames: images and video frames done (their rows written).
+        faces: faces found in them (scored or not).
+        seconds: wall-clock time, end to end.
+        stages: seconds per stage (:data:`STAGES`).
+        interrupted: stopped by KeyboardInterrupt; what was done is written.
+        outputs: the files written (CSV, JSON Lines, annotated images and videos).
+    """
+
+    rows: list[dict] = field(default_factory=list)
+    frames: int = 0
+    faces: int = 0
+    seconds: float = 0.0
+    stages: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    interrupted: bool = False
+    outputs: list[Path] = field(default_factory=list)
+
+    @property
+    def fps(self) -> float:
+        """Frames per second, end to end (decoding to writing)."""
+        return self.frames / self.seconds if self.seconds > 0 else float("nan")
+
+    def report(self) -> str:
+        """Frames, faces, time, FPS and each stage's share of the wall time."""
+        wall = self.seconds or 1.0
+        shares = ", ".join(f"{STAGES[k]} {v / wall:.0%}" for k, v in self.stages.items())
+        other = max(0.0, 1 - sum(self.stages.values()) / wall)
+        return (f"{self.frames} frames, {self.faces} faces in {self.seconds:.2f} s: {self.fps:.1f} frames/s; "
+                f"time: {shares}, other {other:.0%}")
+
+
+@contextlib.contextmanager
+def _timing(stages: dict[str, float], key: str) -> Iterator[None]:
+    """Add the seconds the block takes to ``stages[key]``, also when it is interrupted."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        stages[key] += time.perf_counter() - start
+
+
+def _timed(items: Iterator[Frame], stages: dict[str, float], key: str) -> Iterator[Frame]:
+    """``items``, adding the seconds spent producing each to ``stages[key]``."""
+    while True:
+        with _timing(stages, key):
+            item = next(items, None)
+        if item is None:
+            return
+        yield item
+
+
+class _Pending:
+    """Frames detected and aligned but not yet scored; :meth:`flush` scores their faces in
+    one call, then writes each frame's rows and annotation, frame by frame."""
+
+    def __init__(self, predictor: Predictor, writer: _RowWriter, annotator: _Annotator | None, run: PredictionRun,
+                 keep_rows: bool):
+        self.predictor, self.writer, self.annotator, self.run = predictor, writer, annotator, run
+        self.keep_rows = keep_rows
+        self.frames: list[tuple[Frame, list[tuple[Face, FaceResult]]]] = []
+        self.crops: list[np.ndarray] = []
+
+    @property
+    def full(self) -> bool:
+        return max(len(self.crops), len(self.frames)) >= self.predictor.batch_size
+
+    def add(self, frame: Frame, faces: list[tuple[Face, FaceResult]], crops: list[np.ndarray]) -> None:
+        self.frames.append((frame, faces))
+        self.crops += crops
+
+    def flush(self) -> None:
+        if not self.frames:
+            return
+        stages, classes = self.run.stages, self.predictor.inputs.classes
+        with _timing(stages, "model"):
+            probs = self.predictor.score(self.crops) if self.crops else np.zeros((0, len(classes)))
+        with _timing(stages, "write"):
+            self._write(probs)
+
+    def _write(self, probs: np.ndarray) -> None:
+        """Each pending frame's rows and annotation; ``probs`` are those of all their ok faces, in order."""
+        classes, offset = self.predictor.inputs.classes, 0
+        while self.frames:   # taken off one by one: a flush after an interruption never writes a frame twice
+            frame, faces = self.frames.pop(0)
+            n = sum(res.ok for _, res in faces)
+            del self.crops[:n]
+            rows = _rows(frame, faces, probs[offset:offset + n], classes)
+            offset += n
+            self.writer.write(rows)
+            if self.annotator is not None:
+                self.annotator.write(frame, rows)
+            if self.keep_rows:
+                self.run.rows += rows
+            self.run.frames += 1
+            self.run.faces += len(faces)
+        self.writer.flush()
+
+
+def predict_sources(predictor: Predictor, inputs: Sequence[str | os.PathLike | int], *,
+                    csv: str | os.PathLike | None = None, json_lines: str | os.PathLike | None = None,
+                    annotate: str | os.PathLike | None = None, max_frames: int | None = None,
+                    progress: bool = True, keep_rows: bool = True) -> PredictionRun:
+    """Detect every face in ``inputs`` (see :func:`open_sources`), score it, write the rows.
+
+    Args:
+        predictor: the network and its face pipeline.
+        inputs: image files, folders, video files, webcam indices.
+        csv: CSV file of the rows (landmarks as a JSON string).
+        json_lines: JSON Lines file of the rows (one object per line).
+        annotate: annotated output: an image file for one image input, a video
+            (:data:`VIDEO_CODECS`; the source's fps and size) for one video or webcam, else a
+            folder of them.
+        max_frames: most frames read from each video or webcam.
+        progress: a tqdm bar over frames.
+        keep_rows: keep every row in the returned :class:`PredictionRun` (off for long
+            webcam runs: the files hold them).
+
+    Faces of several frames are scored together, up to ``predictor.batch_size``; a webcam's
+    frames are scored one by one, as they come. Rows are flushed after every batch. On
+    KeyboardInterrupt the frames already read are scored and written, the files closed, and
+    the run returned with ``interrupted`` set; any other error closes them and propagates.
+    """
+    if max_frames is not None and max_frames < 1:
+        raise ValueError(f"max_frames must be at least 1, got {max_frames}")
+    sources = open_sources(inputs)
+    one_file = len(inputs) == 1 and len(sources) == 1 and (sources[0].kind != "image" or Path(inputs[0]).is_file())
+    single = sources[0] if one_file else None
+    annotator = _Annotator(annotate, single) if annotate else None
+    run = PredictionRun()
+    stages = run.stages
+    counts = [s.frames if max_frames is None or s.frames is None else min(s.frames, max_frames) for s in sources]
+    start = time.perf_counter()
+    writer = _RowWriter(predictor.columns, csv, json_lines)
+    bar = tqdm(total=None if None in counts else sum(counts), unit="frame", desc="fernb predict", disable=not progress)
+    pending = _Pending(predictor, writer, annotator, run, keep_rows)
+    try:
+        for source in sources:
+            with contextlib.closing(read_frames(source, max_frames)) as frames:
+                for frame in _timed(frames, stages, "decode"):
+                    faces, crops = [], []
+                    if frame.image is None:
+                        warnings.warn(f"{source.name}: not a readable image; its row has status 'unreadable'",
+                                      RuntimeWarning, stacklevel=2)
+                    else:
+                        with _timing(stages, "detect"):
+                            detected = predictor.pipeline.detect(frame.image)
+                        with _timing(stages, "align"):
+                            faces, crops = predictor.align(frame.image, detected)
+                    pending.add(frame, faces, crops)
+                    bar.update(1)
+                    if pending.full or source.kind == "webcam":
+                        pending.flush()
+            pending.flush()
+            if annotator is not None:
+                annotator.close()
+    except KeyboardInterrupt:
+        run.interrupted = True
+        pending.flush()
+    except BaseException:
+        with contextlib.suppress(Exception):   # keep the frames already read, unless scoring them is what failed
+            pending.flush()
+        raise
+    finally:
+        if annotator is not None:
+            annotator.close()
+        writer.close()
+        bar.close()
+        run.seconds = time.perf_counter() - start
+        run.outputs = writer.paths + (annotator.written if annotator is not None else [])
+    return run
