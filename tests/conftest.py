@@ -96,6 +96,10 @@ def tiny_faces(n_per_split=(64, 24, 24), size=32, seed=0, classes=SEVEN) -> FERD
 
 
 # Stage 01/02 parameters small enough for a test: seconds, not minutes.
+# Notebook 07 on tiny settings: one model, two variants, two batch sizes, a few frames.
+TINY_FPS = {"models": ["lanmsff"], "variants": ["eager", "onnxruntime"], "batch_sizes": [1, 2], "max_seconds": 0.05,
+            "e2e_frames": 2, "e2e_backends": ["opencv", "fan"], "demo_frames": 3}
+
 TINY_TRAINING = {
     "hafem": {"backbone": "efficientnet_b0", "img_size": 32, "d_model": 32, "num_heads": 4, "epochs": 1,
               "warmup_epochs": 0, "batch_size": 16, "max_train": None},

@@ -12,8 +12,9 @@ import yaml
 
 from fernb import pipeline
 from fernb.data import load_store
+from fernb.faces import fan_status
 
-from conftest import BIN, TINY_TRAINING
+from conftest import BIN, TINY_FPS, TINY_TRAINING
 
 TINY = {"n_train": 84, "n_val": 28, "n_test": 28, "grid_per_class": 2, "demo_photos": 12, "pose_check_photos": 40}
 
@@ -88,6 +89,34 @@ def _dvc(project, *args, check=True):
     return result
 
 
+def _check_fps_report(project):
+    """Notebook 07's reports: every measured point with its environment, the ONNX check, predict's rows."""
+    out = project / "reports" / "07_fps"
+    saved = json.loads((out / "benchmark.json").read_text())
+    assert {"device", "torch", "timm", "threads", "date", "commit"} <= set(saved["environment"])
+    points = pd.DataFrame(saved["latency"])
+    # lanmsff (as configured) and the two trained models, eager at batch 1 and 2, ONNX Runtime at batch 1
+    assert set(points["model"]) == {"lanmsff", "hafem_trained", "lanmsff_trained"}
+    assert set(map(tuple, points[["variant", "batch"]].drop_duplicates().to_numpy())) == {
+        ("eager", 1), ("eager", 2), ("onnxruntime", 1)}
+    assert (points["status"] == "ok").all() and (points["median_ms"] > 0).all()
+    onnx = pd.read_csv(out / "tables" / "onnx.csv")
+    assert onnx["within bound"].all() and len(onnx) == 3
+    rows = pd.read_csv(out / "tables" / "predict_rows.csv")
+    assert sorted(rows["frame"].unique()) == [0, 1, 2]          # every frame of the video has a row
+    assert (rows.loc[rows["frame"] == 1, "status"] == "no_face").all()   # the blank middle frame
+    e2e = pd.read_csv(out / "tables" / "end_to_end.csv", index_col=0)
+    backends = {name.split(" · ")[0] for name in e2e.index}
+    html = (out / "07_fps.html").read_text()
+    assert "data:image/png;base64" in html and "Traceback" not in html
+    if fan_status()["ready"]:
+        assert backends == {"opencv", "fan"}
+    else:                                                             # skipped, and the report says why
+        assert backends == {"opencv"} and "fan skipped" in html
+    for figure in ("latency_by_variant", "throughput", "accuracy_vs_fps", "end_to_end", "predict_frames"):
+        assert (out / "figures" / f"{figure}.png").stat().st_size > 1000, figure
+
+
 @pytest.mark.slow
 def test_dvc_repro_end_to_end_and_incremental(project_copy):
     _dvc(project_copy, "init", "--no-scm", "-q")
@@ -96,6 +125,7 @@ def test_dvc_repro_end_to_end_and_incremental(project_copy):
     params["data_prep"]["grid_per_class"] = 2
     for section, values in TINY_TRAINING.items():
         params[section].update(values)
+    params["fps"].update(TINY_FPS)
     (project_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
     _dvc(project_copy, "repro")
@@ -106,6 +136,7 @@ def test_dvc_repro_end_to_end_and_incremental(project_copy):
     assert json.loads(_dvc(project_copy, "status", "--json").stdout) == {}
     _check_training_reports(project_copy, "01_hafem", "hafem")
     _check_training_reports(project_copy, "02_lanmsff", "lanmsff")
+    _check_fps_report(project_copy)
 
     second = _dvc(project_copy, "repro")
     assert "Running stage" not in second.stdout, "a second dvc repro with nothing changed re-ran a stage"
@@ -119,6 +150,10 @@ def test_dvc_repro_end_to_end_and_incremental(project_copy):
     (project_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     assert set(json.loads(_dvc(project_copy, "status", "--json").stdout)) == {"01_hafem", "02_lanmsff"}
     params["train"]["grad_clip"] = None
+    params["fps"]["e2e_frames"] = 3                                     # a benchmark key: notebook 07 only
+    (project_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert set(json.loads(_dvc(project_copy, "status", "--json").stdout)) == {"07_fps"}
+    params["fps"]["e2e_frames"] = TINY_FPS["e2e_frames"]
 
     # A key only stage 00 declares re-runs 00 (and what reads its outputs), nothing is re-run for an unread key.
     params["data_prep"]["grid_per_class"] = 3
