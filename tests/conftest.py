@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from fernb.data.core import FERData
 from fernb.labels import SEVEN
@@ -105,3 +106,13 @@ TINY_TRAINING = {
               "warmup_epochs": 0, "batch_size": 16, "max_train": None},
     "lanmsff": {"img_size": 32, "epochs": 1, "batch_size": 16, "max_train": None},
 }
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One intra-op thread for a module of tiny tensors: a second one buys nothing there, and on a
+    busy 2-core machine OpenMP's spin-waiting made such modules several times slower. Restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

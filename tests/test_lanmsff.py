@@ -34,18 +34,11 @@ def n_keras(modules) -> int:
     return n_trainable(modules) + n_bn_stats(modules)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """These maps are tiny: a second intra-op thread buys nothing, and on a busy 2-core machine
-    OpenMP's spin-waiting made this file ~5× slower. Restored for the rest of the session."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")   # tiny maps (conftest)
 
 
 @pytest.fixture(scope="module")
-def model(one_thread) -> LANMSFF:
+def model(one_torch_thread) -> LANMSFF:
     torch.manual_seed(0)
     return LANMSFF()
 

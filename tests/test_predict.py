@@ -49,14 +49,7 @@ def haar_counts(images: list[np.ndarray]) -> list[int]:
     return [len(backend.detect(image)) for image in images]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Batches of a few 48x48 faces: a second intra-op thread buys nothing, and on a busy 2-core
-    machine OpenMP's spin-waiting made this file several times slower (as in test_lanmsff)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")   # batches of a few 48x48 faces (conftest)
 
 
 @pytest.fixture(scope="module")
