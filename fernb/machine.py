@@ -30,16 +30,22 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+# What "+dirty" looks at: the code that produced a result. Pipeline outputs (dvc.lock, reports/)
+# change while ``dvc repro`` runs, and parameters are recorded by DVC itself.
+CODE_PATHS = ("fernb", "notebooks", "benchmarks", "pyproject.toml")
+
+
 def git_commit(root: str | os.PathLike | None = None) -> str | None:
-    """Short commit of the checkout, suffixed ``+dirty`` when tracked files differ; None outside git."""
+    """Short commit of the checkout, suffixed ``+dirty`` when tracked code (:data:`CODE_PATHS`)
+    differs from it; None outside git."""
     try:
         cwd = root or project_root()
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                                 cwd=cwd, timeout=5).stdout.strip()
         if not commit:
             return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, cwd=cwd, timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS],
+                               capture_output=True, text=True, cwd=cwd, timeout=5).stdout.strip()
         return commit + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):  # no git, or not a checkout
         return None

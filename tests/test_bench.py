@@ -279,3 +279,26 @@ def test_fernb_export_cli(tmp_path, capsys):
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     assert main(["export", str(tmp_path / "junk.pt")]) == 1
     assert "not a readable PyTorch checkpoint" in capsys.readouterr().err
+
+
+def test_git_commit_marks_changed_code_only(tmp_path):
+    import subprocess
+
+    from fernb.machine import git_commit
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "fernb").mkdir()
+    (tmp_path / "fernb" / "a.py").write_text("x = 1\n")
+    (tmp_path / "dvc.lock").write_text("a\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "c")
+    clean = git_commit(tmp_path)
+    assert clean and not clean.endswith("+dirty")
+    (tmp_path / "dvc.lock").write_text("b\n")            # a pipeline output changed by dvc repro: still clean
+    assert git_commit(tmp_path) == clean
+    (tmp_path / "fernb" / "a.py").write_text("x = 2\n")    # the code changed: dirty
+    assert git_commit(tmp_path) == clean + "+dirty"
+    assert git_commit(tmp_path / "nowhere") is None
