@@ -46,11 +46,15 @@ import torch
 from torch import nn
 
 from fernb.machine import environment
+from fernb.models.hafem import PAPER_TARGETS as HAFEM_TARGETS
+
+PAPER_HARDWARE = HAFEM_TARGETS["fps"]["hardware"]   # where HAFEM's Table 3 FPS were measured, as the paper says
 
 __all__ = ["MODELS", "SWEEPS", "Variant", "parse_variant", "measure", "latency_stats", "run_benchmark",
            "Benchmark", "BenchModel", "build_model", "sweep_settings", "compare_with_paper", "trained_models",
            "models_table", "accuracy_points", "onnx_table", "E2E_STAGES", "encoded_frames", "bench_predictor",
-           "end_to_end", "e2e_summary", "GPU_TARGETS", "target_check", "op_profile"]
+           "end_to_end", "e2e_summary", "GPU_TARGETS", "GPU_TARGETS_HARDWARE", "PAPER_HARDWARE", "target_check", "op_profile", "paper_findings",
+           "run_end_to_end", "miss_profiles", "stage_metrics"]
 
 
 @dataclass(frozen=True)
@@ -440,7 +444,7 @@ def compare_with_paper(bench: Benchmark) -> pd.DataFrame:
         if not row3 or row3 not in TABLE3:
             continue
         ours = best.loc[card["model"]] if card["model"] in best.index else None
-        rows.append({"model": card["label"], "paper FPS": TABLE3[row3]["fps"], "paper hardware": "RTX 3090",
+        rows.append({"model": card["label"], "paper FPS": TABLE3[row3]["fps"], "paper hardware": PAPER_HARDWARE,
                      "our FPS (batch 1)": None if ours is None else 1e3 / ours["median_ms"],
                      "our variant": None if ours is None else ours["variant"], "our hardware": where,
                      "ours / paper": None if ours is None else 1e3 / ours["median_ms"] / TABLE3[row3]["fps"]})
@@ -496,6 +500,17 @@ def models_table(bench: Benchmark, trained: Mapping[str, dict] | None = None) ->
     return table
 
 
+def paper_findings(paper: pd.DataFrame, environment: dict) -> dict:
+    """What :func:`compare_with_paper`'s table says: ``claimed_order`` and ``measured_order``
+    (model labels, fastest first, by the paper's FPS and by ours) and ``faster_than_claim``:
+    the rows where a run **on a CPU** (no ``gpu`` in ``environment``) already beats the FPS the
+    paper gives for its GPU — which model-only GPU timings of those architectures could not do."""
+    claimed = paper.sort_values("paper FPS", ascending=False)["model"].tolist()
+    measured = paper.dropna(subset=["our FPS (batch 1)"]).sort_values("our FPS (batch 1)", ascending=False)
+    beaten = paper.iloc[0:0] if environment.get("gpu") else paper[paper["ours / paper"] > 1]
+    return {"claimed_order": claimed, "measured_order": measured["model"].tolist(), "faster_than_claim": beaten}
+
+
 def accuracy_points(table: pd.DataFrame, environment: dict) -> pd.DataFrame:
     """Rows for :func:`fernb.plots.accuracy_vs_fps`: our models (accuracy where a run measured
     it) and HAFEM's Table 3 (the paper's accuracy and FPS on an RTX 3090), as two panels."""
@@ -513,7 +528,7 @@ def accuracy_points(table: pd.DataFrame, environment: dict) -> pd.DataFrame:
             continue
         with torch.device("meta"):
             params = sum(p.numel() for p in create_model(claim["model"], num_classes=7, in_chans=3).parameters())
-        paper.append({"panel": "HAFEM's Table 3 as printed: FER2013 accuracy, FPS on an RTX 3090", "label": row,
+        paper.append({"panel": f"HAFEM's Table 3 as printed: FER2013 accuracy, FPS on an {PAPER_HARDWARE}", "label": row,
                       "fps": claim["fps"], "accuracy": claim["accuracy"], "params_m": params / 1e6})
     return pd.concat([ours.dropna(subset=["fps"]), pd.DataFrame(paper)], ignore_index=True)
 
@@ -617,6 +632,23 @@ def end_to_end(predictor, frames: Sequence[bytes], *, warmup: int = 2) -> pd.Dat
     return table
 
 
+def run_end_to_end(models: Mapping[str, BenchModel], backends: Sequence[str], frames: Sequence[bytes],
+                   device: str | torch.device = "cpu", warmup: int = 2) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """:func:`end_to_end` for every backend × model: ``({"backend · label": table}, {backend: why skipped})``.
+    FAN is skipped, with :func:`fernb.faces.fan_status`'s reason, when its package or weights are missing."""
+    from fernb.faces import fan_status
+
+    tables, skipped = {}, {}
+    for backend in backends:
+        if backend == "fan" and not fan_status()["ready"]:
+            skipped[backend] = fan_status()["reason"]
+            continue
+        for key, spec in models.items():
+            predictor = bench_predictor(build_model(key, spec), backend, device)
+            tables[f"{backend} · {spec.label}"] = end_to_end(predictor, frames, warmup=warmup)
+    return tables, skipped
+
+
 def e2e_summary(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """Per run (``"backend · model"`` → :func:`end_to_end` table): mean ms per stage, each
     stage's share of the frame, frames/s and the share of frames where a face was scored."""
@@ -634,8 +666,9 @@ def e2e_summary(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------- targets, profile
 # Issue 6's targets for an H100-class GPU, batch 1, model-only: HAFEM in the paper's
-# configuration at 10x the 52 FPS the paper claims on an RTX 3090, LANMSFF at 3,000.
-GPU_TARGETS = {"hafem_paper": 520.0, "lanmsff": 3000.0}
+# configuration at 10x the FPS the paper claims on its GPU, LANMSFF at 3,000.
+GPU_TARGETS_HARDWARE = "H100-class GPU"
+GPU_TARGETS = {"hafem_paper": 10.0 * HAFEM_TARGETS["fps"]["value"], "lanmsff": 3000.0}
 
 
 def target_check(bench: Benchmark, targets: Mapping[str, float] = GPU_TARGETS) -> pd.DataFrame:
@@ -652,6 +685,23 @@ def target_check(bench: Benchmark, targets: Mapping[str, float] = GPU_TARGETS) -
                      "met": bool(fps >= target), "median ms": r["median_ms"],
                      "GPU ms": r.get("gpu_median_ms", np.nan), "host overhead ms": r.get("host_overhead_ms", np.nan)})
     return pd.DataFrame(rows)
+
+
+def miss_profiles(bench: Benchmark, models: Mapping[str, BenchModel], device: str | torch.device,
+                  targets: Mapping[str, float] = GPU_TARGETS) -> dict[str, pd.DataFrame]:
+    """An :func:`op_profile` of every target model that missed its frame rate, at batch 1, in
+    its fastest PyTorch variant without compilation (the profiler sees through eager kernels,
+    not compiled graphs; an ONNX Runtime winner is profiled eager)."""
+    checks = target_check(bench, targets)
+    if checks.empty:
+        return {}
+    by_label = {spec.label: key for key, spec in models.items()}
+    out = {}
+    for _, row in checks[~checks["met"]].iterrows():
+        flags = [f for f in row["variant"].split("+") if f not in ("compile", "cudagraphs", "onnxruntime")]
+        key = by_label[row["model"]]
+        out[key] = op_profile(build_model(key, models[key]), "+".join(flags) or "eager", device)
+    return out
 
 
 def op_profile(model: nn.Module, variant: str = "eager", device: str | torch.device = "cpu", batch: int = 1,
@@ -683,3 +733,24 @@ def op_profile(model: nn.Module, variant: str = "eager", device: str | torch.dev
     table = pd.DataFrame(rows).sort_values(key, ascending=False)
     table["share %"] = 100 * table[key] / table[key].sum()
     return table.head(top).reset_index(drop=True)
+
+
+def stage_metrics(bench: Benchmark, table: pd.DataFrame, onnx: pd.DataFrame, e2e: pd.DataFrame,
+                  predict_fps: float, targets: pd.DataFrame, sweep: str) -> tuple[dict, list[str]]:
+    """Notebook 07's ``metrics.json`` and its headline keys: best batch-1 FPS and variant per
+    model, eager FPS, ONNX differences, end-to-end FPS, ``fernb predict``'s FPS, information
+    density, the GPU targets, with the environment."""
+    best = bench.best(1)
+    metrics = {
+        "environment": bench.environment, "sweep": sweep,
+        "batch1_fps": {m: 1e3 / best.at[m, "median_ms"] for m in best.index},
+        "batch1_best_variant": {m: best.at[m, "variant"] for m in best.index},
+        "eager_batch1_fps": table["eager fps (batch 1)"].dropna().to_dict(),
+        "onnx_max_abs_diff": dict(zip(onnx["model"], onnx["max |ONNX − PyTorch| logit"])) if len(onnx) else {},
+        "end_to_end_fps": e2e["fps"].to_dict() if len(e2e) else {},
+        "predict_fps": predict_fps,
+        "information_density": table["information density"].dropna().to_dict(),
+        "gpu_targets": targets.to_dict(orient="records"),
+    }
+    measured = [f"batch1_fps.{k}" for k in ("hafem_paper", "lanmsff", "hafem_trained", "lanmsff_trained") if k in best.index]
+    return metrics, ["environment.device", *measured[:2], "predict_fps"]

@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="faces scored together, across frames (default 64)")
     pr.add_argument("--device", default="auto", metavar="NAME",
                     help="auto (CUDA, else MPS, else CPU), cpu, cuda or cuda:N")
+    pr.add_argument("--amp", default="auto", choices=("auto", "bf16", "fp16", "off"),
+                    help="autocast for the network (default auto: bf16 or fp16 on a GPU, off on CPU)")
     pr.add_argument("--face-backend", default="auto", choices=("auto", "fan", "opencv"),
                     help="face detector (default auto: FAN, else OpenCV with a warning)")
     pr.add_argument("--enlarge", type=float, default=1.3, metavar="X",
@@ -191,7 +193,7 @@ def _predict(args) -> int:
     try:
         predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device, model=args.model,
                                               num_classes=args.num_classes, face_backend=args.face_backend,
-                                              enlarge=args.enlarge, batch_size=args.batch_size)
+                                              enlarge=args.enlarge, batch_size=args.batch_size, amp=args.amp)
         print(f"fernb: {predictor.describe()}")
         run = predict_sources(predictor, sources, csv=args.csv, json_lines=args.json, annotate=args.annotate,
                               max_frames=args.max_frames, progress=not args.quiet, keep_rows=False)

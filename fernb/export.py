@@ -23,6 +23,7 @@ from typing import Sequence
 
 import numpy as np
 import torch
+from scipy.special import softmax
 from torch import nn
 
 __all__ = ["ONNX_BOUND", "Logits", "export_onnx", "onnx_session", "check_onnx", "onnx_metadata"]
@@ -149,7 +150,7 @@ def check_onnx(model: nn.Module, onnx_model, *, batch_sizes: Sequence[int] = (1,
             if out.shape != ref.shape:
                 raise ValueError(f"ONNX output shape {out.shape} != PyTorch {ref.shape} at batch {n}")
             diffs.append(float(np.abs(out - ref).max()))
-            p_ref, p_out = _softmax(ref), _softmax(out)
+            p_ref, p_out = softmax(ref, axis=1), softmax(out, axis=1)
             prob_diffs.append(float(np.abs(p_out - p_ref).max()))
             agree += int((p_ref.argmax(1) == p_out.argmax(1)).sum())
             rows += n
@@ -158,8 +159,3 @@ def check_onnx(model: nn.Module, onnx_model, *, batch_sizes: Sequence[int] = (1,
     worst = max(diffs)
     return {"max_abs_diff": worst, "max_prob_diff": max(prob_diffs), "same_argmax": agree / rows,
             "batch_sizes": list(batch_sizes), "bound": bound, "ok": bool(worst <= bound)}
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)

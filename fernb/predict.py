@@ -43,6 +43,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from fernb.faces.backends import Face
+from fernb.faces.demo import VIDEO_CODECS
 from fernb.faces.pipeline import FacePipeline, FaceResult, decode_rgb
 from fernb.labels import class_names
 from fernb.models import load_model
@@ -54,8 +55,6 @@ __all__ = ["TrainingInputs", "Predictor", "Source", "Frame", "PredictionRun", "f
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
-# annotated videos: container -> a FourCC that opencv-python(-headless) writes without extra codecs
-VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG"}
 DEFAULT_FPS = 30.0      # an annotated webcam (or rate-less video) when the capture reports no frame rate
 COLUMNS = ("source", "frame", "time_s", "face", "x", "y", "w", "h", "alignment", "landmarks", "status", "prediction")
 STAGES = {"decode": "decode", "detect": "detect", "align": "align+CLAHE", "model": "model", "write": "write"}

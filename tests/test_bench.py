@@ -302,3 +302,72 @@ def test_git_commit_marks_changed_code_only(tmp_path):
     (tmp_path / "fernb" / "a.py").write_text("x = 2\n")    # the code changed: dirty
     assert git_commit(tmp_path) == clean + "+dirty"
     assert git_commit(tmp_path / "nowhere") is None
+
+
+def test_paper_findings_order_and_what_a_cpu_beats():
+    result = _fake_benchmark({"resnet50": 90.0, "swin_tiny": 10.0, "hafem_paper": 30.0})
+    paper = bench.compare_with_paper(result)
+    found = bench.paper_findings(paper, {"cpu": "test CPU"})
+    labels = {k: bench.MODELS[k].label for k in ("resnet50", "swin_tiny", "hafem_paper")}
+    claimed = sorted(labels, key=lambda k: -TABLE3[bench.MODELS[k].table3]["fps"])
+    assert found["claimed_order"] == [labels[k] for k in claimed]
+    assert found["measured_order"] == [labels["resnet50"], labels["hafem_paper"], labels["swin_tiny"]]
+    # 90 > ResNet-50's claimed FPS: a CPU beating a GPU claim is the finding; 10 and 30 are below theirs
+    assert found["faster_than_claim"]["model"].tolist() == [labels["resnet50"]]
+    on_gpu = bench.paper_findings(paper, {"gpu": "some GPU"})
+    assert on_gpu["faster_than_claim"].empty                  # on a GPU, beating the claim proves nothing
+
+
+def test_onnx_table_and_stage_metrics():
+    result = _fake_benchmark({"lanmsff": 100.0})
+    lat = result.latency
+    onnx_row = dict(model="lanmsff", label=bench.MODELS["lanmsff"].label, variant="onnxruntime", batch=1, status="ok",
+                    median_ms=2.5, export_s=1.0, onnx_mb=1.6, onnx_max_abs_diff=3e-5, provider="CPUExecutionProvider")
+    result.latency = pd.concat([lat, pd.DataFrame([onnx_row])], ignore_index=True)
+    onnx = bench.onnx_table(result)
+    assert onnx.loc[0, "within bound"] and onnx.loc[0, "ORT speed-up"] == pytest.approx(10.0 / 2.5)
+    result.latency.loc[result.latency["variant"] == "onnxruntime", "onnx_max_abs_diff"] = 2 * ONNX_BOUND
+    assert not bench.onnx_table(result).loc[0, "within bound"]
+    table = bench.models_table(result, {"lanmsff": {"accuracy": 40.0, "dataset": "synthfer"}})
+    e2e = pd.DataFrame({"fps": [20.0]}, index=["opencv · x"])
+    metrics, headline = bench.stage_metrics(result, table, onnx, e2e, 25.0, bench.target_check(result), "cpu")
+    assert metrics["batch1_fps"] == {"lanmsff": pytest.approx(400.0)} and metrics["batch1_best_variant"] == {
+        "lanmsff": "onnxruntime"}
+    assert metrics["eager_batch1_fps"] == {"lanmsff": pytest.approx(100.0)}
+    assert metrics["information_density"] == {"lanmsff": pytest.approx(20.0)}
+    assert headline == ["environment.device", "batch1_fps.lanmsff", "predict_fps"]
+
+
+def test_run_end_to_end_skips_fan_with_its_reason(monkeypatch):
+    monkeypatch.setattr("fernb.faces.fan_status", lambda: {"ready": False, "reason": "no weights here"})
+    spec = bench.BenchModel("lanmsff", dict(img_size=32), "tiny LANMSFF")
+    tables, skipped = bench.run_end_to_end({"tiny": spec}, ["opencv", "fan"], bench.encoded_frames(2), warmup=0)
+    assert list(tables) == ["opencv · tiny LANMSFF"] and len(tables["opencv · tiny LANMSFF"]) == 2
+    assert skipped == {"fan": "no weights here"}
+
+
+def test_miss_profiles_profile_only_the_misses():
+    result = _fake_benchmark({"lanmsff": 10.0})               # 10 FPS: far below LANMSFF's target
+    models = {"lanmsff": bench.BenchModel("lanmsff", dict(img_size=32), bench.MODELS["lanmsff"].label)}
+    profiles = bench.miss_profiles(result, models, "cpu")
+    assert list(profiles) == ["lanmsff"]
+    profile = profiles["lanmsff"]
+    assert any("conv" in op for op in profile["operator"]) and (profile["share %"] > 0).all()
+    assert profile["share %"].sum() <= 100.0 + 1e-9
+    met = _fake_benchmark({"lanmsff": 10 * bench.GPU_TARGETS["lanmsff"]})
+    assert bench.miss_profiles(met, models, "cpu") == {}
+
+
+def test_write_video_reads_back_and_refuses_unknown_containers(tmp_path):
+    import cv2
+
+    from fernb.faces.demo import synthetic_video, write_video
+
+    photos = synthetic_video(tmp_path / "v.avi", 4, blank=(2,))
+    cap, n = cv2.VideoCapture(str(tmp_path / "v.avi")), 0
+    while cap.read()[0]:
+        n += 1
+    cap.release()
+    assert n == 4 and [p is None for p in photos] == [False, False, True, False]
+    with pytest.raises(ValueError, match="not .gif"):
+        write_video(tmp_path / "v.gif", [np.zeros((8, 8, 3), np.uint8)])

@@ -14,7 +14,7 @@ import torch
 import fernb.predict
 from fernb.cli import main
 from fernb.faces.backends import OpenCVBackend
-from fernb.faces.demo import synthetic_photo
+from fernb.faces.demo import synthetic_photo, write_video
 from fernb.labels import SEVEN
 from fernb.models import create_model, save_model
 from fernb.predict import Predictor, find_checkpoint, open_sources, predict_sources, training_inputs
@@ -71,11 +71,7 @@ def video(tmp_path_factory) -> Path:
     """Seven 320x400 frames at 5 fps (MJPG .avi): six synthetic faces, a blank frame at BLANK_AT."""
     frames = [photo(i) for i in FRONTAL]
     frames.insert(BLANK_AT, np.full_like(frames[0], 128))
-    path = tmp_path_factory.mktemp("video") / "clip.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (400, 320))
-    for frame in frames:
-        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    writer.release()
+    path = write_video(tmp_path_factory.mktemp("video") / "clip.avi", frames, FPS)
     assert len(read_video(path)) == len(frames)
     return path
 

@@ -8,14 +8,19 @@ any real photograph in the repository.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 from fernb.data.synthfer import render_sample
 
-__all__ = ["Photo", "synthetic_photo", "synthetic_photos", "synthetic_video", "measure", "summarise", "figure_rows",
-           "uncached"]
+# video container -> a FourCC that opencv-python(-headless) writes without extra codecs
+# (annotated videos of fernb predict, synthetic test videos)
+VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG"}
+
+__all__ = ["VIDEO_CODECS", "Photo", "synthetic_photo", "synthetic_photos", "synthetic_video", "write_video", "measure",
+           "summarise", "figure_rows", "uncached"]
 
 
 @dataclass
@@ -65,29 +70,33 @@ def synthetic_photos(n: int, seed: int = 0, **kwargs) -> list[Photo]:
     return [synthetic_photo(seed, i, **kwargs) for i in range(n)]
 
 
-def synthetic_video(path, n_frames: int, seed: int = 0, fps: float = 10.0, blank: tuple[int, ...] = (),
-                    canvas: tuple[int, int] = (320, 400)) -> list[Photo | None]:
-    """Write ``n_frames`` synthetic photos as a video (``.avi``: MJPG, ``.mp4``: mp4v — the
-    codecs every OpenCV build writes) and return them; frames listed in ``blank`` are a plain
-    background with no face (``None`` in the returned list)."""
-    from pathlib import Path
-
+def write_video(path, frames, fps: float = 10.0) -> Path:
+    """Write uint8 RGB ``frames`` (all one size) as a video with a codec every OpenCV build
+    writes (:data:`VIDEO_CODECS`)."""
     path = Path(path)
-    codecs = {".avi": "MJPG", ".mp4": "mp4v"}
-    if path.suffix.lower() not in codecs:
-        raise ValueError(f"{path}: write .avi or .mp4, not {path.suffix or 'no extension'}")
-    photos = [None if i in blank else synthetic_photo(seed, i, canvas=canvas) for i in range(n_frames)]
-    h, w = canvas
+    codec = VIDEO_CODECS.get(path.suffix.lower())
+    if codec is None:
+        raise ValueError(f"{path}: write one of {', '.join(VIDEO_CODECS)}, not {path.suffix or 'no extension'}")
+    h, w = frames[0].shape[:2]
     path.parent.mkdir(parents=True, exist_ok=True)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codecs[path.suffix.lower()]), fps, (w, h))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), fps, (w, h))
     if not writer.isOpened():
-        raise RuntimeError(f"OpenCV {cv2.__version__} cannot write {path} ({codecs[path.suffix.lower()]})")
+        raise RuntimeError(f"OpenCV {cv2.__version__} cannot write {path} ({codec})")
     try:
-        for photo in photos:
-            frame = photo.image if photo is not None else np.full((h, w, 3), 128, np.uint8)
+        for frame in frames:
             writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     finally:
         writer.release()
+    return path
+
+
+def synthetic_video(path, n_frames: int, seed: int = 0, fps: float = 10.0, blank: tuple[int, ...] = (),
+                    canvas: tuple[int, int] = (320, 400)) -> list[Photo | None]:
+    """Write ``n_frames`` synthetic photos as a video (:func:`write_video`) and return them;
+    frames listed in ``blank`` are a plain background with no face (``None`` in the list)."""
+    photos = [None if i in blank else synthetic_photo(seed, i, canvas=canvas) for i in range(n_frames)]
+    background = np.full((*canvas, 3), 128, np.uint8)
+    write_video(path, [background if p is None else p.image for p in photos], fps)
     return photos
 
 
