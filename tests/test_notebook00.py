@@ -81,8 +81,10 @@ def _check_training_reports(project, stage, model):
 
 
 def _dvc(project, *args, check=True):
+    scratch = project.parent / "scratch"                               # the stages' temporary files
+    scratch.mkdir(exist_ok=True)
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1",
-           "FERNB_ROOT": str(project)}
+           "FERNB_ROOT": str(project), "TMPDIR": str(scratch)}
     result = subprocess.run([str(BIN / "dvc"), *args], cwd=project, env=env, capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"dvc {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
@@ -137,6 +139,8 @@ def test_dvc_repro_end_to_end_and_incremental(project_copy):
     _check_training_reports(project_copy, "01_hafem", "hafem")
     _check_training_reports(project_copy, "02_lanmsff", "lanmsff")
     _check_fps_report(project_copy)
+    left = sorted(p.name for p in (project_copy.parent / "scratch").iterdir() if p.name.startswith("fernb"))
+    assert left == [], f"the pipeline left temporary files behind: {left}"
 
     second = _dvc(project_copy, "repro")
     assert "Running stage" not in second.stdout, "a second dvc repro with nothing changed re-ran a stage"
