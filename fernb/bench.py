@@ -47,6 +47,7 @@ from torch import nn
 
 from fernb.machine import environment
 from fernb.models.hafem import PAPER_TARGETS as HAFEM_TARGETS
+from fernb.models.lanmsff import information_density
 
 PAPER_HARDWARE = HAFEM_TARGETS["fps"]["hardware"]   # where HAFEM's Table 3 FPS were measured, as the paper says
 
@@ -54,7 +55,8 @@ __all__ = ["MODELS", "SWEEPS", "Variant", "parse_variant", "measure", "latency_s
            "Benchmark", "BenchModel", "build_model", "sweep_settings", "compare_with_paper", "trained_models",
            "models_table", "accuracy_points", "onnx_table", "E2E_STAGES", "encoded_frames", "bench_predictor",
            "end_to_end", "e2e_summary", "GPU_TARGETS", "GPU_TARGETS_HARDWARE", "PAPER_HARDWARE", "target_check", "op_profile", "paper_findings",
-           "run_end_to_end", "miss_profiles", "stage_metrics"]
+           "run_end_to_end", "miss_profiles", "stage_metrics", "onnx_findings", "e2e_findings", "e2e_stage_ms",
+           "E2E_MODELS"]
 
 
 @dataclass(frozen=True)
@@ -496,7 +498,7 @@ def models_table(bench: Benchmark, trained: Mapping[str, dict] | None = None) ->
     table["eager fps (batch 1)"] = [1e3 / eager.at[m, "median_ms"] if m in eager.index else np.nan for m in table.index]
     table["test accuracy %"] = [trained[m]["accuracy"] if m in trained else np.nan for m in table.index]
     table["dataset"] = [trained[m]["dataset"] if m in trained else None for m in table.index]
-    table["information density"] = table["test accuracy %"] / (table["keras_total"] / 1e6)
+    table["information density"] = information_density(table["test accuracy %"], table["keras_total"])
     return table
 
 
@@ -508,7 +510,36 @@ def paper_findings(paper: pd.DataFrame, environment: dict) -> dict:
     claimed = paper.sort_values("paper FPS", ascending=False)["model"].tolist()
     measured = paper.dropna(subset=["our FPS (batch 1)"]).sort_values("our FPS (batch 1)", ascending=False)
     beaten = paper.iloc[0:0] if environment.get("gpu") else paper[paper["ours / paper"] > 1]
-    return {"claimed_order": claimed, "measured_order": measured["model"].tolist(), "faster_than_claim": beaten}
+    found = {"claimed_order": claimed, "measured_order": measured["model"].tolist(), "faster_than_claim": beaten}
+    found["text"] = _findings_text(found, measured, environment)
+    return found
+
+
+def _findings_text(found: dict, measured: pd.DataFrame, environment: dict) -> list[str]:
+    """:func:`paper_findings` in words: the two rankings, HAFEM's FPS against its claim, and
+    which models a CPU run already puts above the paper's GPU figure (or that none does)."""
+    hafem = MODELS["hafem_paper"].label
+    ranking = ("**Ranking.** The paper's FPS column orders these models as " + " > ".join(found["claimed_order"])
+               + "; measured here: " + (" > ".join(found["measured_order"]) or "none") + ".")
+    if hafem in found["measured_order"]:
+        fps = float(measured.set_index("model").at[hafem, "our FPS (batch 1)"])
+        ranking += (f" HAFEM in the paper's configuration runs at **{fps:.1f} frames/s** here against the paper's "
+                    f"{HAFEM_TARGETS['fps']['value']} on an {PAPER_HARDWARE}.")
+    text = [ranking]
+    beaten = found["faster_than_claim"]
+    if len(beaten):
+        text.append(
+            f"**A finding.** On this CPU ({environment.get('threads')} threads) "
+            + ", ".join(f"{r['model']} ({r['ours / paper']:.2f}×)" for _, r in beaten.iterrows())
+            + (" already runs" if len(beaten) == 1 else " already run")
+            + " faster than the FPS the paper gives for its GPU. A GPU of that class runs these architectures many "
+            "times faster than a few CPU cores, so the paper's FPS column cannot be model-only batch-1 timings; "
+            "it does not say what else its numbers include.")
+    elif not environment.get("gpu"):
+        text.append("In this run no model on this CPU reaches the FPS the paper gives for its GPU (the ratios are in "
+                    "the `ours / paper` column). CPU timings on a shared machine vary by tens of percent from run to "
+                    "run, so read this column over several runs before drawing a conclusion from it.")
+    return text
 
 
 def accuracy_points(table: pd.DataFrame, environment: dict) -> pd.DataFrame:
@@ -554,6 +585,17 @@ def onnx_table(bench: Benchmark) -> pd.DataFrame:
     if len(out):
         out["ORT speed-up"] = out["eager median ms"] / out["ORT median ms"]
     return out
+
+
+def onnx_findings(onnx: pd.DataFrame) -> str:
+    """:func:`onnx_table` in one paragraph: whether every export is within the bound (naming
+    those that are not or failed), the largest logit difference, and ONNX Runtime's speed-up."""
+    bad = onnx[~onnx["within bound"]]
+    speedups = [f"{r['model']} ×{r['ORT speed-up']:.2f}" for _, r in onnx.iterrows() if pd.notna(r["ORT speed-up"])]
+    return (f"{'Not every' if len(bad) else 'Every'} exported model agrees with PyTorch within {onnx['bound'].iloc[0]:g} "
+            f"on the logits (largest difference {onnx['max |ONNX − PyTorch| logit'].max():.2g})"
+            + (f"; out of bound or failed: {', '.join(bad['model'])}." if len(bad) else ".")
+            + (" ONNX Runtime against eager PyTorch at batch 1: " + ", ".join(speedups) + "." if speedups else ""))
 
 
 # --------------------------------------------------------------------------- end to end
@@ -632,6 +674,10 @@ def end_to_end(predictor, frames: Sequence[bytes], *, warmup: int = 2) -> pd.Dat
     return table
 
 
+# the trained networks and HAFEM in the paper's configuration, when the sweep has them
+E2E_MODELS = ("lanmsff_trained", "hafem_trained", "hafem_paper")
+
+
 def run_end_to_end(models: Mapping[str, BenchModel], backends: Sequence[str], frames: Sequence[bytes],
                    device: str | torch.device = "cpu", warmup: int = 2) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     """:func:`end_to_end` for every backend × model: ``({"backend · label": table}, {backend: why skipped})``.
@@ -662,6 +708,22 @@ def e2e_summary(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
                     "faces found %": 100 * float((table["faces"] > 0).mean())})
         rows[name] = row
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def e2e_findings(e2e: pd.DataFrame) -> str:
+    """:func:`e2e_summary` in one paragraph: the fastest and slowest pipeline, and the stage
+    that takes the largest share of the slowest one's frame."""
+    slowest = e2e["total ms"].idxmax()
+    top = max(E2E_STAGES, key=lambda s: e2e.at[slowest, f"{s} %"])
+    return (f"End to end, the fastest pipeline reaches **{e2e['fps'].max():.1f} frames/s** and the slowest "
+            f"{e2e['fps'].min():.1f} ({slowest}), where **{top}** takes {e2e.at[slowest, f'{top} %']:.0f} % of the "
+            "frame. Model-only frame rates overstate what a camera application gets whenever detection dominates.")
+
+
+def e2e_stage_ms(e2e: pd.DataFrame) -> pd.DataFrame:
+    """The mean milliseconds per stage of :func:`e2e_summary`, one column per stage (for
+    :func:`fernb.plots.stage_shares`)."""
+    return e2e[[f"{s} ms" for s in E2E_STAGES]].rename(columns=lambda c: c[: -len(" ms")])
 
 
 # ------------------------------------------------------------------------- targets, profile

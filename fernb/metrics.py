@@ -49,7 +49,7 @@ from sklearn.metrics import (
 from fernb.report import json_safe
 
 __all__ = [
-    "Metrics", "classification_metrics", "predictions_frame", "metrics_from_frame", "accuracy_by_pose",
+    "Metrics", "classification_metrics", "predictions_frame", "metrics_from_frame", "accuracy_by_pose", "pose_subset_label", "pose_contrast",
     "HEADLINE", "SUM_TOLERANCE", "PROB_PREFIX",
 ]
 
@@ -369,9 +369,38 @@ def accuracy_by_pose(frame: pd.DataFrame, edges: Sequence[float] = (0, 15, 30, 4
     beyond = yaw > edges[-1]
     if beyond.any():   # never drop a sample silently (SynthFER's profiles reach past 90°)
         rows.append((f"{edges[-1]:g}°+", beyond))
-    rows += [(f">{s:g}°", yaw > s) for s in subsets]
+    rows += [(pose_subset_label(s), yaw > s) for s in subsets]
     rows.append(("all", np.ones(len(frame), dtype=bool)))
     table = pd.DataFrame({"images": [int(m.sum()) for _, m in rows],
                           "accuracy": [float(correct[m].mean()) if m.any() else np.nan for _, m in rows]},
                          index=pd.Index([name for name, _ in rows], name="|yaw|"))
     return table
+
+
+def pose_subset_label(threshold: float) -> str:
+    """The row of :func:`accuracy_by_pose` that holds the faces turned by more than ``threshold``."""
+    return f">{threshold:g}°"
+
+
+def pose_contrast(by_pose: pd.DataFrame, turned: float = 45.0) -> dict:
+    """Frontal faces (the first ``|yaw|`` bin of :func:`accuracy_by_pose`) against faces turned
+    by more than ``turned`` degrees: ``frontal`` and ``turned`` (each ``label``, ``images``,
+    ``accuracy``; accuracy NaN when there are none), ``drop`` (frontal − turned accuracy, in
+    points) and ``text``, one sentence saying it."""
+    label = pose_subset_label(turned)
+    if label not in by_pose.index:
+        raise ValueError(f"no row {label!r} in the pose table (rows: {', '.join(map(str, by_pose.index))}); "
+                         f"compute it with accuracy_by_pose(..., subsets=(..., {turned:g}))")
+    rows = {"frontal": (by_pose.index[0], by_pose.iloc[0]), "turned": (label, by_pose.loc[label])}
+    out = {k: {"label": name, "images": int(r["images"]), "accuracy": float(r["accuracy"])} for k, (name, r) in rows.items()}
+    f, t = out["frontal"], out["turned"]
+    out["drop"] = 100 * (f["accuracy"] - t["accuracy"]) if f["images"] and t["images"] else float("nan")
+
+    def said(part, what):
+        return f"{what} ({part['images']} images): " + (f"accuracy {100 * part['accuracy']:.1f} %" if part["images"]
+                                                         else "none in this test split")
+    text = said(f, f"Frontal faces ({f['label']})") + "; " + said(t, f"faces turned more than {turned:g}°")
+    if f["images"] and t["images"]:
+        text += f" ({-out['drop']:+.1f} points against frontal)"
+    out["text"] = text + "."
+    return out

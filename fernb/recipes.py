@@ -25,16 +25,19 @@ validation fold that drives those decisions is never the one whose accuracy is r
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import pandas as pd
+import torch
 
 from fernb.train import TrainConfig, run_dir
 
-__all__ = ["Recipe", "hafem", "lanmsff", "RECIPES", "PAPER", "from_stage", "paper_comparison", "run_recipe", "versus_paper"]
+__all__ = ["Recipe", "hafem", "lanmsff", "RECIPES", "PAPER", "from_stage", "paper_comparison", "run_recipe", "versus_paper",
+           "backbone_width"]
 
 HAFEM_MODEL_KEYS = ("backbone", "pretrained", "img_size", "use_cbam", "cbam_placement", "use_transformer",
                     "num_layers", "d_model", "num_heads", "d_ff", "pool", "head_dropout", "drop_path_rate")
@@ -119,12 +122,22 @@ def lanmsff(params: dict) -> Recipe:
 RECIPES = {"01_hafem": hafem, "02_lanmsff": lanmsff}
 
 
+@functools.lru_cache(maxsize=None)
+def backbone_width(name: str) -> int:
+    """The channels of a timm backbone's last feature map (built on the meta device: no
+    weights, no download)."""
+    import timm
+
+    with torch.device("meta"):
+        return int(timm.create_model(name, pretrained=False, num_classes=0).num_features)
+
+
 def _effective(values: dict) -> dict:
     """Values as the model builds them: lists as tuples, HAFEM's ``d_model=None`` as the
-    backbone's width (2048 for EfficientNet-B5) and ``d_ff=None`` as twice ``d_model``."""
+    backbone's width (:func:`backbone_width`) and ``d_ff=None`` as twice ``d_model``."""
     out = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
     if "d_model" in out and out["d_model"] is None:
-        out["d_model"] = 2048 if out.get("backbone") == "efficientnet_b5" else "the backbone's width"
+        out["d_model"] = backbone_width(out["backbone"]) if out.get("backbone") else "the backbone's width"
     if "d_ff" in out and out["d_ff"] is None:
         out["d_ff"] = 2 * out["d_model"] if isinstance(out["d_model"], int) else "2 x d_model"
     return out

@@ -16,7 +16,7 @@ import pandas as pd
 from fernb.train import RunResult, seed_summary
 
 __all__ = ["history_frame", "pooled_predictions", "pooled_confusion", "per_class_mean", "chance", "chance_verdict",
-           "named_confusions", "stage_metrics", "HISTORY_COLUMNS"]
+           "chance_text", "named_confusions", "pose_versus_paper", "stage_metrics", "HISTORY_COLUMNS"]
 
 HISTORY_COLUMNS = ("seed", "epoch", "lr", "train_loss", "val_loss", "train_accuracy", "val_accuracy", "val_f1")
 
@@ -66,6 +66,36 @@ def chance_verdict(balanced_accuracy: float, num_classes: int, factor: float = 2
     if balanced_accuracy > 1.0 / num_classes:
         return "above chance, but not far above it at these settings"
     return "no better than chance at these settings"
+
+
+def chance_text(summary: pd.DataFrame, labels_test, num_classes: int, n_seeds: int) -> str:
+    """One sentence setting the mean test accuracy and balanced accuracy of ``summary``
+    (:func:`fernb.train.seed_summary`) against :func:`chance`'s two baselines, with
+    :func:`chance_verdict`'s judgement."""
+    baseline = chance(labels_test, num_classes)
+    acc, bal = summary.at["accuracy", "mean"], summary.at["balanced_accuracy", "mean"]
+    return (f"Over **{n_seeds}** seed(s), test accuracy is **{100 * acc:.1f} %** against "
+            f"**{100 * baseline['majority_share']:.1f} %** for always answering the largest class, and balanced "
+            f"accuracy **{100 * bal:.1f} %** against **{100 * baseline['balanced_chance']:.1f} %** chance: "
+            f"{chance_verdict(bal, num_classes)}.")
+
+
+def pose_versus_paper(by_pose: pd.DataFrame, pose_subsets: dict) -> pd.DataFrame:
+    """The paper's accuracy on faces turned by more than each threshold (``{degrees: %}``,
+    LANMSFF's "Pose >30°"/">45°" subsets) beside this run's rows of
+    :func:`fernb.metrics.accuracy_by_pose`, in %; a threshold the table lacks is NaN."""
+    from fernb.metrics import pose_subset_label
+
+    rows = []
+    for degrees, stated in pose_subsets.items():
+        label = pose_subset_label(degrees)
+        ours = by_pose.loc[label] if label in by_pose.index else None
+        rows.append({"subset": label, "paper %": stated,
+                     "images": np.nan if ours is None else int(ours["images"]),
+                     "this run %": np.nan if ours is None else 100 * float(ours["accuracy"])})
+    out = pd.DataFrame(rows, columns=["subset", "paper %", "images", "this run %"]).set_index("subset")
+    out["gap"] = out["this run %"] - out["paper %"]
+    return out
 
 
 def named_confusions(normalised: np.ndarray, classes: Sequence[str], stated: dict) -> pd.DataFrame:

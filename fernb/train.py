@@ -390,15 +390,21 @@ def shard(indices: torch.Tensor, rank: int, world: int, pad: bool = True) -> tor
 
 
 def _stratified_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """``n`` indices drawn per class in proportion to the class sizes (at least one each)."""
+    """``n`` indices drawn per class in proportion to the class sizes (largest remainders), and
+    at least one of every class: when the minimum of one pushes the total over ``n``, the
+    largest classes give the extra back, so the total is ``n`` (or the class count, when
+    ``n`` is smaller than that)."""
     if n >= len(labels):
         return np.arange(len(labels))
     rng = np.random.default_rng(seed)
     classes, counts = np.unique(labels, return_counts=True)
-    take = np.maximum(1, np.floor(counts * n / len(labels))).astype(int)
-    order = np.argsort(-(counts * n / len(labels) - take))
+    share = counts * n / len(labels)
+    take = np.maximum(1, np.floor(share)).astype(int)
+    order = np.argsort(-(share - take))
     for i in order[: max(0, n - int(take.sum()))]:
         take[i] += 1
+    while take.sum() > n and (take > 1).any():   # the one-per-class minimum overshot n
+        take[int(np.argmax(np.where(take > 1, take - share, -np.inf)))] -= 1
     picked = [rng.choice(np.flatnonzero(labels == c), size=min(t, cnt), replace=False)
               for c, t, cnt in zip(classes, take, counts)]
     return np.sort(np.concatenate(picked))

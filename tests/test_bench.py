@@ -15,6 +15,7 @@ from fernb.export import ONNX_BOUND, check_onnx, export_onnx, onnx_metadata, onn
 from fernb.machine import environment
 from fernb.models import create_model
 from fernb.models.baselines import TABLE3
+from fernb.models.lanmsff import PAPER_TARGETS as lanmsff_targets, density_claims, information_density
 
 SLEEP_S = 0.02
 
@@ -160,6 +161,17 @@ def _fake_benchmark(fps: dict[str, float], environment: dict | None = None) -> b
     return bench.Benchmark(pd.DataFrame(rows), pd.DataFrame(cards), environment or {"cpu": "test CPU", "threads": 2}, {})
 
 
+def test_best_takes_the_fastest_ok_variant_at_that_batch():
+    result = _fake_benchmark({"lanmsff": 100.0})
+    label = bench.MODELS["lanmsff"].label
+    result.latency = pd.concat([result.latency, pd.DataFrame([
+        dict(model="lanmsff", label=label, variant="fp16", batch=1, status="failed: wrong", median_ms=0.1),
+        dict(model="lanmsff", label=label, variant="channels_last", batch=8, status="ok", median_ms=0.2)])],
+        ignore_index=True)
+    assert result.best(1).at["lanmsff", "variant"] == "eager"         # not the failed row, not batch 8
+    assert result.best(8).at["lanmsff", "variant"] == "channels_last"
+
+
 def test_tables_against_hand_computed_values():
     result = _fake_benchmark({"resnet50": 90.0, "lanmsff": 4000.0, "hafem_paper": 100.0})
     paper = bench.compare_with_paper(result).set_index("model")
@@ -172,6 +184,11 @@ def test_tables_against_hand_computed_values():
     table = bench.models_table(result, trained)
     assert table.at["lanmsff", "best variant (batch 1)"] == "eager"   # the failed variant is never "best"
     assert table.at["lanmsff", "information density"] == pytest.approx(50.0 / 2.0)   # % over Keras-style millions
+    # the paper's accuracies over its Keras count give the densities it prints (truncated to an integer)
+    for name, claimed in density_claims().items():
+        accuracy = lanmsff_targets[name]["accuracy"]
+        assert int(information_density(accuracy, lanmsff_targets["params"]["keras_total"])) == claimed
+    assert density_claims() == {k: v["ID"] for k, v in lanmsff_targets.items() if isinstance(v, dict) and "ID" in v}
     assert np.isnan(table.at["resnet50", "information density"])
     checks = bench.target_check(result).set_index("model")
     assert bool(checks.at[bench.MODELS["lanmsff"].label, "met"]) is True         # 4000 >= 3000
@@ -226,6 +243,18 @@ def test_end_to_end_times_every_stage():
     assert summary[[f"{s} %" for s in bench.E2E_STAGES]].sum(axis=1).iloc[0] == pytest.approx(100.0)
     assert summary.at["opencv", "faces found %"] == pytest.approx(100 * (table["faces"] > 0).mean())
     assert summary.at["opencv", "fps"] == pytest.approx(1e3 / table[list(bench.E2E_STAGES)].mean().sum())
+    stage_ms = bench.e2e_stage_ms(summary)
+    assert list(stage_ms.columns) == list(bench.E2E_STAGES)
+    assert stage_ms.loc["opencv"].to_numpy() == pytest.approx(table[list(bench.E2E_STAGES)].mean().to_numpy())
+
+
+def test_e2e_findings_name_the_slowest_pipeline_and_its_largest_stage():
+    ms = {"fast": dict(decode=1, detect=8, landmarks=0, align=0, clahe=0, preprocess=0, model=1),
+          "slow": dict(decode=1, detect=8, landmarks=0, align=0, clahe=0, preprocess=0, model=31)}
+    tables = {name: pd.DataFrame([row, row]).assign(faces=1) for name, row in ms.items()}
+    text = bench.e2e_findings(bench.e2e_summary(tables))
+    # fast: 10 ms a frame = 100 FPS; slow: 40 ms = 25 FPS, 31/40 of it in the model
+    assert "**100.0 frames/s**" in text and "slowest 25.0 (slow)" in text and "**model** takes 78 %" in text
 
 
 # ------------------------------------------------------------------------------- ONNX
@@ -244,8 +273,13 @@ def test_onnx_matches_pytorch_within_the_bound(tmp_path, name, kwargs):
     assert meta["classes"] == list("abcdefg") and meta["fernb_config"]["name"] == name
     session = onnx_session(path)
     assert session.get_inputs()[0].name == "image" and session.get_outputs()[0].name == "logits"
-    out = session.run(None, {"image": np.random.rand(3, 1, *model.input_size).astype(np.float32)})[0]
+    x = np.random.default_rng(1).random((3, 1, *model.input_size), dtype=np.float32)
+    out = session.run(None, {"image": x})[0]
     assert out.shape == (3, 7)
+    with torch.inference_mode():                             # the eval-mode network itself, not check_onnx
+        ref = model.eval()(torch.from_numpy(x))
+    np.testing.assert_allclose(out, (ref[0] if isinstance(ref, tuple) else ref).numpy(), atol=ONNX_BOUND)
+    assert not list(tmp_path.glob("*.tmp"))                  # the atomic write leaves nothing behind
 
 
 def test_onnx_check_catches_a_different_network(tmp_path):
@@ -316,6 +350,16 @@ def test_paper_findings_order_and_what_a_cpu_beats():
     assert found["faster_than_claim"]["model"].tolist() == [labels["resnet50"]]
     on_gpu = bench.paper_findings(paper, {"gpu": "some GPU"})
     assert on_gpu["faster_than_claim"].empty                  # on a GPU, beating the claim proves nothing
+    # the same in words: both rankings, HAFEM's FPS against its claim, the finding for one model
+    ranking, finding = found["text"]
+    assert " > ".join(found["measured_order"]) in ranking and "**30.0 frames/s**" in ranking
+    assert f"{bench.HAFEM_TARGETS['fps']['value']} on an {bench.PAPER_HARDWARE}" in ranking
+    ratio = 90.0 / TABLE3["ResNet-50"]["fps"]
+    assert f"{labels['resnet50']} ({ratio:.2f}×) already runs faster" in finding
+    assert len(on_gpu["text"]) == 1                           # no CPU claim on a GPU
+    slow = bench.paper_findings(bench.compare_with_paper(_fake_benchmark({"swin_tiny": 10.0})), {"cpu": "c"})
+    assert slow["faster_than_claim"].empty and "no model on this CPU reaches" in slow["text"][1]
+    assert "HAFEM in the paper's configuration" not in slow["text"][0]     # not measured: not claimed
 
 
 def test_onnx_table_and_stage_metrics():
@@ -326,8 +370,13 @@ def test_onnx_table_and_stage_metrics():
     result.latency = pd.concat([lat, pd.DataFrame([onnx_row])], ignore_index=True)
     onnx = bench.onnx_table(result)
     assert onnx.loc[0, "within bound"] and onnx.loc[0, "ORT speed-up"] == pytest.approx(10.0 / 2.5)
+    assert bench.onnx_findings(onnx).startswith(f"Every exported model agrees with PyTorch within {ONNX_BOUND:g}")
+    assert f"×{10.0 / 2.5:.2f}" in bench.onnx_findings(onnx)
     result.latency.loc[result.latency["variant"] == "onnxruntime", "onnx_max_abs_diff"] = 2 * ONNX_BOUND
     assert not bench.onnx_table(result).loc[0, "within bound"]
+    bad = bench.onnx_findings(bench.onnx_table(result))
+    assert bad.startswith("Not every") and f"out of bound or failed: {bench.MODELS['lanmsff'].label}" in bad
+    result.latency.loc[result.latency["variant"] == "onnxruntime", "onnx_max_abs_diff"] = 3e-5
     table = bench.models_table(result, {"lanmsff": {"accuracy": 40.0, "dataset": "synthfer"}})
     e2e = pd.DataFrame({"fps": [20.0]}, index=["opencv · x"])
     metrics, headline = bench.stage_metrics(result, table, onnx, e2e, 25.0, bench.target_check(result), "cpu")
@@ -335,6 +384,9 @@ def test_onnx_table_and_stage_metrics():
         "lanmsff": "onnxruntime"}
     assert metrics["eager_batch1_fps"] == {"lanmsff": pytest.approx(100.0)}
     assert metrics["information_density"] == {"lanmsff": pytest.approx(20.0)}
+    assert metrics["end_to_end_fps"] == {"opencv · x": 20.0} and metrics["predict_fps"] == 25.0
+    assert metrics["onnx_max_abs_diff"] == {bench.MODELS["lanmsff"].label: pytest.approx(3e-5)}
+    assert [t["model"] for t in metrics["gpu_targets"]] == [bench.MODELS["lanmsff"].label]
     assert headline == ["environment.device", "batch1_fps.lanmsff", "predict_fps"]
 
 

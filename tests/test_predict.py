@@ -306,3 +306,57 @@ def test_cli_predicts_end_to_end_and_fails_cleanly_on_bad_input(checkpoint, vide
         assert main(["predict", *args, *common]) == 1, args
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err, (args, err)
+
+
+# ------------------------------------------------------------------- what is scored
+def test_score_is_the_networks_softmax_under_the_checkpoints_scaling(predictor):
+    """The probabilities are the network's own softmax on the crop, scaled as training scaled
+    it: an independent forward pass, once per scaling (a narrow-range crop tells them apart)."""
+    import dataclasses
+
+    from scipy.special import softmax
+
+    rng = np.random.default_rng(0)
+    crops = [rng.integers(100, 140, (48, 48), dtype=np.uint8), rng.integers(0, 256, (48, 48), dtype=np.uint8)]
+    x = torch.from_numpy(np.stack(crops)).float()[:, None]
+    model = predictor.model.eval()
+
+    def reference(inputs):
+        with torch.inference_mode():
+            out = model(inputs)
+        return softmax((out[0] if isinstance(out, tuple) else out).numpy(), axis=1)
+
+    by_range = reference(x / 255.0)
+    low, high = x.amin(dim=(1, 2, 3), keepdim=True), x.amax(dim=(1, 2, 3), keepdim=True)
+    by_image = reference((x - low) / (high - low))
+    assert predictor.inputs.scaling == "range"
+    np.testing.assert_allclose(predictor.score(crops), by_range, atol=1e-6)
+    per_image = Predictor(predictor.model, dataclasses.replace(predictor.inputs, scaling="image"), predictor.pipeline)
+    np.testing.assert_allclose(per_image.score(crops), by_image, atol=1e-6)
+    assert np.abs(by_range - by_image).max() > 1e-5          # the two scalings are distinguishable here
+
+
+def test_rejected_faces_get_no_probabilities_and_shift_none_onto_others(predictor):
+    """Only ok faces are scored; the probabilities of a batch spanning frames with rejected
+    faces go to the right faces (frame 1: rejected, ok; frame 2: ok, rejected, ok)."""
+    from fernb.faces.backends import Face
+    from fernb.faces.pipeline import FaceResult
+    from fernb.predict import Frame, PredictionRun, Source, _Pending, _RowWriter
+
+    crop = np.zeros((48, 48), np.uint8)
+    ok, bad = FaceResult("ok", crop, alignment="box"), FaceResult("bad_fit", detail="implausible")
+    source = Source("image", Path("x.png"))
+    frames = [(Frame(source, 0, None, np.zeros((9, 9, 3), np.uint8)), [bad, ok]),
+              (Frame(source, 1, None, np.zeros((9, 9, 3), np.uint8)), [ok, bad, ok])]
+    run = PredictionRun()
+    pending = _Pending(predictor, _RowWriter(["x"], None, None), None, run, keep_rows=True)
+    for frame, results in frames:
+        faces = [(Face(box=np.array([i, i, 5.0, 5.0])), r) for i, r in enumerate(results)]
+        pending.add(frame, faces, [r.image for r in results if r.ok])
+    probs = np.eye(len(CLASSES))[[2, 4, 6]]                 # one distinct answer per ok face, in order
+    pending._write(probs)
+    rows = pd.DataFrame(run.rows)
+    assert rows["status"].tolist() == ["bad_fit", "ok", "ok", "bad_fit", "ok"]
+    assert [r["prediction"] for r in run.rows] == [None, CLASSES[2], CLASSES[4], None, CLASSES[6]]
+    assert rows.loc[rows["status"] != "ok", PROBS].isna().all(axis=None)
+    assert (run.frames, run.faces, pending.crops) == (2, 5, [])

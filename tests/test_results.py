@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from fernb import results as res
-from fernb.metrics import accuracy_by_pose, classification_metrics, predictions_frame
+from fernb.metrics import accuracy_by_pose, classification_metrics, pose_contrast, predictions_frame
 from fernb.train import RunResult
 
 CLASSES = ("a", "b", "c")
@@ -45,10 +45,18 @@ def test_per_class_mean_and_history_frame():
     history = res.history_frame(RUNS)
     assert list(history.columns[:2]) == ["seed", "epoch"] and history["seed"].tolist() == [0, 0, 1, 1]
     assert len(res.pooled_predictions(RUNS)) == 12
+    with_val = [RunResult(r.dir, r.history, r.val, r.test, pd.concat([r.predictions, r.predictions.head(2).assign(split="val")]),
+                          r.info) for r in RUNS]
+    assert len(res.pooled_predictions(with_val)) == 12 and len(res.pooled_predictions(with_val, "val")) == 4
 
 
 def test_chance_baselines_and_verdict():
     assert res.chance([0, 0, 0, 1], 4) == {"majority_share": 0.75, "balanced_chance": 0.25}
+    summary = pd.DataFrame({"mean": [0.5, 0.3]}, index=["accuracy", "balanced_accuracy"])
+    text = res.chance_text(summary, [0, 0, 0, 1], 4, n_seeds=3)
+    # 50 % against 75 % majority; balanced 30 % against 25 % chance: above, but under 2 x chance
+    assert "**3** seed(s)" in text and "**50.0 %**" in text and "**75.0 %**" in text
+    assert "**30.0 %**" in text and "**25.0 %**" in text and "above chance, but not far" in text
     assert res.chance_verdict(0.30, 7) == "well above chance"          # > 2/7
     assert res.chance_verdict(0.25, 7).startswith("above chance, but not far")
     assert res.chance_verdict(0.14, 7).startswith("no better than chance")
@@ -67,3 +75,23 @@ def test_accuracy_by_pose_bins_subsets_and_overflow():
     assert "90°+" not in accuracy_by_pose(frame[frame["pose"].abs() <= 90]).index
     with pytest.raises(ValueError, match="pose"):
         accuracy_by_pose(frame.drop(columns="pose"))
+
+
+def test_pose_contrast_and_the_papers_pose_subsets():
+    frame = pd.DataFrame({"pose": [0.0, 5.0, 10.0, 50.0, 70.0, -80.0, 35.0],
+                          "correct": [True, True, False, True, False, False, True]})
+    table = accuracy_by_pose(frame)
+    found = pose_contrast(table)
+    assert found["frontal"] == {"label": "0–15°", "images": 3, "accuracy": pytest.approx(2 / 3)}
+    assert found["turned"]["images"] == 3 and found["turned"]["accuracy"] == pytest.approx(1 / 3)
+    assert found["drop"] == pytest.approx(100 / 3)
+    assert "accuracy 66.7 %" in found["text"] and "-33.3 points" in found["text"]
+    assert pose_contrast(table, turned=30)["turned"]["images"] == 4
+    with pytest.raises(ValueError, match=">60°"):
+        pose_contrast(table, turned=60)
+    none_turned = pose_contrast(accuracy_by_pose(frame[frame["pose"].abs() < 40]))
+    assert none_turned["turned"]["images"] == 0 and "none in this test split" in none_turned["text"]
+    versus = res.pose_versus_paper(table, {30: 69.15, 45: 66.82, 60: 50.0})
+    assert versus.at[">30°", "this run %"] == pytest.approx(50.0) and versus.at[">30°", "images"] == 4
+    assert versus.at[">45°", "gap"] == pytest.approx(100 / 3 - 66.82)
+    assert np.isnan(versus.at[">60°", "this run %"])                  # a subset the table does not hold

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 
 import numpy as np
 import pandas as pd
@@ -370,7 +369,14 @@ def test_recipes_read_params_yaml_and_list_their_departures():
     assert recipes.hafem(params).notes == []
     assert recipes.hafem({**params, "img_size": 112}).notes == ["img_size = 112 (the paper: 224)"]
     table = recipes.paper_comparison(recipes.hafem(params))
-    assert table.at["d_ff", "this run"] == 4096 and table.at["batch_size", "same"] == ""
+    assert table.at["d_model", "same"] == "yes" and table.at["d_ff", "same"] == "yes"
+    assert table.at["d_ff", "this run"] == 2 * table.at["d_model", "this run"] == recipes.PAPER["hafem"]["d_ff"]
+    assert table.at["batch_size", "same"] == ""
+    # d_model=None is the backbone's own width, read from timm, not from a table of names
+    import timm
+    b0 = recipes.paper_comparison(recipes.hafem({**params, "backbone": "efficientnet_b0"}))
+    assert b0.at["d_model", "this run"] == timm.create_model("efficientnet_b0", pretrained=False).num_features
+    assert b0.at["d_model", "same"] == "no" and b0.at["d_ff", "same"] == "no"
 
 
 def test_streamed_batches_equal_device_batches():
@@ -400,6 +406,16 @@ def test_stratified_subset_keeps_class_proportions():
     assert np.array_equal(T._stratified_subset(labels, 5000, seed=0), np.arange(1000))
     tiny = T._stratified_subset(np.array([0] * 97 + [1] * 3), 10, seed=1)
     assert np.bincount(np.array([0] * 97 + [1] * 3)[tiny]).tolist() == [9, 1]     # every class keeps one
+
+    def counts(sizes, n):
+        labels = np.repeat(np.arange(len(sizes)), sizes)
+        return np.bincount(labels[T._stratified_subset(labels, n, seed=0)], minlength=len(sizes)).tolist()
+
+    # shares 3.5, 2.1, 1.4 -> 3, 2, 1 and the one left over to the largest remainder (0.5)
+    assert counts([50, 30, 20], 7) == [4, 2, 1]
+    # shares 9.8, 0.1, 0.1: one each for the small classes, and the large one gives the extra back
+    assert counts([98, 1, 1], 10) == [8, 1, 1]
+    assert counts([98, 1, 1], 2) == [1, 1, 1]                   # fewer than the classes: one each
 
 
 def test_fernb_train_names_what_is_wrong(capsys, project_copy, monkeypatch):

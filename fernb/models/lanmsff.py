@@ -29,7 +29,7 @@ from timm.layers import Conv2dSame
 from fernb.models.common import FERModel, InputAdapter, _pair, keras_init_
 
 __all__ = ["BN", "SeparableConv2d", "ChannelShuffle", "MassAtt", "PWFS", "ConvBlock", "TwoPathBlock",
-           "LANMSFF", "CODE_VS_PAPER", "PAPER_TARGETS"]
+           "LANMSFF", "CODE_VS_PAPER", "PAPER_TARGETS", "information_density", "density_claims"]
 
 # The six places where the official code and the paper disagree (spec "Paper vs code").
 CODE_VS_PAPER: tuple[str, ...] = (
@@ -63,6 +63,20 @@ PAPER_TARGETS: dict = {
                       "-both": {"accuracy": 90.58, "pose_variance": 1.65}},
     "params": {"keras_total": 358_406, "trainable": 356_294},   # 7 classes, as model.summary() counts
 }
+
+
+
+def information_density(accuracy_percent, keras_total):
+    """The paper's *information density*: accuracy in % divided by the parameters in millions,
+    counted as Keras' ``model.summary()`` counts them (BN statistics included, as its 358K).
+    Numbers or aligned pandas columns."""
+    return accuracy_percent / (keras_total / 1e6)
+
+
+def density_claims() -> dict[str, float]:
+    """The information density the paper reports, per dataset."""
+    return {name: t["ID"] for name, t in PAPER_TARGETS.items() if isinstance(t, dict) and "ID" in t}
+
 
 BLOCK_WIDTHS = (66, 72, 78, 84)
 N_POOLS = 4   # every block halves the map once
