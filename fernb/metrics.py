@@ -397,9 +397,9 @@ def pose_contrast(by_pose: pd.DataFrame, turned: float = 45.0) -> dict:
     out["drop"] = 100 * (f["accuracy"] - t["accuracy"]) if f["images"] and t["images"] else float("nan")
 
     def said(part, what):
-        return f"{what} ({part['images']} images): " + (f"accuracy {100 * part['accuracy']:.1f} %" if part["images"]
+        return f"{what}, {part['images']} images): " + (f"accuracy {100 * part['accuracy']:.1f} %" if part["images"]
                                                          else "none in this test split")
-    text = said(f, f"Frontal faces ({f['label']})") + "; " + said(t, f"faces turned more than {turned:g}°")
+    text = said(f, f"Frontal faces ({f['label']}") + "; " + said(t, f"faces turned more than {turned:g}° ({t['label']}")
     if f["images"] and t["images"]:
         text += f" ({-out['drop']:+.1f} points against frontal)"
     out["text"] = text + "."
