@@ -72,7 +72,7 @@ DATASET ?= fer2013
 SEEDS ?= [0,1,2]
 PAPER_ARGS ?=
 paper: $(VENV)/.installed
-	$(BIN)/dvc exp run -S data.dataset=$(DATASET) \
+	$(BIN)/dvc exp run -S "datasets=[$(DATASET)]" -S data.dataset=$(DATASET) \
 	  -S hafem.backbone=efficientnet_b5 -S hafem.img_size=224 -S hafem.d_model=null -S hafem.epochs=140 \
 	  -S hafem.warmup_epochs=10 -S hafem.batch_size=64 -S 'hafem.loss_weights=[0.6,0.25,0.15]' -S hafem.augment=hafem \
 	  -S hafem.max_train=null -S 'hafem.seeds=$(SEEDS)' \

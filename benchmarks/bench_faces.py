@@ -6,7 +6,7 @@
                 skipped with the reason when its package or weights are missing
 * head pose   — yaw/pitch/roll from 68 landmarks (multi-start solvePnP), per face
 
-Inputs are synthetic 320×400 photos (:mod:`fernb.faces.demo`), output 224×224 RGB.
+Inputs are synthetic 320×400 photos (:mod:`fernb.data.synthphotos`), output 224×224 RGB.
 Run: ``make bench`` or ``python benchmarks/bench_faces.py [--n 60]``.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ import time
 import cv2
 
 from fernb.faces import FacePipeline, fan_status
-from fernb.faces.demo import synthetic_photos
+from fernb.data.synthphotos import synthetic_photos
 from fernb.faces.pose import head_pose
 
 

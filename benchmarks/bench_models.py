@@ -1,7 +1,7 @@
 """Print (never assert) the model-only speed of every fernb model, with notebook 07's harness.
 
-A command-line view of :func:`fernb.bench.run_benchmark`: every model of
-:data:`fernb.bench.MODELS` (LANMSFF, HAFEM in the paper configuration and the CPU default,
+A command-line view of :func:`fernb.realtime.bench.run_benchmark`: every model of
+:data:`fernb.realtime.bench.MODELS` (LANMSFF, HAFEM in the paper configuration and the CPU default,
 the Table 3 baselines) at batch 1 and a batch sweep, eager unless ``--variants`` says
 otherwise, on this machine, with the environment. Notebook 07 runs the full sweep and
 keeps its results; this script is for a quick look (``make bench``).
@@ -14,12 +14,12 @@ import argparse
 
 import pandas as pd
 
-from fernb import bench
+from fernb.realtime import bench
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default=",".join(bench.MODELS), help="comma-separated keys of fernb.bench.MODELS")
+    parser.add_argument("--models", default=",".join(bench.MODELS), help="comma-separated keys of fernb.realtime.bench.MODELS")
     parser.add_argument("--variants", default="eager", help="comma-separated variants, e.g. eager,channels_last,onnxruntime")
     parser.add_argument("--batch-sizes", default="1,16", help="batch sizes of the sweep (every variant)")
     parser.add_argument("--device", default="auto")

@@ -41,7 +41,7 @@ CONFIGS = {
 
 
 def model_only(name, kwargs, batch, device, amp, steps):
-    from fernb.losses import build_loss
+    from fernb.train.losses import build_loss
     from fernb.models import create_model
     from fernb.train import TrainConfig, amp_plan, build_optimizers
 

@@ -3,6 +3,7 @@ from images and videos (``predict``), export to ONNX."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     ex.add_argument("-o", "--out", metavar="PATH", help="the .onnx file (default: beside the checkpoint, model.onnx)")
 
     args = parser.parse_args(argv)
-    from fernb import pipeline
+    from fernb.workbook import stages as pipeline
 
     try:
         if args.command == "run":
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             options = pipeline.parse_overrides(args.param)
             if args.dataset in WILD:
                 from fernb.faces import FacePipeline
-                from fernb.faces.dataset import default_cache_dir
+                from fernb.data.photos import default_cache_dir
 
                 options["pipeline"] = FacePipeline(backend=args.face_backend, size=args.face_size, cache_dir=default_cache_dir())
             start = time.perf_counter()
@@ -118,11 +119,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "export":
             return _export(args)
         elif args.command == "train":
-            from fernb.train import train_stage
-
             try:
                 for result in train_stage(args.stage, pipeline.parse_overrides(args.param)):
-                    print(f"fernb: {result.dir}: test accuracy {result.test.accuracy:.4f}, macro-F1 {result.test.f1:.4f}")
+                    if int(os.environ.get("RANK", 0)) == 0:
+                        print(f"fernb: {result.dir}: test accuracy {result.test.accuracy:.4f}, macro-F1 {result.test.f1:.4f}")
             except (ValueError, FileNotFoundError) as err:   # unknown stage, no prepared store: say so, no traceback
                 print(f"fernb: error: {err}", file=sys.stderr)
                 return 1
@@ -132,11 +132,43 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def stage_recipe(stage: str, overrides: dict | None = None, root=None):
+    """The recipe a training stage runs (:mod:`fernb.train.recipes`), from the ``params.yaml``
+    sections ``dvc.yaml`` declares for it, plus ``overrides``; and the stage's parameters."""
+    from fernb.train.recipes import RECIPES, TRAINING_STAGES
+    from fernb.workbook.stages import stage_parameters
+
+    if stage not in TRAINING_STAGES:
+        raise ValueError(f"stage {stage!r} trains no model; training stages: {sorted(TRAINING_STAGES)}")
+    section = TRAINING_STAGES[stage]
+    params = stage_parameters(stage, root, overrides)
+    return RECIPES[section](params[section], params["train"]), params
+
+
+def train_stage(stage: str, overrides: dict | None = None) -> list:
+    """Train every seed of a training stage (``01_hafem``, ``02_lanmsff``) with its
+    ``params.yaml`` parameters plus ``overrides``, on the prepared store notebook 00 wrote.
+
+    This is what the stage's notebook does before reporting; run it under ``torchrun`` to
+    train on several GPUs, then ``dvc repro`` (same parameters) finds the runs finished and
+    writes the report without training again.
+    """
+    from fernb.data import load_prepared
+    from fernb.data.protocols import FOLD_DATASETS, apply_protocol
+    from fernb.paths import reports_dir
+    from fernb.train.recipes import run_recipe
+
+    recipe, params = stage_recipe(stage, overrides)
+    dataset = params["dataset"]
+    data = apply_protocol(load_prepared(dataset), params["test_fold"] if dataset in FOLD_DATASETS else None)
+    return run_recipe(stage, recipe, data, live_root=reports_dir(stage) / "live")
+
+
 def _card(args) -> int:
     import json
     from pathlib import Path
 
-    from fernb import pipeline
+    from fernb.workbook import stages as pipeline
     from fernb.models import load_model, model_card
 
     shape = tuple(int(v) for v in args.input.split(",")) if args.input else None
@@ -160,9 +192,9 @@ def _card(args) -> int:
 def _export(args) -> int:
     from pathlib import Path
 
-    from fernb.export import check_onnx, export_onnx
+    from fernb.realtime.export import check_onnx, export_onnx
     from fernb.models import load_model
-    from fernb.predict import find_checkpoint, training_inputs
+    from fernb.realtime.predict import find_checkpoint, training_inputs
 
     try:
         checkpoint = find_checkpoint(args.checkpoint)
@@ -182,7 +214,7 @@ def _export(args) -> int:
 
 
 def _predict(args) -> int:
-    from fernb.predict import Predictor, predict_sources
+    from fernb.realtime.predict import Predictor, predict_sources
 
     sources = [*args.sources, *args.more_sources]
     if not sources:

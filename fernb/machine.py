@@ -1,4 +1,8 @@
-"""Where a number came from: the machine, the library versions and the commit, recorded with every result.
+"""The machine a number comes from: which device runs it, at which precision, and the record of
+the library versions and commit kept with every result.
+
+:func:`select_device` and :func:`amp_plan` are the one place that picks the device and the
+autocast precision, for training, inference and benchmarks alike.
 
 A latency or an accuracy means little without the device, the thread count and the code
 that produced it; :func:`environment` gathers them in one plain dict (JSON-ready), so the
@@ -17,7 +21,7 @@ import torch
 
 from fernb.paths import project_root
 
-__all__ = ["environment", "cpu_name", "git_commit"]
+__all__ = ["environment", "cpu_name", "git_commit", "select_device", "amp_plan"]
 
 
 def cpu_name() -> str:
@@ -83,3 +87,36 @@ def environment(device: torch.device | str = "cpu") -> dict:
                    gpu_memory_gb=round(torch.cuda.get_device_properties(index).total_memory / 2**30, 1))
     env["commit"] = git_commit()
     return env
+
+
+# --------------------------------------------------------------------- device and numerics
+def select_device(name: str = "auto") -> torch.device:
+    """``auto``: CUDA when present (the local rank's GPU under torchrun), else Apple MPS, else CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {name!r} asked for, but torch sees no CUDA GPU (torch {torch.__version__})")
+    return device
+
+
+def amp_plan(device: torch.device, amp: str = "auto") -> tuple[bool, torch.dtype | None, bool]:
+    """``(autocast on, its dtype, GradScaler on)`` for ``amp`` on ``device``.
+
+    ``auto``: bf16 on a GPU that supports it (no scaler needed: bf16 has float32's range),
+    else fp16 with gradient scaling (HAFEM's "mixed precision with gradient scaling");
+    off on CPU and MPS, where autocast is slower than float32 on most machines.
+    """
+    if amp == "off" or (amp == "auto" and device.type != "cuda"):
+        return False, None, False
+    if amp == "auto":
+        amp = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if amp == "bf16":
+        return True, torch.bfloat16, False
+    if amp == "fp16":
+        return True, torch.float16, device.type == "cuda"
+    raise ValueError(f"amp must be auto, bf16, fp16 or off, got {amp!r}")

@@ -37,6 +37,9 @@ def prepared_dir(dataset: str) -> Path:
     return project_root() / PREPARED / dataset
 
 
-def reports_dir(stage: str) -> Path:
-    """Where a stage writes its metrics, figures, tables and HTML."""
-    return project_root() / REPORTS / stage
+def reports_dir(stage: str, root: str | os.PathLike | None = None) -> Path:
+    """Where a stage writes its metrics, figures, tables and HTML: ``reports/<stage>/``, and
+    ``reports/<stage>/<item>/`` for one item of a stage DVC repeats (``00_data_prep@fer2013``)."""
+    name, _, item = stage.partition("@")
+    base = (Path(root) if root is not None else project_root()) / REPORTS / name
+    return base / item if item else base

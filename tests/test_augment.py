@@ -1,4 +1,4 @@
-"""fernb.augment: HAFEM's batched online augmentation against torchvision and hand-built
+"""fernb.train.augment: HAFEM's batched online augmentation against torchvision and hand-built
 references, Mixup, and LANMSFF's offline ×4 set against OpenCV recomputed by hand."""
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import torch.nn.functional as F
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
-from fernb.augment import (
+from fernb.train.augment import (
     HAFEM_OPS, OFFLINE_KINDS, HAFEMAugment, OfflineAugmented, lanmsff_offline_augment, mixup, scale_pixels,
 )
-from fernb.losses import soft_targets
+from fernb.train.losses import soft_targets
 
 PAPER_P = {"flip": 0.5, "crop": 0.8, "jitter": 0.5, "rotate": 0.3, "noise": 0.2, "cutout": 0.3, "mixup": 0.4}
 OFF = {f"p_{op}": 0.0 for op in HAFEM_OPS + ("mixup",)}
@@ -269,7 +269,7 @@ def test_mix_blends_each_firing_sample_with_its_reversed_partner():
     lam4 = lam.view(-1, 1, 1, 1)
     torch.testing.assert_close(xm, lam4 * x + (1 - lam4) * x[partner])
     assert torch.equal(xm[~fired], x[~fired]) and torch.equal(soft[~fired], one_hot[~fired])
-    assert soft_targets(soft, k) is soft                 # the format fernb.losses accepts
+    assert soft_targets(soft, k) is soft                 # the format fernb.train.losses accepts
 
 
 def test_mixup_of_soft_targets():

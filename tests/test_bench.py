@@ -1,4 +1,4 @@
-"""The real-time harness (fernb.bench), ONNX export (fernb.export) and the environment record."""
+"""The real-time harness (fernb.realtime.bench), ONNX export (fernb.realtime.export) and the environment record."""
 from __future__ import annotations
 
 import json
@@ -10,8 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from fernb import bench
-from fernb.export import ONNX_BOUND, check_onnx, export_onnx, onnx_metadata, onnx_session
+from fernb.realtime import bench
+from fernb.realtime.export import ONNX_BOUND, check_onnx, export_onnx, onnx_metadata, onnx_session
 from fernb.machine import environment
 from fernb.models import create_model
 from fernb.models.baselines import TABLE3
@@ -413,7 +413,7 @@ def test_miss_profiles_profile_only_the_misses():
 def test_write_video_reads_back_and_refuses_unknown_containers(tmp_path):
     import cv2
 
-    from fernb.faces.demo import synthetic_video, write_video
+    from fernb.data.synthphotos import synthetic_video, write_video
 
     photos = synthetic_video(tmp_path / "v.avi", 4, blank=(2,))
     cap, n = cv2.VideoCapture(str(tmp_path / "v.avi")), 0

@@ -89,7 +89,7 @@ def test_cli_prepare_a_photo_dataset_with_a_chosen_face_backend(tmp_path, capsys
 
     from fernb.cli import main
     from fernb.data import load_store
-    from fernb.faces.demo import synthetic_photo
+    from fernb.data.synthphotos import synthetic_photo
 
     root = tmp_path / "KDEF"
     codes = ("NE", "HA", "SA", "SU", "AF", "DI", "AN")

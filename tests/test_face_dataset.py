@@ -1,4 +1,4 @@
-"""From a publisher's file list to aligned faces (fernb.faces.dataset): counting, pose, cache."""
+"""From a publisher's file list to aligned faces (fernb.data.photos): counting, pose, cache."""
 from __future__ import annotations
 
 import cv2
@@ -12,8 +12,8 @@ from fernb.data.synthfer import generate
 from fernb.faces import align
 from fernb.faces.align import five_points, template_points, transform_points
 from fernb.faces.backends import Face
-from fernb.faces.dataset import FaceRecord, annotate_pose, build_dataset
-from fernb.faces.demo import synthetic_photo
+from fernb.data.photos import FaceRecord, annotate_pose, build_dataset
+from fernb.data.synthphotos import synthetic_photo
 from fernb.faces.pipeline import FacePipeline
 from fernb.labels import SEVEN
 
@@ -151,7 +151,7 @@ def test_annotate_pose_without_landmarks_says_so_and_changes_nothing():
 
 
 def test_eye_error_of_the_alignment_is_measured_in_crop_pixels():
-    """transform_points + template, as fernb.faces.demo.measure uses them: zero for the truth."""
+    """transform_points + template, as fernb.data.synthphotos.measure uses them: zero for the truth."""
     p = synthetic_photo(0, 2, yaw=0.0, face=140)
     res = FacePipeline(backend="opencv", size=224).process(p.image, landmarks=p.landmarks)
     err = np.linalg.norm(transform_points(five_points(p.landmarks)[:2], res.matrix) - template_points(224)[:2], axis=1)
@@ -159,7 +159,7 @@ def test_eye_error_of_the_alignment_is_measured_in_crop_pixels():
 
 
 def test_rejection_table_lists_reasons_counts_and_files():
-    from fernb.faces.dataset import rejection_table
+    from fernb.data.photos import rejection_table
 
     meta = {"rejected": {"no_face": [{"file": "a.jpg", "detail": "the detector found no face"}, {"file": "b.jpg", "detail": ""}],
                          "bad_fit": [{"file": "c.jpg", "detail": "only 50% of the landmarks inside the image"}]}}
@@ -200,7 +200,7 @@ def test_rows_a_loader_rejected_before_reading_pixels_are_kept_and_counted(photo
 def test_demo_summary_per_pose_by_hand():
     import pandas as pd
 
-    from fernb.faces.demo import summarise
+    from fernb.data.synthphotos import summarise
 
     found = pd.DataFrame({"found": [True, False, True, True], "alignment": ["box", "", "eyes", "box"],
                           "eye_error_px": [2.0, np.nan, 4.0, 10.0], "yaw": [3.0, -2.0, 44.0, 91.0]})
@@ -212,7 +212,7 @@ def test_demo_summary_per_pose_by_hand():
 
 
 def test_the_demo_measures_detection_not_the_cache(tmp_path):
-    from fernb.faces.demo import measure, synthetic_photos, uncached
+    from fernb.data.synthphotos import measure, synthetic_photos, uncached
 
     photos = synthetic_photos(3, seed=0, yaw=0.0)
     truth = {cv2.resize(p.image, (8, 8), interpolation=cv2.INTER_AREA).tobytes(): p.landmarks for p in photos}

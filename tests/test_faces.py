@@ -354,7 +354,7 @@ def test_fan_backend_on_real_weights():
 
 
 def test_synthetic_photo_keeps_true_landmarks_through_the_tilt():
-    from fernb.faces.demo import synthetic_photo
+    from fernb.data.synthphotos import synthetic_photo
 
     def eye_angle(landmarks):
         eyes = five_points(landmarks)[:2]

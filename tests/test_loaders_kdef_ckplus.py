@@ -33,7 +33,7 @@ from fernb.data.core import DatasetFormatError
 from fernb.data.kdef import load_kdef, read_kdef
 from fernb.faces.align import five_points, template_points
 from fernb.faces.backends import Face, OpenCVBackend
-from fernb.faces.demo import synthetic_photo
+from fernb.data.synthphotos import synthetic_photo
 from fernb.faces.pipeline import FacePipeline, decode_rgb
 
 from conftest import NoDetection, real_data_dir

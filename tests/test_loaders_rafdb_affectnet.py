@@ -31,8 +31,8 @@ from fernb.data.rafdb import load_rafdb, read_rafdb
 from fernb.data.synthfer import render_sample
 from fernb.faces.align import five_points, similarity_transform, template_points, transform_points
 from fernb.faces.backends import Face
-from fernb.faces.dataset import FaceRecord
-from fernb.faces.demo import synthetic_photo
+from fernb.data.photos import FaceRecord
+from fernb.data.synthphotos import synthetic_photo
 from fernb.faces.pipeline import FacePipeline, decode_rgb
 
 from conftest import NoDetection

@@ -1,4 +1,4 @@
-"""fernb.losses against hand-computed values: targets, DLS, center loss (Wen's update), HAFEM's compound loss."""
+"""fernb.train.losses against hand-computed values: targets, DLS, center loss (Wen's update), HAFEM's compound loss."""
 from __future__ import annotations
 
 import warnings
@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from fernb.losses import (
+from fernb.train.losses import (
     HAFEM_WEIGHTS, CenterLoss, CompoundLoss, CrossEntropy, LossOutput, build_loss,
     distribution_aware_smoothing, is_mixed, smoothing_prior, soft_targets,
 )

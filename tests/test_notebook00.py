@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from fernb import pipeline
+from fernb.workbook import stages as pipeline
 from fernb.data import load_store
 from fernb.faces import fan_status
 
@@ -184,7 +184,7 @@ def _kdef_zip(folder):
 
     import cv2
 
-    from fernb.faces.demo import synthetic_photo
+    from fernb.data.synthphotos import synthetic_photo
 
     codes = {"NE": 0, "HA": 1, "SA": 2, "SU": 3, "AF": 4, "DI": 5, "AN": 6}  # canonical index, by hand
     path = folder / "KDEF_and_AKDEF.zip"

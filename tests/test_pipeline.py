@@ -8,8 +8,8 @@ import pytest
 import yaml
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from fernb import pipeline
-from fernb.report import Report
+from fernb.workbook import stages as pipeline
+from fernb.workbook.report import Report
 
 
 def _project(tmp_path, params, stage_params, cells=None):
@@ -66,7 +66,7 @@ def _cells(body):
 
 @pytest.mark.slow
 def test_run_stage_injects_params_and_exports_html(tmp_path):
-    body = ("from fernb.report import Report\n"
+    body = ("from fernb.workbook.report import Report\n"
             "Report('01_demo').metrics({'twice': 2 * x}, headline=['twice'], title='Demo')\n"
             "print('x is', x)")
     root = _project(tmp_path, {"a": {"x": 21}}, ["a.x"], _cells(body))

@@ -11,20 +11,20 @@ import pandas as pd
 import pytest
 import torch
 
-import fernb.predict
+import fernb.realtime.predict
 from fernb.cli import main
 from fernb.faces.backends import OpenCVBackend
-from fernb.faces.demo import synthetic_photo, write_video
+from fernb.data.synthphotos import synthetic_photo, write_video
 from fernb.labels import SEVEN
 from fernb.models import create_model, save_model
-from fernb.predict import Predictor, find_checkpoint, open_sources, predict_sources, training_inputs
+from fernb.realtime.predict import Predictor, find_checkpoint, open_sources, predict_sources, training_inputs
 
 CLASSES = list(reversed(SEVEN))        # not the defaults: a test can tell they were read
 PROBS = [f"prob_{c}" for c in CLASSES]
 FPS = 5.0
 FRONTAL = (0, 1, 3, 4, 5, 6)           # synthetic_photo(0, i, face=150, upright, frontal): the Haar cascade finds these
 BLANK_AT = 3                           # the video's frame without a face
-OK_COLOUR = (60, 200, 60)              # BGR of an ok face's box in fernb.predict.draw
+OK_COLOUR = (60, 200, 60)              # BGR of an ok face's box in fernb.realtime.predict.draw
 
 
 def photo(i: int, face: int = 150) -> np.ndarray:
@@ -159,7 +159,7 @@ def test_images_and_a_folder_give_rows_per_face_csv_json_lines_and_annotations(p
 @pytest.mark.parametrize("error", [KeyboardInterrupt, RuntimeError])
 def test_an_interruption_midway_keeps_the_frames_done(predictor, checkpoint, video, tmp_path, monkeypatch, capsys, error):
     k = 3
-    read = fernb.predict.read_frames
+    read = fernb.realtime.predict.read_frames
 
     def stopping(source, max_frames=None):
         for frame in read(source, max_frames):
@@ -167,7 +167,7 @@ def test_an_interruption_midway_keeps_the_frames_done(predictor, checkpoint, vid
                 raise error(f"stopped at frame {k}")
             yield frame
 
-    monkeypatch.setattr(fernb.predict, "read_frames", stopping)
+    monkeypatch.setattr(fernb.realtime.predict, "read_frames", stopping)
     # one batch for the whole video: the k frames read are scored only because of the interruption
     unbatched = Predictor(predictor.model, predictor.inputs, predictor.pipeline, batch_size=64)
     # .mp4: unreadable unless the writer is released (its index is written last)
@@ -249,7 +249,7 @@ def test_crops_become_what_the_network_was_trained_on(predictor):
     assert predictor.pipeline.size == 48                                    # aligned at the training images' side
     crop = np.random.default_rng(0).integers(0, 256, (48, 48, 3), dtype=np.uint8)
     np.testing.assert_array_equal(predictor.to_input(crop), cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY))
-    colour = Predictor(predictor.model, fernb.predict.TrainingInputs(
+    colour = Predictor(predictor.model, fernb.realtime.predict.TrainingInputs(
         tuple(CLASSES), (32, 32, 3), "range", "", {}), predictor.pipeline)
     assert colour.to_input(crop).shape == (32, 32, 3)
 
@@ -341,7 +341,7 @@ def test_rejected_faces_get_no_probabilities_and_shift_none_onto_others(predicto
     faces go to the right faces (frame 1: rejected, ok; frame 2: ok, rejected, ok)."""
     from fernb.faces.backends import Face
     from fernb.faces.pipeline import FaceResult
-    from fernb.predict import Frame, PredictionRun, Source, _Pending, _RowWriter
+    from fernb.realtime.predict import Frame, PredictionRun, Source, _Pending, _RowWriter
 
     crop = np.zeros((48, 48), np.uint8)
     ok, bad = FaceResult("ok", crop, alignment="box"), FaceResult("bad_fit", detail="implausible")

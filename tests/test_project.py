@@ -10,7 +10,7 @@ import nbformat
 import pytest
 import yaml
 
-from fernb import pipeline
+from fernb.workbook import stages as pipeline
 
 from conftest import REPO
 

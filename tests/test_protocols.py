@@ -7,7 +7,7 @@ import pytest
 from fernb.data.core import FERData
 from fernb.data.folds import subject_folds
 from fernb.labels import SEVEN
-from fernb.protocols import apply_protocol, check_protocol, describe_protocol
+from fernb.data.protocols import apply_protocol, check_protocol, describe_protocol
 
 from conftest import tiny_faces
 

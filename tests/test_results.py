@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fernb import results as res
+from fernb.evaluate import results as res
 from fernb.metrics import accuracy_by_pose, classification_metrics, pose_contrast, predictions_frame
 from fernb.train import RunResult
 

@@ -94,7 +94,7 @@ def test_best_checkpoint_and_early_stop_follow_the_monitored_metric(tmp_path, mo
 # ---------------------------------------------------------------------- LLRD, schedule
 def _hafem_optimizer(config):
     model = create_model("hafem", num_classes=7, in_chans=1, **HAFEM_SMALL)
-    from fernb.losses import build_loss
+    from fernb.train.losses import build_loss
 
     loss = build_loss("compound", 7, model.embed_dim, np.full(7, 10))
     optimizer, centres = T.build_optimizers(model, loss, config)
@@ -142,7 +142,7 @@ def test_warmup_cosine_schedule_hits_its_endpoints():
 def test_plateau_schedule_is_keras_equivalent():
     config = lanmsff_config()
     model = create_model("lanmsff", num_classes=7, in_chans=1, **LANMSFF_SMALL)
-    from fernb.losses import build_loss
+    from fernb.train.losses import build_loss
 
     optimizer, centres = T.build_optimizers(model, build_loss("ce", 7, model.embed_dim), config)
     assert centres is None and isinstance(optimizer, torch.optim.Adam)
@@ -288,7 +288,7 @@ def test_amp_plan():
 
 
 def test_seed_summary_gives_mean_and_sample_spread(tmp_path):
-    from fernb.recipes import versus_paper
+    from fernb.train.recipes import versus_paper
 
     class Fake:
         def __init__(self, seed, acc):
@@ -353,7 +353,7 @@ def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path):
 
 
 def test_recipes_read_params_yaml_and_list_their_departures():
-    from fernb import recipes
+    from fernb.train import recipes
 
     hafem = recipes.from_stage("01_hafem", root=REPO)
     lanmsff = recipes.from_stage("02_lanmsff", root=REPO)
@@ -365,7 +365,7 @@ def test_recipes_read_params_yaml_and_list_their_departures():
     # the paper's settings give no departures; one changed setting gives exactly one
     paper = {"backbone": "efficientnet_b5", "pretrained": True, "img_size": 224, "d_model": None, "d_ff": None,
              "epochs": 140, "warmup_epochs": 10, "max_train": None, "loss_weights": [0.6, 0.25, 0.15], "augment": "hafem"}
-    params = {**__import__("fernb.pipeline", fromlist=["x"]).stage_parameters("01_hafem", REPO), **paper}
+    params = {**__import__("fernb.workbook.stages", fromlist=["x"]).stage_parameters("01_hafem", REPO), **paper}
     assert recipes.hafem(params).notes == []
     assert recipes.hafem({**params, "img_size": 112}).notes == ["img_size = 112 (the paper: 224)"]
     table = recipes.paper_comparison(recipes.hafem(params))

@@ -49,7 +49,7 @@ import numpy as np
 from fernb.data.archive import Source, open_source
 from fernb.data.core import DatasetFormatError, FERData
 from fernb.data.folds import carve_val, layout_error, split_counts
-from fernb.faces.dataset import FaceRecord, build_dataset
+from fernb.data.photos import FaceRecord, build_dataset
 from fernb.labels import AFFECTNET_CODES, AFFECTNET_NOT_EXPRESSIONS, canonical_index, class_names
 
 __all__ = ["read_affectnet", "load_affectnet", "HEADER", "LISTS", "IMAGES", "EXPECTED_TREE"]
@@ -272,7 +272,7 @@ def load_affectnet(path: str | os.PathLike, *, num_classes: int = 8, val_fractio
     Returns:
         :class:`FERData` named ``"affectnet"``. ``meta``: what :func:`read_affectnet`
         records, ``source``, ``source_kind``, ``sha256``, and what
-        :func:`~fernb.faces.dataset.build_dataset` adds; the rows without usable landmarks
+        :func:`~fernb.data.photos.build_dataset` adds; the rows without usable landmarks
         or box are in ``rejected["no_annotation"]``, and ``listed`` counts them, so that
         ``listed == kept + sum(n_rejected)``.
     """

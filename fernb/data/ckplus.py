@@ -57,7 +57,7 @@ import numpy as np
 from fernb.data.archive import Source
 from fernb.data.core import DatasetFormatError, FERData
 from fernb.data.folds import fold_splits, layout_error, subject_folds
-from fernb.faces.dataset import FaceRecord, build_dataset
+from fernb.data.photos import FaceRecord, build_dataset
 from fernb.labels import CKPLUS_CODES, canonical_index, class_names
 
 __all__ = ["read_ckplus", "load_ckplus", "read_emotion", "read_landmarks", "EXPECTED_LAYOUT"]
@@ -324,7 +324,7 @@ def _read(parts: _Parts, peak_frames: int, neutral_first: bool, num_classes: int
 
 def read_ckplus(path: str | os.PathLike | Source, *, peak_frames: int = 3, neutral_first: bool = True,
                 num_classes: int = 8, k: int = 10, test_fold: int = 0, fold_seed: int = 0) -> tuple[list[FaceRecord], dict]:
-    """Parse CK+ into :class:`~fernb.faces.dataset.FaceRecord` rows (labels, landmarks; no pixels).
+    """Parse CK+ into :class:`~fernb.data.photos.FaceRecord` rows (labels, landmarks; no pixels).
 
     Args:
         path: the ``CK+`` folder (the zips extracted side by side, at any depth), a zip
@@ -374,7 +374,7 @@ def load_ckplus(path: str | os.PathLike, *, peak_frames: int = 3, neutral_first:
         :class:`FERData` named ``"ckplus"`` with ``landmarks`` (in crop pixels), extras
         ``subject``, ``fold``, ``sequence`` (``"S005/001"``), ``frame``, ``frame_role``
         (``"neutral"``/``"peak"``), ``emotion_code`` (the sequence's code) plus those of
-        :func:`~fernb.faces.dataset.build_dataset`.
+        :func:`~fernb.data.photos.build_dataset`.
     """
     with Source(path, expected="the CK+ folder or a zip holding cohn-kanade-images/") as main:
         parts = _open_parts(main)

@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 
 from fernb.data.core import SPLITS, FERData
+from fernb.faces.pose import POSE_THRESHOLDS
+from fernb.labels import FERPLUS_TO_CANONICAL, FERPLUS_VOTES
 
 
 def class_distribution(data: FERData) -> pd.DataFrame:
@@ -192,8 +194,6 @@ def vote_agreement(data: FERData) -> pd.DataFrame:
     """
     if data.votes is None:
         return pd.DataFrame(columns=["class", "images", "mean_agreement"])
-    from fernb.labels import FERPLUS_TO_CANONICAL, FERPLUS_VOTES
-
     column = {FERPLUS_TO_CANONICAL[name]: j for j, name in enumerate(FERPLUS_VOTES) if name in FERPLUS_TO_CANONICAL}
     votes = data.votes.astype(np.float64)
     total = votes.sum(1)
@@ -223,3 +223,33 @@ def one_per_pose_bin(data: FERData, step: float = 45.0, seed: int = 0) -> list[i
     bins = np.round(data.pose / step) * step
     known = ~np.isnan(bins)
     return [int(rng.choice(np.flatnonzero(bins == b))) for b in np.unique(bins[known])]
+
+
+def pose_subset(data, min_abs_yaw: float, split: str | None = "test"):
+    """The samples of ``split`` (all when None) whose |yaw| exceeds ``min_abs_yaw`` degrees.
+
+    Samples of unknown pose (NaN) are never in a pose subset.
+    """
+    yaw = np.asarray(data.pose, dtype=np.float64)
+    mask = np.abs(np.nan_to_num(yaw, nan=0.0)) > float(min_abs_yaw)
+    mask &= np.isfinite(yaw)
+    if split is not None:
+        mask &= data.split == split
+    return data.subset(mask)
+
+
+def pose_subsets_table(data, thresholds=POSE_THRESHOLDS):
+    """Per split: images, images of known yaw and the size of each |yaw| > t subset, as a DataFrame."""
+    yaw = np.asarray(data.pose, dtype=np.float64)
+    source = data.extras.get("pose_source")
+    rows = []
+    for s in SPLITS:
+        in_split = data.split == s
+        row = {"split": s, "images": int(in_split.sum()), "known_yaw": int((in_split & np.isfinite(yaw)).sum())}
+        for t in thresholds:
+            row[f"yaw_gt_{t:g}"] = len(pose_subset(data, t, split=s))
+        if source is not None:
+            kinds, counts = np.unique(np.asarray(source)[in_split], return_counts=True)
+            row["pose_source"] = ", ".join(f"{k} {c}" for k, c in zip(kinds, counts))
+        rows.append(row)
+    return pd.DataFrame(rows)

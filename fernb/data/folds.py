@@ -17,7 +17,7 @@ import numpy as np
 from fernb.data.core import SPLITS, DatasetFormatError
 
 if TYPE_CHECKING:  # records come from the face pipeline's dataset builder
-    from fernb.faces.dataset import FaceRecord
+    from fernb.data.photos import FaceRecord
 
 __all__ = ["subject_folds", "fold_splits", "carve_val", "split_counts", "layout_error"]
 

@@ -35,7 +35,7 @@ other than their own subject folder, that are not ``.JPG``, or that repeat an im
 already listed (``meta["bad_names"]``: file and reason); images outside ``poses`` /
 ``sessions`` (``meta["filtered"]``). No landmarks ship, so the face pipeline detects;
 images it rejects (unreadable, no face...) are counted by reason in ``meta["rejected"]``
-(:func:`fernb.faces.dataset.build_dataset`).
+(:func:`fernb.data.photos.build_dataset`).
 """
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ import numpy as np
 from fernb.data.archive import Source
 from fernb.data.core import FERData
 from fernb.data.folds import fold_splits, layout_error, subject_folds
-from fernb.faces.dataset import FaceRecord, build_dataset
+from fernb.data.photos import FaceRecord, build_dataset
 from fernb.labels import KDEF_CODES, KDEF_POSES, SEVEN, canonical_index
 
 __all__ = ["read_kdef", "load_kdef", "parse_kdef_name", "EXPECTED_LAYOUT", "SESSIONS"]
@@ -199,7 +199,7 @@ def _read(src: Source, poses, sessions, k: int, test_fold: int, fold_seed: int) 
 
 def read_kdef(path: str | os.PathLike | Source, *, poses=tuple(KDEF_POSES), sessions=SESSIONS, k: int = 5,
               test_fold: int = 0, fold_seed: int = 0) -> tuple[list[FaceRecord], dict]:
-    """Parse KDEF's file names into :class:`~fernb.faces.dataset.FaceRecord` rows (no pixels read).
+    """Parse KDEF's file names into :class:`~fernb.data.photos.FaceRecord` rows (no pixels read).
 
     Args:
         path: ``KDEF_and_AKDEF.zip``, a folder holding ``KDEF/`` at any depth, the ``KDEF``
@@ -236,7 +236,7 @@ def load_kdef(path: str | os.PathLike, *, poses=tuple(KDEF_POSES), sessions=SESS
     Returns:
         :class:`FERData` named ``"kdef"``, classes :data:`~fernb.labels.SEVEN`, ``pose`` = the
         publisher's yaw, extras ``subject``, ``fold``, ``session``, ``pose_code``,
-        ``expression_code`` (plus those of :func:`~fernb.faces.dataset.build_dataset`).
+        ``expression_code`` (plus those of :func:`~fernb.data.photos.build_dataset`).
     """
     with Source(path, expected="KDEF_and_AKDEF.zip or a folder holding KDEF/") as src:
         records, meta, info = _read(src, poses, sessions, k, test_fold, fold_seed)

@@ -34,7 +34,7 @@ crops the publisher's bounding box, else detects; which one each image got is co
 
 Counted, never silently lost: a listed image that is not in the source is
 ``meta["rejected"]["missing_file"]``; an undecodable one ``meta["rejected"]["unreadable"]``
-(both by :func:`fernb.faces.dataset.build_dataset`, with the file name).
+(both by :func:`fernb.data.photos.build_dataset`, with the file name).
 """
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ import numpy as np
 from fernb.data.archive import Source, open_source
 from fernb.data.core import DatasetFormatError, FERData
 from fernb.data.folds import carve_val, layout_error, split_counts
-from fernb.faces.dataset import FaceRecord, build_dataset
+from fernb.data.photos import FaceRecord, build_dataset
 from fernb.labels import RAFDB_CODES, SEVEN, canonical_index
 
 __all__ = ["read_rafdb", "load_rafdb", "LABEL_FILE", "VARIANTS", "EXPECTED_TREE"]
@@ -246,7 +246,7 @@ def load_rafdb(path: str | os.PathLike, *, variant: str = "aligned", val_fractio
     Returns:
         :class:`FERData` named ``"rafdb"`` with ``classes = SEVEN``. ``meta``: everything
         :func:`read_rafdb` records, plus ``source``, ``source_kind``, ``sha256`` and what
-        :func:`~fernb.faces.dataset.build_dataset` adds (``rejected`` by reason with file
+        :func:`~fernb.data.photos.build_dataset` adds (``rejected`` by reason with file
         names, ``alignment`` counts, the face pipeline's settings).
     """
     src = Source(path, expected="basic/ or basic.zip (RAF-DB basic) or a folder/archive holding it")

@@ -9,7 +9,7 @@
   ``"opencv"``, with a warning that says why and what was lost.
 
 Datasets that ship their own landmarks or boxes (AffectNet, RAF-DB, CK+) skip detection
-altogether (:mod:`fernb.faces.dataset`).
+altogether (:mod:`fernb.data.photos`).
 """
 from __future__ import annotations
 

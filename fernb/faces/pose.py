@@ -18,7 +18,7 @@ codes map onto the same convention (:data:`fernb.labels.KDEF_POSES`).
 
 LANMSFF (Table IV/VII) reports accuracy on *Pose-FER2013* and *Pose-FERPlus*: the test
 images with |yaw| > 30° and > 45°. Their index lists are not published, so
-:func:`pose_subset` builds them from whatever yaw a dataset carries — the publisher's
+:func:`fernb.data.explore.pose_subset` builds them from whatever yaw a dataset carries — the publisher's
 (KDEF), the renderer's (SynthFER) or this estimate (FER2013, FERPlus, RAF-DB, ...), which
 ``data.extras["pose_source"]`` records.
 """
@@ -30,8 +30,7 @@ import cv2
 import numpy as np
 
 __all__ = ["MODEL_POINTS", "MODEL_LANDMARKS", "POSE_THRESHOLDS", "START_YAWS", "head_pose", "euler_from_rotation",
-           "rotation_from_euler", "pose_subset", "pose_subsets_table", "estimate_poses", "pose_error_table",
-           "synthfer_pose_check", "check_summary", "KDEF_BINS"]
+           "rotation_from_euler", "estimate_poses", "pose_error_table", "check_summary", "KDEF_BINS"]
 
 # The generic model in the OpenCV-style face frame (x image right, y down, z away from the
 # camera), arbitrary units: the widely used values with y and z negated from their y-up,
@@ -127,40 +126,6 @@ def _initial_translation(points: np.ndarray, camera: np.ndarray) -> np.ndarray:
     return np.array([[(x - camera[0, 2]) * z / camera[0, 0]], [(y - camera[1, 2]) * z / camera[1, 1]], [z]])
 
 
-def pose_subset(data, min_abs_yaw: float, split: str | None = "test"):
-    """The samples of ``split`` (all when None) whose |yaw| exceeds ``min_abs_yaw`` degrees.
-
-    Samples of unknown pose (NaN) are never in a pose subset.
-    """
-    yaw = np.asarray(data.pose, dtype=np.float64)
-    mask = np.abs(np.nan_to_num(yaw, nan=0.0)) > float(min_abs_yaw)
-    mask &= np.isfinite(yaw)
-    if split is not None:
-        mask &= data.split == split
-    return data.subset(mask)
-
-
-def pose_subsets_table(data, thresholds=POSE_THRESHOLDS):
-    """Per split: images, images of known yaw and the size of each |yaw| > t subset, as a DataFrame."""
-    import pandas as pd
-
-    from fernb.data.core import SPLITS
-
-    yaw = np.asarray(data.pose, dtype=np.float64)
-    source = data.extras.get("pose_source")
-    rows = []
-    for s in SPLITS:
-        in_split = data.split == s
-        row = {"split": s, "images": int(in_split.sum()), "known_yaw": int((in_split & np.isfinite(yaw)).sum())}
-        for t in thresholds:
-            row[f"yaw_gt_{t:g}"] = len(pose_subset(data, t, split=s))
-        if source is not None:
-            kinds, counts = np.unique(np.asarray(source)[in_split], return_counts=True)
-            row["pose_source"] = ", ".join(f"{k} {c}" for k, c in zip(kinds, counts))
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
 def estimate_poses(landmarks: np.ndarray, image_shape: tuple[int, ...]) -> np.ndarray:
     """``(N, 3)`` yaw, pitch, roll for ``(N, 68, 2)`` landmarks of images of one shape (NaN rows stay NaN)."""
     lm = np.asarray(landmarks, dtype=np.float64)
@@ -200,29 +165,9 @@ def pose_error_table(true_yaw, estimated_yaw):
     return pd.DataFrame(rows).set_index("true_pose")
 
 
-def synthfer_pose_check(n: int = 300, seed: int = 0):
-    """:func:`head_pose` on ``n`` synthetic photos (:func:`fernb.faces.demo.synthetic_photo`:
-    SynthFER faces at the KDEF poses ± 5°, random identity, expression, pitch and roll, tilted
-    up to ±20°, 110-170 px wide, anywhere in a 320×400 photo), from their true landmarks.
-
-    Returns ``(true_yaw (n,), estimated (n, 3) yaw/pitch/roll, true_pitch_roll (n, 2))``; the
-    true roll includes the photo's tilt. This measures the estimator alone; a landmark
-    detector's error comes on top of it on real photos.
-    """
-    from fernb.faces.demo import synthetic_photo
-
-    true, est, pr = [], [], []
-    for i in range(n):
-        p = synthetic_photo(seed, i)
-        true.append(p.yaw)
-        pr.append((p.pitch, p.face_roll - p.roll))   # the tilt is counter-clockwise-positive
-        est.append(head_pose(p.landmarks, p.image.shape))
-    return np.array(true), np.array(est), np.array(pr)
-
-
 def check_summary(table, estimated: np.ndarray, true_pitch_roll: np.ndarray) -> dict:
     """The headline numbers of a pose check (:func:`pose_error_table` of
-    :func:`synthfer_pose_check`'s output), for the notebook's prose and metrics.
+    :func:`fernb.data.synthphotos.synthfer_pose_check`'s output), for the notebook's prose and metrics.
 
     ``half_turned_outward_bias`` is how much further turned (positive) or less turned
     (negative) than the truth the ±45° faces read, averaged over both sides;

@@ -1,6 +1,6 @@
 """Figures shared by the notebooks. Each function returns a matplotlib Figure.
 
-Notebooks display the figure and hand it to :class:`fernb.report.Report`, which writes it
+Notebooks display the figure and hand it to :class:`fernb.workbook.report.Report`, which writes it
 under ``reports/`` so the pipeline regenerates every figure.
 """
 from __future__ import annotations
@@ -291,7 +291,7 @@ def per_class_bars(table: pd.DataFrame, title: str = "Per-class precision, recal
 
 def latency_by_variant(latency: pd.DataFrame, title: str = "Batch-1 latency by model and variant") -> plt.Figure:
     """Median batch-1 latency (bars, log scale) with the p90 as a whisker, one bar per variant,
-    from a :class:`fernb.bench.Benchmark` ``latency`` table (rows that did not run are left out)."""
+    from a :class:`fernb.realtime.bench.Benchmark` ``latency`` table (rows that did not run are left out)."""
     rows = latency[(latency["batch"] == 1) & (latency["status"] == "ok")]
     labels = list(dict.fromkeys(rows["label"]))
     variants = list(dict.fromkeys(rows["variant"]))

@@ -1,26 +1,36 @@
 """Run numbered notebooks as DVC stages: papermill in, executed notebook + HTML out.
 
 A stage named ``NN_name`` executes ``notebooks/NN_name.ipynb`` and writes
-``reports/NN_name/NN_name.{ipynb,html}``. Its parameters are exactly the keys that
-``dvc.yaml`` declares under the stage's ``params:``, read from ``params.yaml`` and injected
-by papermill under their last name (``synthfer.n_train`` → ``n_train``). Because the
-declared keys are the only values a notebook receives, DVC's dependency tracking is exact:
-change a key and only the stages that declare it re-run.
+``reports/NN_name/NN_name.{ipynb,html}``. A stage that DVC repeats over a list
+(``foreach``, e.g. stage 00 over ``datasets``) expands into ``NN_name@<item>``, one per
+item, each writing ``reports/NN_name/<item>/``; its ``meta: {item: NAME}`` says under
+which parameter name the notebook receives the item (stage 00: ``dataset``).
+
+The notebook's parameters are exactly what ``dvc.yaml`` declares under the stage's
+``params:``, read from ``params.yaml`` and injected by papermill, **one parameter per
+declared entry, named by its last part**: a key (``data.dataset``) arrives as its value
+(``dataset = "synthfer"``), a whole section (``hafem``) as one dict (``hafem = {...}``), so
+two sections sharing leaf names (``hafem.epochs``, ``lanmsff.epochs``) coexist. Because the
+declared entries are the only values a notebook receives, DVC's dependency tracking is
+exact: change a key and only the stages that declare it re-run.
 """
 from __future__ import annotations
 
+import copy
 import html
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from fernb.paths import REPORTS, project_root
-from fernb.report import dotted_get
+from fernb.paths import REPORTS, project_root, reports_dir
+from fernb.workbook.report import dotted_get
 
 RUN_COMMAND = "fernb run"
+_REFERENCE = re.compile(r"\$\{\s*([A-Za-z0-9_.]+)\s*\}")
 
 
 class StageError(RuntimeError):
@@ -35,36 +45,95 @@ def _load_yaml(path: Path) -> Any:
 
 
 def stages(root: str | os.PathLike | None = None) -> dict[str, dict]:
-    """All stages of ``dvc.yaml`` by name."""
+    """All stages of ``dvc.yaml`` by name, as written (``foreach`` stages unexpanded)."""
     root = Path(root) if root else project_root()
     return _load_yaml(root / "dvc.yaml").get("stages", {})
 
 
-def notebook_stages(root: str | os.PathLike | None = None) -> list[str]:
-    """Names of the stages that run a notebook, in ``dvc.yaml`` order."""
-    return [name for name, st in stages(root).items() if str(st.get("cmd", "")).startswith(RUN_COMMAND)]
-
-
-def _flatten(prefix: str, value: Any) -> list[tuple[str, Any]]:
+def _substitute(value: Any, names: dict[str, Any]) -> Any:
+    """``${item}``-style references to ``names`` replaced inside ``value`` (others left to DVC)."""
     if isinstance(value, dict):
-        out = []
-        for key, sub in value.items():
-            out.extend(_flatten(f"{prefix}.{key}", sub))
-        return out
-    return [(prefix, value)]
+        return {_substitute(k, names): _substitute(v, names) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, names) for v in value]
+    if isinstance(value, str):
+        whole = _REFERENCE.fullmatch(value.strip())
+        if whole and whole.group(1) in names:
+            return names[whole.group(1)]
+        return _REFERENCE.sub(lambda m: str(names[m.group(1)]) if m.group(1) in names else m.group(0), value)
+    return value
+
+
+def _foreach_items(spec: Any, stage: str, root: Path) -> dict[str, Any]:
+    """``foreach`` as ``{key: item}``: a list's items are their own keys; ``${name}`` is read
+    from ``params.yaml``."""
+    if isinstance(spec, str):
+        ref = _REFERENCE.fullmatch(spec.strip())
+        if not ref:
+            raise StageError(f"stage {stage}: foreach {spec!r} is neither a list nor a ${{params.yaml key}}")
+        try:
+            spec = dotted_get(_load_yaml(root / "params.yaml"), ref.group(1))
+        except KeyError:
+            raise StageError(f"stage {stage}: foreach names {ref.group(1)!r}, which {root / 'params.yaml'} lacks") from None
+    if isinstance(spec, dict):
+        return {str(k): v for k, v in spec.items()}
+    if isinstance(spec, list) and spec:
+        return {str(v): v for v in spec}
+    raise StageError(f"stage {stage}: foreach must give a non-empty list or mapping, got {spec!r}")
+
+
+def expanded_stages(root: str | os.PathLike | None = None) -> dict[str, dict]:
+    """Every stage as DVC runs it: a ``foreach`` stage ``S`` becomes ``S@<key>`` per item, its
+    ``do`` block with ``${item}`` and ``${key}`` filled in (and ``_group`` / ``_item`` set)."""
+    root = Path(root) if root else project_root()
+    out: dict[str, dict] = {}
+    for name, st in stages(root).items():
+        if "foreach" not in st:
+            out[name] = st
+            continue
+        for key, item in _foreach_items(st["foreach"], name, root).items():
+            definition = _substitute(copy.deepcopy(st["do"]), {"item": item, "key": key})
+            out[f"{name}@{key}"] = {**definition, "_group": name, "_item": item}
+    return out
+
+
+def notebook_of(stage: str) -> str:
+    """The notebook a stage runs: ``00_data_prep@fer2013`` → ``00_data_prep``."""
+    return stage.split("@", 1)[0]
+
+
+def _runs_notebook(st: dict) -> bool:
+    return str(st.get("cmd", "")).startswith(RUN_COMMAND)
+
+
+def notebook_stages(root: str | os.PathLike | None = None) -> list[str]:
+    """Names of the stages that run a notebook, in ``dvc.yaml`` order, as written
+    (``00_data_prep``, not its expansions: one per notebook)."""
+    return [name for name, st in stages(root).items() if _runs_notebook(st.get("do", st))]
+
+
+def notebook_runs(root: str | os.PathLike | None = None) -> list[str]:
+    """Every expanded notebook stage, in ``dvc.yaml`` order (``00_data_prep@synthfer``, ``01_hafem``, ...)."""
+    return [name for name, st in expanded_stages(root).items() if _runs_notebook(st)]
+
+
+def _stage(stage: str, root: Path) -> dict:
+    all_stages = expanded_stages(root)
+    if stage not in all_stages:
+        groups = {n for n, st in stages(root).items() if "foreach" in st}
+        hint = ""
+        if stage in groups:
+            hint = f"; {stage} runs once per item: {sorted(n for n in all_stages if notebook_of(n) == stage)}"
+        raise StageError(f"no stage {stage!r} in {root / 'dvc.yaml'}{hint}; stages: {sorted(all_stages)}")
+    return all_stages[stage]
 
 
 def declared_keys(stage: str, root: str | os.PathLike | None = None) -> dict[str, Any]:
-    """The dotted params keys a stage declares in ``dvc.yaml`` with their ``params.yaml`` values.
-
-    A declared section (``- synthfer``) stands for every key inside it.
-    """
+    """The params entries a stage declares in ``dvc.yaml`` (dotted keys or whole sections)
+    with their ``params.yaml`` values, in declaration order."""
     root = Path(root) if root else project_root()
-    all_stages = stages(root)
-    if stage not in all_stages:
-        raise StageError(f"no stage {stage!r} in {root / 'dvc.yaml'}; stages: {sorted(all_stages)}")
     files: dict[str, list[str]] = {}
-    for entry in all_stages[stage].get("params", []) or []:
+    for entry in _stage(stage, root).get("params", []) or []:
         if isinstance(entry, str):
             files.setdefault("params.yaml", []).append(entry)
         else:
@@ -75,33 +144,71 @@ def declared_keys(stage: str, root: str | os.PathLike | None = None) -> dict[str
         params = _load_yaml(root / file)
         for key in keys:
             try:
-                node = dotted_get(params, key)
+                values[key] = copy.deepcopy(dotted_get(params, key))
             except KeyError:
                 raise StageError(f"stage {stage} declares param {key!r} but {root / file} has no such key") from None
-            values.update(dict(_flatten(key, node)))
     return values
 
 
 def stage_parameters(stage: str, root: str | os.PathLike | None = None,
                      overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Notebook parameters of ``stage``: declared keys by last name, then ``overrides``.
+    """Notebook parameters of ``stage``: one per declared entry by its last name (a section
+    as a dict), a ``foreach`` item under its ``meta: {item: NAME}``, then ``overrides``.
 
-    Two declared keys with the same last name are an error (the notebook could not tell
-    them apart); an override for a name the stage does not declare is an error too.
+    Two entries with the same last name are an error (the notebook could not tell them
+    apart). An override ``NAME=value`` replaces a parameter; ``SECTION.KEY=value`` (or a
+    bare ``KEY`` found in exactly one section) replaces one key inside a section. An
+    override for anything the stage does not declare is an error.
     """
+    root = Path(root) if root else project_root()
     params: dict[str, Any] = {}
     origin: dict[str, str] = {}
-    for key, value in declared_keys(stage, root).items():
-        name = key.rsplit(".", 1)[-1]
+
+    def add(name: str, value: Any, where: str) -> None:
         if name in origin:
-            raise StageError(f"stage {stage}: params {origin[name]!r} and {key!r} both become notebook parameter {name!r}; rename one in params.yaml")
-        params[name], origin[name] = value, key
+            raise StageError(f"stage {stage}: {origin[name]} and {where} both become notebook parameter {name!r}; "
+                             "rename one in params.yaml")
+        params[name], origin[name] = value, where
+
+    for key, value in declared_keys(stage, root).items():
+        add(key.rsplit(".", 1)[-1], value, f"param {key!r}")
+    st = _stage(stage, root)
+    if "_item" in st:
+        name = (st.get("meta") or {}).get("item")
+        if not name:
+            raise StageError(f"stage {st['_group']}: a foreach stage needs meta: {{item: NAME}}, the parameter "
+                             "its notebook receives the item as")
+        add(name, st["_item"], "the foreach item")
     for name, value in (overrides or {}).items():
-        name = name.rsplit(".", 1)[-1]
-        if name not in params:
-            raise StageError(f"stage {stage} has no parameter {name!r}; it takes {sorted(params)}")
-        params[name] = value
+        _override(stage, params, name, value)
     return params
+
+
+def _override(stage: str, params: dict[str, Any], name: str, value: Any) -> None:
+    head, _, rest = name.partition(".")
+    if head in params and not rest:
+        params[head] = value
+        return
+    if head in params and isinstance(params[head], dict):
+        node, parts = params[head], rest.split(".")
+        for part in parts[:-1]:
+            if not isinstance(node.get(part), dict):
+                break
+            node = node[part]
+        else:
+            if parts[-1] in node:
+                node[parts[-1]] = value
+                return
+        raise StageError(f"stage {stage}: section {head!r} has no key {rest!r}; it has {sorted(params[head])}")
+    if not rest:
+        owners = [p for p, v in params.items() if isinstance(v, dict) and name in v]
+        if len(owners) == 1:
+            params[owners[0]][name] = value
+            return
+        if len(owners) > 1:
+            raise StageError(f"stage {stage}: {name!r} is in several sections ({', '.join(owners)}); "
+                             f"say which, e.g. {owners[0]}.{name}=...")
+    raise StageError(f"stage {stage} has no parameter {name!r}; it takes {sorted(params)}")
 
 
 def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:
@@ -191,23 +298,25 @@ def _cell_source(notebook: Path, index: int) -> str:
 
 def run_stage(stage: str, root: str | os.PathLike | None = None, overrides: dict[str, Any] | None = None,
               *, log_output: bool = True, kernel_name: str | None = None) -> Path:
-    """Execute ``notebooks/<stage>.ipynb`` with its parameters and export it to HTML.
+    """Execute ``stage``'s notebook with its parameters and export it to HTML
+    (``00_data_prep@fer2013`` runs ``notebooks/00_data_prep.ipynb`` into ``reports/00_data_prep/fer2013/``).
 
     Returns the HTML path. A failing cell raises :class:`StageError` naming the cell and
     the error (the partially executed notebook and its HTML are still written, for
     reading what went wrong).
     """
-    import papermill as pm
+    import papermill as pm   # deferred: papermill imports nbclient and jupyter, which the index and params need not
 
     root = Path(root).resolve() if root else project_root()
-    source = root / "notebooks" / f"{stage}.ipynb"
+    notebook = notebook_of(stage)
+    source = root / "notebooks" / f"{notebook}.ipynb"
     if not source.is_file():
         raise StageError(f"stage {stage}: notebook {source} not found")
     params = stage_parameters(stage, root, overrides)
-    out_dir = root / REPORTS / stage
+    out_dir = reports_dir(stage, root)
     out_dir.mkdir(parents=True, exist_ok=True)
-    executed = out_dir / f"{stage}.ipynb"
-    page = out_dir / f"{stage}.html"
+    executed = out_dir / f"{notebook}.ipynb"
+    page = out_dir / f"{notebook}.html"
     os.environ["FERNB_ROOT"] = str(root)  # the kernel inherits it: one project root for all paths
     try:
         pm.execute_notebook(
@@ -237,15 +346,16 @@ def build_index(root: str | os.PathLike | None = None) -> Path:
     """Write ``reports/index.html``: one row per notebook stage, linked, with its headline numbers."""
     root = Path(root).resolve() if root else project_root()
     rows = []
-    for stage in notebook_stages(root):
-        summary_file = root / REPORTS / stage / "summary.json"
-        page = root / REPORTS / stage / f"{stage}.html"
+    for stage in notebook_runs(root):
+        folder = reports_dir(stage, root)
+        summary_file = folder / "summary.json"
+        page = folder / f"{notebook_of(stage)}.html"
         if summary_file.is_file():
             summary = json.loads(summary_file.read_text())
             title, headline = summary.get("title", stage), summary.get("headline", {})
         else:
             title, headline = stage, {"status": "not run yet"}
-        link = (f'<a href="{html.escape(f"{stage}/{stage}.html")}">{html.escape(title)}</a>'
+        link = (f'<a href="{html.escape(page.relative_to(root / REPORTS).as_posix())}">{html.escape(title)}</a>'
                 if page.is_file() else html.escape(title))
         numbers = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(_fmt(v))}</td></tr>"
                           for k, v in headline.items())

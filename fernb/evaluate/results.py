@@ -1,4 +1,4 @@
-"""What the training notebooks report, computed from finished runs (:class:`fernb.train.RunResult`).
+"""What the training notebooks report, computed from finished runs (:class:`fernb.runs.RunResult`).
 
 Both training notebooks (and later the ablation and cross-dataset ones) show the same things
 for a list of runs, one per seed: the learning curves, the test metrics with their spread,
@@ -13,12 +13,26 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from fernb.train import RunResult, seed_summary
+from fernb.metrics import pose_subset_label
+from fernb.runs import RunResult
 
-__all__ = ["history_frame", "pooled_predictions", "pooled_confusion", "per_class_mean", "chance", "chance_verdict",
+__all__ = ["seed_summary", "history_frame", "pooled_predictions", "pooled_confusion", "per_class_mean", "chance", "chance_verdict",
            "chance_text", "named_confusions", "pose_versus_paper", "stage_metrics", "HISTORY_COLUMNS"]
 
 HISTORY_COLUMNS = ("seed", "epoch", "lr", "train_loss", "val_loss", "train_accuracy", "val_accuracy", "val_f1")
+
+
+def seed_summary(results: Sequence[RunResult], split: str = "test") -> pd.DataFrame:
+    """Headline metrics of ``split`` over the runs (one per seed): mean, sample std (NaN
+    for one seed: a spread needs two), min, max and the seed count; rows are metrics."""
+    if split not in ("val", "test"):
+        raise ValueError(f"split must be 'val' or 'test', got {split!r}")
+    if not results:
+        raise ValueError("no runs to summarise")
+    per_seed = pd.DataFrame({f"seed {r.info['seed']}": getattr(r, split).headline() for r in results}).T
+    n = len(per_seed)
+    return pd.DataFrame({"mean": per_seed.mean(), "std": per_seed.std(ddof=1) if n > 1 else np.nan,
+                         "min": per_seed.min(), "max": per_seed.max(), "seeds": n})
 
 
 def history_frame(results: Sequence[RunResult]) -> pd.DataFrame:
@@ -70,7 +84,7 @@ def chance_verdict(balanced_accuracy: float, num_classes: int, factor: float = 2
 
 def chance_text(summary: pd.DataFrame, labels_test, num_classes: int, n_seeds: int) -> str:
     """One sentence setting the mean test accuracy and balanced accuracy of ``summary``
-    (:func:`fernb.train.seed_summary`) against :func:`chance`'s two baselines, with
+    (:func:`seed_summary`) against :func:`chance`'s two baselines, with
     :func:`chance_verdict`'s judgement."""
     baseline = chance(labels_test, num_classes)
     acc, bal = summary.at["accuracy", "mean"], summary.at["balanced_accuracy", "mean"]
@@ -84,8 +98,6 @@ def pose_versus_paper(by_pose: pd.DataFrame, pose_subsets: dict) -> pd.DataFrame
     """The paper's accuracy on faces turned by more than each threshold (``{degrees: %}``,
     LANMSFF's "Pose >30°"/">45°" subsets) beside this run's rows of
     :func:`fernb.metrics.accuracy_by_pose`, in %; a threshold the table lacks is NaN."""
-    from fernb.metrics import pose_subset_label
-
     rows = []
     for degrees, stated in pose_subsets.items():
         label = pose_subset_label(degrees)

@@ -8,7 +8,7 @@
 Every image or frame goes through :class:`~fernb.faces.pipeline.FacePipeline`: every face,
 largest first, aligned and CLAHE'd at the training images' side, then made what the
 network was trained on (grayscale when the training images were). Faces of several frames
-are scored together by :func:`fernb.train.predict`. Each face is one row (:data:`COLUMNS`
+are scored together by :func:`fernb.models.inputs.predict_proba`. Each face is one row (:data:`COLUMNS`
 plus one ``prob_<class>`` column per class); an image or frame without a face is one row
 with status ``no_face``, an image that does not decode one row with status ``unreadable``,
 a face whose landmark fit is implausible one row with status ``bad_fit``: nothing is
@@ -43,13 +43,15 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from fernb.faces.backends import Face
-from fernb.faces.demo import VIDEO_CODECS
 from fernb.faces.pipeline import FacePipeline, FaceResult, decode_rgb
+from fernb.faces.video import VIDEO_CODECS
 from fernb.labels import class_names
 from fernb.models import load_model
-from fernb.train import MODEL, RESULT, predict, select_device
+from fernb.machine import select_device
+from fernb.models.inputs import predict_proba
+from fernb.runs import RESULT, find_checkpoint
 
-__all__ = ["TrainingInputs", "Predictor", "Source", "Frame", "PredictionRun", "find_checkpoint", "training_inputs",
+__all__ = ["TrainingInputs", "Predictor", "Source", "Frame", "PredictionRun", "training_inputs",
            "open_sources", "read_frames", "predict_sources", "draw", "COLUMNS", "IMAGE_EXTENSIONS",
            "VIDEO_EXTENSIONS", "VIDEO_CODECS", "STAGES"]
 
@@ -61,30 +63,6 @@ STAGES = {"decode": "decode", "detect": "detect", "align": "align+CLAHE", "model
 
 
 # ---------------------------------------------------------------------------- the model
-def find_checkpoint(path: str | os.PathLike) -> Path:
-    """The ``model.pt`` that ``path`` names: the file itself, a run folder holding it, a model
-    folder (``<model>/seed<k>/``) or a stage folder (``<stage>/<model>/seed<k>/``) with one
-    model, whose lowest seed (seed0) is taken. A stage folder with several models is refused
-    with their list."""
-    path = Path(path)
-    if path.is_file():
-        return path
-    if not path.is_dir():
-        raise FileNotFoundError(f"checkpoint {path} does not exist (expected a {MODEL} written by training, "
-                                "or its runs/ folder)")
-    if (path / MODEL).is_file():
-        return path / MODEL
-    found = sorted(path.glob(f"seed*/{MODEL}")) or sorted(path.glob(f"*/seed*/{MODEL}"))
-    if not found:
-        raise FileNotFoundError(f"{path} holds no {MODEL} (looked in it, in seed*/ and in */seed*/)")
-    models = sorted({p.parent.parent for p in found})
-    if len(models) > 1:
-        raise ValueError(f"{path} holds {len(models)} models ({', '.join(m.name for m in models)}); "
-                         f"name one, e.g. {models[0]}")
-    seed = lambda p: int(p.parent.name[4:]) if p.parent.name[4:].isdigit() else math.inf  # noqa: E731
-    return min(found, key=seed)
-
-
 @dataclass(frozen=True)
 class TrainingInputs:
     """What a network was trained on, so that inference feeds it the same.
@@ -161,7 +139,7 @@ class Predictor:
             training images' side when built by :meth:`from_checkpoint`).
         device: where the network runs.
         batch_size: most faces scored together (across frames).
-        amp: autocast for the network, as :func:`fernb.train.amp_plan` reads it ("auto":
+        amp: autocast for the network, as :func:`fernb.machine.amp_plan` reads it ("auto":
             bf16 or fp16 on a GPU, off on CPU).
         checkpoint: the file it came from, for messages.
     """
@@ -229,7 +207,7 @@ class Predictor:
 
     def score(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Class probabilities ``(N, K)`` of training-format ``images`` (:meth:`to_input`)."""
-        probs, _ = predict(self.model, np.stack(images), batch_size=self.batch_size, device=self.device,
+        probs, _ = predict_proba(self.model, np.stack(images), batch_size=self.batch_size, device=self.device,
                            scaling=self.inputs.scaling, amp=self.amp)
         return probs
 

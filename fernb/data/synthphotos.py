@@ -7,6 +7,7 @@ any real photograph in the repository.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,12 +15,12 @@ import cv2
 import numpy as np
 
 from fernb.data.synthfer import render_sample
+from fernb.faces.align import apply_clahe, five_points, template_points, transform_points
+from fernb.faces.pose import KDEF_BINS, head_pose
+from fernb.faces.video import write_video
 
-# video container -> a FourCC that opencv-python(-headless) writes without extra codecs
-# (annotated videos of fernb predict, synthetic test videos)
-VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG"}
 
-__all__ = ["VIDEO_CODECS", "Photo", "synthetic_photo", "synthetic_photos", "synthetic_video", "write_video", "measure",
+__all__ = ["Photo", "synthetic_photo", "synthetic_photos", "synthetic_video", "synthfer_pose_check", "measure",
            "summarise", "figure_rows", "uncached"]
 
 
@@ -70,26 +71,6 @@ def synthetic_photos(n: int, seed: int = 0, **kwargs) -> list[Photo]:
     return [synthetic_photo(seed, i, **kwargs) for i in range(n)]
 
 
-def write_video(path, frames, fps: float = 10.0) -> Path:
-    """Write uint8 RGB ``frames`` (all one size) as a video with a codec every OpenCV build
-    writes (:data:`VIDEO_CODECS`)."""
-    path = Path(path)
-    codec = VIDEO_CODECS.get(path.suffix.lower())
-    if codec is None:
-        raise ValueError(f"{path}: write one of {', '.join(VIDEO_CODECS)}, not {path.suffix or 'no extension'}")
-    h, w = frames[0].shape[:2]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), fps, (w, h))
-    if not writer.isOpened():
-        raise RuntimeError(f"OpenCV {cv2.__version__} cannot write {path} ({codec})")
-    try:
-        for frame in frames:
-            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    finally:
-        writer.release()
-    return path
-
-
 def synthetic_video(path, n_frames: int, seed: int = 0, fps: float = 10.0, blank: tuple[int, ...] = (),
                     canvas: tuple[int, int] = (320, 400)) -> list[Photo | None]:
     """Write ``n_frames`` synthetic photos as a video (:func:`write_video`) and return them;
@@ -100,10 +81,26 @@ def synthetic_video(path, n_frames: int, seed: int = 0, fps: float = 10.0, blank
     return photos
 
 
+def synthfer_pose_check(n: int = 300, seed: int = 0):
+    """:func:`head_pose` on ``n`` synthetic photos (:func:`fernb.data.synthphotos.synthetic_photo`:
+    SynthFER faces at the KDEF poses ± 5°, random identity, expression, pitch and roll, tilted
+    up to ±20°, 110-170 px wide, anywhere in a 320×400 photo), from their true landmarks.
+
+    Returns ``(true_yaw (n,), estimated (n, 3) yaw/pitch/roll, true_pitch_roll (n, 2))``; the
+    true roll includes the photo's tilt. This measures the estimator alone; a landmark
+    detector's error comes on top of it on real photos.
+    """
+    true, est, pr = [], [], []
+    for i in range(n):
+        p = synthetic_photo(seed, i)
+        true.append(p.yaw)
+        pr.append((p.pitch, p.face_roll - p.roll))   # the tilt is counter-clockwise-positive
+        est.append(head_pose(p.landmarks, p.image.shape))
+    return np.array(true), np.array(est), np.array(pr)
+
+
 def uncached(pipeline, **changes):
     """The same pipeline (same backend object and settings) without a detection cache."""
-    import dataclasses
-
     return dataclasses.replace(pipeline, backend=pipeline.detector, cache_dir=None, **changes)
 
 
@@ -116,8 +113,6 @@ def measure(pipeline, photos: list[Photo]):
     true ``yaw`` and ``roll``.
     """
     import pandas as pd
-
-    from fernb.faces.align import five_points, template_points, transform_points
 
     pipeline = uncached(pipeline)  # measure detection itself, not the cache of an earlier run
     target = template_points(pipeline.size, pipeline.enlarge)[:2]
@@ -133,10 +128,8 @@ def measure(pipeline, photos: list[Photo]):
 
 
 def figure_rows(pipeline, photos: list[Photo]) -> list[dict]:
-    """Rows for :func:`fernb.plots.face_pipeline`: each photo through the backend (or, when
+    """Rows for :func:`fernb.workbook.plots.face_pipeline`: each photo through the backend (or, when
     it finds nothing, through the photo's true landmarks), before and after CLAHE."""
-    from fernb.faces.align import apply_clahe, template_points
-
     raw = uncached(pipeline, clahe=False)
     name = pipeline.detector.config()["backend"]
     rows = []
@@ -169,8 +162,6 @@ def summarise(found, seconds: float):
     (how the found faces were aligned, counted) and ``faces_per_second`` (``seconds`` being
     the time :func:`measure` took).
     """
-    from fernb.faces.pose import KDEF_BINS
-
     pose = (np.digitize(found["yaw"], KDEF_BINS) - 2) * 45
     by_pose = found.assign(yaw_bin=pose).groupby("yaw_bin").agg(
         photos=("found", "size"), found=("found", "mean"), eye_error_px=("eye_error_px", "median"))

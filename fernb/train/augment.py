@@ -16,7 +16,7 @@ reading of that list:
   over samples: the firing samples are gathered, transformed together and written back.
 - Mixup changes the targets, so it is a separate step, :meth:`HAFEMAugment.mix` (or the
   free function :func:`mixup`), applied after the six ops; it returns soft targets
-  ``(N, K)``, the format :mod:`fernb.losses` accepts.
+  ``(N, K)``, the format :mod:`fernb.train.losses` accepts.
 
 Reproducibility. Which samples fire and every random parameter (offsets, factors, angles,
 σ, Cutout centres, Mixup λ) are drawn on the CPU from the object's seeded
@@ -66,7 +66,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from fernb.losses import soft_targets
+from fernb.train.losses import soft_targets
 
 __all__ = [
     "HAFEMAugment", "mixup", "scale_pixels", "HAFEM_OPS", "PAPER_INPUT_SIZE",

@@ -68,11 +68,16 @@ def dotted_get(tree: dict, key: str):
 
 
 class Report:
-    """The output folder of one pipeline stage (``reports/<stage>/``)."""
+    """The output folder of one pipeline stage (``reports/<stage>/``, or ``reports/<stage>/<item>/``
+    for ``stage@item``, :func:`fernb.paths.reports_dir`); ``root`` replaces ``reports/``."""
 
     def __init__(self, stage: str, root: str | os.PathLike | None = None):
         self.stage = stage
-        self.dir = Path(root) / stage if root is not None else reports_dir(stage)
+        if root is None:
+            self.dir = reports_dir(stage)
+        else:
+            name, _, item = stage.partition("@")
+            self.dir = Path(root) / name / item if item else Path(root) / name
         self.dir.mkdir(parents=True, exist_ok=True)
 
     def figure(self, fig, name: str, dpi: int = 110):

@@ -8,10 +8,17 @@ every file that does not become a sample, by reason.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
+
+from fernb.data.core import DatasetFormatError, FERData
+from fernb.faces.pipeline import REJECT_REASONS, FacePipeline, LandmarkCache, check_fit, decode_rgb
+from fernb.faces.pose import head_pose
+from fernb.paths import project_root
 
 
 @dataclass
@@ -47,8 +54,6 @@ class FaceRecord:
 
 def default_cache_dir() -> Path:
     """Where detections are cached between runs: ``<project>/data/cache/faces`` (git-ignored)."""
-    from fernb.paths import project_root
-
     return project_root() / "data" / "cache" / "faces"
 
 
@@ -73,13 +78,6 @@ def build_dataset(name: str, src, records: list[FaceRecord], *, classes: tuple[s
     detail (a loader may pass in rows it already rejected, in ``meta["rejected"]``: they are
     kept and counted in ``listed``, so ``listed == kept + sum(n_rejected)``); faces kept from multi-face images in ``meta["multiple_faces_kept_largest"]``.
     """
-    from collections import Counter
-
-    from tqdm.auto import tqdm
-
-    from fernb.data.core import DatasetFormatError, FERData
-    from fernb.faces.pipeline import FacePipeline, decode_rgb
-
     if pipeline is None:
         pipeline = FacePipeline(size=image_size, cache_dir=default_cache_dir())
     size = pipeline.size
@@ -133,8 +131,6 @@ def build_dataset(name: str, src, records: list[FaceRecord], *, classes: tuple[s
         if np.isfinite(records[i].yaw):
             angles[j, 0], pose_source[j] = records[i].yaw, "publisher"
         elif res.source_landmarks is not None:
-            from fernb.faces.pose import head_pose
-
             angles[j] = head_pose(res.source_landmarks, shape)
             pose_source[j] = "estimated"
     meta = dict(meta or {})
@@ -170,11 +166,6 @@ def annotate_pose(data, pipeline, *, upscale: int = 4, progress: bool = True) ->
     Returns a summary: backend, fitted, bad fits (with the first files), reason if skipped.
     """
     import cv2
-    from tqdm.auto import tqdm
-
-    from fernb.faces.pipeline import LandmarkCache, check_fit
-    from fernb.faces.pose import head_pose
-
     detector = pipeline.detector
     summary = {"backend": detector.config(), "images": len(data), "fitted": 0, "bad_fit": 0, "bad_fit_files": []}
     if not getattr(detector, "has_landmarks", False):
@@ -222,8 +213,6 @@ def rejection_table(meta: dict, examples: int = 3):
     Reads ``meta["rejected"]`` as :func:`build_dataset` writes it; empty when nothing was rejected.
     """
     import pandas as pd
-
-    from fernb.faces.pipeline import REJECT_REASONS
 
     meaning = {**REJECT_REASONS, "missing_file": "listed by the publisher's labels but not in the source"}
     rows = [{"reason": reason, "files": len(items), "meaning": meaning.get(reason, ""),

@@ -21,7 +21,7 @@ is close to the slowest call). Throughput is ``batch / median`` images per secon
 A **variant** is a ``+``-joined set of flags (:func:`parse_variant`): ``eager`` (float32,
 NCHW), ``channels_last``, ``bf16`` / ``fp16`` (``torch.autocast``), ``compile``
 (``torch.compile``, default mode), ``cudagraphs`` (``torch.compile(mode="reduce-overhead")``,
-CUDA graphs; GPU only) and ``onnxruntime`` (the model exported by :mod:`fernb.export`,
+CUDA graphs; GPU only) and ``onnxruntime`` (the model exported by :mod:`fernb.realtime.export`,
 alone). Every variant's logits are compared with eager float32 on the same batch
 (``max_abs_diff``), so a fast variant that computes something else shows.
 
@@ -31,6 +31,7 @@ out-of-memory batch) becomes a row whose ``status`` says why; the sweep goes on.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import json
 import os
@@ -40,12 +41,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
+import cv2
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
-from fernb.machine import environment
+from fernb import faces
+from fernb.data.synthphotos import synthetic_photos
+from fernb.faces import FacePipeline
+from fernb.faces.pipeline import decode_rgb
+from fernb.labels import class_names
+from fernb.machine import environment, select_device
+from fernb.models import create_model, model_card
+from fernb.models.baselines import TABLE3
+from fernb.realtime.export import ONNX_BOUND, check_onnx, export_onnx, onnx_session
+from fernb.realtime.predict import Predictor, TrainingInputs
+from fernb.runs import stage_runs
+from fernb.workbook.report import write_json
 from fernb.models.hafem import PAPER_TARGETS as HAFEM_TARGETS
 from fernb.models.lanmsff import information_density
 
@@ -241,8 +255,6 @@ class _OnnxRunner:
     """The model exported to ONNX and run by ONNX Runtime (float32, numpy in and out)."""
 
     def __init__(self, model: nn.Module, device: torch.device, shape: tuple[int, ...], workdir: Path, key: str):
-        from fernb.export import check_onnx, export_onnx, onnx_session
-
         start = time.perf_counter()
         path = export_onnx(model, workdir / f"{key}.onnx", input_shape=shape)
         self.export_s = time.perf_counter() - start
@@ -265,8 +277,6 @@ class _OnnxRunner:
 def build_model(key: str, spec: BenchModel | None = None, seed: int = 0) -> nn.Module:
     """The benchmark's model ``key`` (from :data:`MODELS` unless ``spec`` is given), 1-channel
     input, eval mode, random weights (speed does not depend on their values)."""
-    from fernb.models import create_model
-
     spec = spec or MODELS[key]
     torch.manual_seed(seed)
     return create_model(spec.name, num_classes=7, in_chans=1, **spec.kwargs).eval()
@@ -284,8 +294,6 @@ class Benchmark:
     settings: dict
 
     def save(self, path: str | os.PathLike) -> Path:
-        from fernb.report import write_json
-
         return write_json(path, {"environment": self.environment, "settings": self.settings,
                                  "models": self.models.to_dict(orient="records"),
                                  "latency": self.latency.to_dict(orient="records")})
@@ -323,11 +331,6 @@ def run_benchmark(models: Sequence[str] | Mapping[str, BenchModel], *, variants:
     variants in ``sweep_variants`` run at every batch size, the others at batch 1.
     ``workdir`` holds the ONNX files (default: a temporary folder, deleted afterwards).
     """
-    from tqdm.auto import tqdm
-
-    from fernb.models import model_card
-    from fernb.train import select_device
-
     device = select_device(str(device)) if str(device) == "auto" else torch.device(device)
     specs: dict = dict(models) if isinstance(models, Mapping) else {k: MODELS[k] for k in models}
     unknown = [k for k, v in specs.items() if v is None]
@@ -436,8 +439,6 @@ def _restore(model: nn.Module, variant: Variant) -> None:
 
 def compare_with_paper(bench: Benchmark) -> pd.DataFrame:
     """HAFEM's Table 3 FPS (RTX 3090) beside ours: our best batch-1 variant per model."""
-    from fernb.models.baselines import TABLE3
-
     best = bench.best(1)
     where = bench.environment.get("gpu") or bench.environment.get("cpu", "")
     rows = []
@@ -459,28 +460,29 @@ TRAINED_STAGES = {"hafem_trained": ("01_hafem", "hafem"), "lanmsff_trained": ("0
 
 
 def trained_models(root: str | os.PathLike | None = None) -> dict[str, dict]:
-    """The models notebooks 01/02 trained, as their ``metrics.json`` describes them.
+    """The models notebooks 01/02 trained, as their finished runs describe them (:func:`fernb.runs.stage_runs`).
 
     Key (``hafem_trained``, ``lanmsff_trained``) → ``spec`` (a :class:`BenchModel` of the
-    trained configuration), ``accuracy`` (test accuracy in %, mean over seeds), ``accuracy_std``,
-    ``seeds``, ``dataset``. A stage whose report is missing is left out.
+    trained configuration), ``accuracy`` (test accuracy in %, mean over seeds), ``accuracy_std``
+    (sample std; None for one seed), ``seeds``, ``dataset``, ``checkpoint`` (the lowest seed's
+    ``model.pt``). A stage that has not trained here is left out.
     """
-    from fernb.paths import REPORTS, project_root
-
-    root = Path(root) if root is not None else project_root()
     out = {}
     for key, (stage, name) in TRAINED_STAGES.items():
-        path = root / REPORTS / stage / "metrics.json"
-        if not path.is_file():
+        try:
+            found = stage_runs(stage, root)
+        except FileNotFoundError:
             continue
-        metrics = json.loads(path.read_text())
-        kwargs = {k: v for k, v in metrics["model_kwargs"].items() if k != "pretrained"}
-        acc = metrics["test"]["accuracy"]
+        if not found:
+            continue
+        first = found[0]
+        kwargs = {k: v for k, v in first.model_kwargs.items() if k != "pretrained"}
+        accuracies = np.array([r.info()["test"]["accuracy"] for r in found], dtype=float)
         size = kwargs.get("img_size")
-        label = f"{name.upper()} as trained in {stage[:2]} ({size} px, {metrics['dataset']})"
-        out[key] = dict(spec=BenchModel(name, kwargs, label), accuracy=100 * acc["mean"],
-                        accuracy_std=None if acc.get("std") is None else 100 * acc["std"],
-                        seeds=metrics.get("seeds"), dataset=metrics["dataset"])
+        label = f"{name.upper()} as trained in {stage[:2]} ({size} px, {first.dataset})"
+        out[key] = dict(spec=BenchModel(name, kwargs, label), accuracy=100 * float(accuracies.mean()),
+                        accuracy_std=100 * float(accuracies.std(ddof=1)) if len(accuracies) > 1 else None,
+                        seeds=[r.seed for r in found], dataset=first.dataset, checkpoint=first.checkpoint)
     return out
 
 
@@ -543,11 +545,8 @@ def _findings_text(found: dict, measured: pd.DataFrame, environment: dict) -> li
 
 
 def accuracy_points(table: pd.DataFrame, environment: dict) -> pd.DataFrame:
-    """Rows for :func:`fernb.plots.accuracy_vs_fps`: our models (accuracy where a run measured
+    """Rows for :func:`fernb.workbook.plots.accuracy_vs_fps`: our models (accuracy where a run measured
     it) and HAFEM's Table 3 (the paper's accuracy and FPS on an RTX 3090), as two panels."""
-    from fernb.models import create_model
-    from fernb.models.baselines import TABLE3
-
     where = environment.get("gpu") or f"{environment.get('cpu', 'CPU')}, {environment.get('threads')} threads"
     datasets = sorted(set(table["dataset"].dropna()))
     ours = pd.DataFrame({"panel": f"ours: {where}; accuracy on {', '.join(datasets) or '—'} test",
@@ -567,8 +566,6 @@ def accuracy_points(table: pd.DataFrame, environment: dict) -> pd.DataFrame:
 def onnx_table(bench: Benchmark) -> pd.DataFrame:
     """Per exported model: export time, file size, |ONNX − PyTorch| logits against the bound,
     and ONNX Runtime's batch-1 speed against eager PyTorch's."""
-    from fernb.export import ONNX_BOUND
-
     lat = bench.latency
     onnx = lat[(lat["variant"] == "onnxruntime") & (lat["batch"] == 1)].set_index("model")
     eager = lat[(lat["variant"] == "eager") & (lat["batch"] == 1) & (lat["status"] == "ok")].set_index("model")
@@ -603,23 +600,15 @@ E2E_STAGES = ("decode", "detect", "landmarks", "align", "clahe", "preprocess", "
 
 
 def encoded_frames(n: int, seed: int = 0, quality: int = 90) -> list[bytes]:
-    """``n`` synthetic 320×400 face photos (:mod:`fernb.faces.demo`) as JPEG bytes, the form a
+    """``n`` synthetic 320×400 face photos (:mod:`fernb.data.synthphotos`) as JPEG bytes, the form a
     file or an MJPEG camera delivers frames in (so decoding is part of the end-to-end time)."""
-    import cv2
-
-    from fernb.faces.demo import synthetic_photos
-
     return [cv2.imencode(".jpg", cv2.cvtColor(p.image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
             for p in synthetic_photos(n, seed=seed)]
 
 
 def bench_predictor(model: nn.Module, backend: str = "opencv", device: str | torch.device = "cpu"):
-    """A :class:`fernb.predict.Predictor` for a benchmark model: faces aligned at the
+    """A :class:`fernb.realtime.predict.Predictor` for a benchmark model: faces aligned at the
     network's input side, grayscale for a 1-channel model, ``range`` scaling, 7 classes."""
-    from fernb.faces import FacePipeline
-    from fernb.labels import class_names
-    from fernb.predict import Predictor, TrainingInputs
-
     side = tuple(int(v) for v in model.input_size)
     shape = side if model.in_chans == 1 else (*side, 3)
     inputs = TrainingInputs(classes=tuple(class_names(model.num_classes)), image_shape=shape, scaling="range",
@@ -637,16 +626,13 @@ def end_to_end(predictor, frames: Sequence[bytes], *, warmup: int = 2) -> pd.Dat
     OpenCV), ``align`` (similarity warp to the template), ``clahe``, ``preprocess`` (the crop
     as the network's training input) and ``model`` (forward pass and softmax of the frame's
     faces, synchronised: :func:`fernb.train.predict` returns host arrays). Plus ``faces`` (how
-    many were scored) and ``total``. ``predictor`` is a :class:`fernb.predict.Predictor`; the
+    many were scored) and ``total``. ``predictor`` is a :class:`fernb.realtime.predict.Predictor`; the
     first ``warmup`` frames run untimed (model and detector warm-up).
     """
-    import dataclasses as dc
-
-    from fernb.faces.pipeline import decode_rgb
 
     pipeline = predictor.pipeline
     detector = pipeline.detector
-    raw = dc.replace(pipeline, backend=detector, cache_dir=None, clahe=False)
+    raw = dataclasses.replace(pipeline, backend=detector, cache_dir=None, clahe=False)
     rows = []
     for i, data in enumerate([*frames[:warmup], *frames]):
         t: dict[str, float] = {}
@@ -682,12 +668,10 @@ def run_end_to_end(models: Mapping[str, BenchModel], backends: Sequence[str], fr
                    device: str | torch.device = "cpu", warmup: int = 2) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     """:func:`end_to_end` for every backend × model: ``({"backend · label": table}, {backend: why skipped})``.
     FAN is skipped, with :func:`fernb.faces.fan_status`'s reason, when its package or weights are missing."""
-    from fernb.faces import fan_status
-
     tables, skipped = {}, {}
     for backend in backends:
-        if backend == "fan" and not fan_status()["ready"]:
-            skipped[backend] = fan_status()["reason"]
+        if backend == "fan" and not faces.fan_status()["ready"]:
+            skipped[backend] = faces.fan_status()["reason"]
             continue
         for key, spec in models.items():
             predictor = bench_predictor(build_model(key, spec), backend, device)
@@ -722,7 +706,7 @@ def e2e_findings(e2e: pd.DataFrame) -> str:
 
 def e2e_stage_ms(e2e: pd.DataFrame) -> pd.DataFrame:
     """The mean milliseconds per stage of :func:`e2e_summary`, one column per stage (for
-    :func:`fernb.plots.stage_shares`)."""
+    :func:`fernb.workbook.plots.stage_shares`)."""
     return e2e[[f"{s} ms" for s in E2E_STAGES]].rename(columns=lambda c: c[: -len(" ms")])
 
 

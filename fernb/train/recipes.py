@@ -34,9 +34,11 @@ from typing import Any, Sequence
 import pandas as pd
 import torch
 
-from fernb.train import TrainConfig, run_dir
+from fernb.runs import RunResult, run_dir, write_manifest
+from fernb.train.config import TrainConfig
+from fernb.train.loop import train_run
 
-__all__ = ["Recipe", "hafem", "lanmsff", "RECIPES", "PAPER", "from_stage", "paper_comparison", "run_recipe", "versus_paper",
+__all__ = ["Recipe", "hafem", "lanmsff", "RECIPES", "PAPER", "TRAINING_STAGES", "paper_comparison", "run_recipe", "versus_paper",
            "backbone_width"]
 
 HAFEM_MODEL_KEYS = ("backbone", "pretrained", "img_size", "use_cbam", "cbam_placement", "use_transformer",
@@ -84,6 +86,14 @@ def _pick(params: dict, keys: Sequence[str], where: str) -> dict:
     return {k: params[k] for k in keys}
 
 
+def _only(section: dict, keys: Sequence[str], where: str) -> dict:
+    """``section`` restricted to ``keys``, every one of them present, and nothing else in it."""
+    unknown = sorted(set(section) - set(keys))
+    if unknown:
+        raise KeyError(f"{where}: unknown parameters {unknown}; it takes {sorted(keys)}")
+    return _pick(section, keys, where)
+
+
 def _seeds(params: dict) -> list[int]:
     seeds = params.get("seeds", [0])
     seeds = [seeds] if isinstance(seeds, int) else list(seeds)
@@ -92,8 +102,10 @@ def _seeds(params: dict) -> list[int]:
     return [int(s) for s in seeds]
 
 
-def hafem(params: dict) -> Recipe:
-    """HAFEM's recipe from notebook 01's parameters (``params.yaml`` ``hafem`` and ``train``)."""
+def hafem(params: dict, train: dict) -> Recipe:
+    """HAFEM's recipe from ``params.yaml``'s ``hafem`` section and the shared ``train`` section
+    (hardware and numerics), as stage 01 receives them."""
+    params = {**params, **_only(train, TRAIN_KEYS, "train")}
     model_kwargs = _pick(params, HAFEM_MODEL_KEYS, "hafem")
     config = TrainConfig(
         epochs=params["epochs"], batch_size=params["batch_size"], eval_batch_size=params.get("eval_batch_size", 256),
@@ -106,8 +118,10 @@ def hafem(params: dict) -> Recipe:
     return Recipe("hafem", "hafem", model_kwargs, config, _seeds(params), _notes("hafem", {**model_kwargs, **config.as_dict()}))
 
 
-def lanmsff(params: dict) -> Recipe:
-    """LANMSFF's recipe from notebook 02's parameters (``params.yaml`` ``lanmsff`` and ``train``)."""
+def lanmsff(params: dict, train: dict) -> Recipe:
+    """LANMSFF's recipe from ``params.yaml``'s ``lanmsff`` section and the shared ``train`` section
+    (hardware and numerics), as stage 02 receives them."""
+    params = {**params, **_only(train, TRAIN_KEYS, "train")}
     model_kwargs = _pick(params, LANMSFF_MODEL_KEYS, "lanmsff")
     config = TrainConfig(
         epochs=params["epochs"], batch_size=params["batch_size"], eval_batch_size=params.get("eval_batch_size", 256),
@@ -119,7 +133,9 @@ def lanmsff(params: dict) -> Recipe:
     return Recipe("lanmsff", "lanmsff", model_kwargs, config, _seeds(params), _notes("lanmsff", {**model_kwargs, **config.as_dict()}))
 
 
-RECIPES = {"01_hafem": hafem, "02_lanmsff": lanmsff}
+# The training stages, the params.yaml section each reads its recipe from, and the recipe.
+RECIPES = {"hafem": hafem, "lanmsff": lanmsff}
+TRAINING_STAGES = {"01_hafem": "hafem", "02_lanmsff": "lanmsff"}
 
 
 @functools.lru_cache(maxsize=None)
@@ -168,26 +184,18 @@ def paper_comparison(recipe: Recipe) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("setting")
 
 
-def from_stage(stage: str, overrides: dict | None = None, root: str | os.PathLike | None = None) -> Recipe:
-    """The recipe a stage runs, from ``params.yaml`` (the keys ``dvc.yaml`` declares) plus ``overrides``."""
-    from fernb.pipeline import stage_parameters
-
-    if stage not in RECIPES:
-        raise ValueError(f"stage {stage!r} trains no model; training stages: {sorted(RECIPES)}")
-    return RECIPES[stage](stage_parameters(stage, root, overrides))
-
-
 def run_recipe(stage: str, recipe: Recipe, data, *, root: str | os.PathLike | None = None,
-               live_root: str | os.PathLike | None = None) -> list:
+               live_root: str | os.PathLike | None = None) -> list[RunResult]:
     """Train (or resume, or load when finished) every seed of ``recipe`` on ``data``; the
-    runs land in ``runs/<stage>/<model>/seed<k>``, DVCLive logs in ``live_root/seed<k>``."""
-    from fernb.train import train_run
-
+    runs land in ``runs/<stage>/<model>/seed<k>``, DVCLive logs in ``live_root/seed<k>``, and
+    ``runs/<stage>/runs.json`` records them as what the stage trained (:mod:`fernb.runs`)."""
     results = []
     for seed in recipe.seeds:
         live = Path(live_root) / f"seed{seed}" if live_root is not None else None
         results.append(train_run(recipe.model, recipe.model_kwargs, data, recipe.config_for(seed),
                                  run_dir(stage, recipe.model, seed, root), live_dir=live))
+    if int(os.environ.get("RANK", 0)) == 0:
+        write_manifest(stage, results, root)
     return results
 
 

@@ -1,0 +1,23 @@
+"""Training: one resumable trainer for both papers' recipes.
+
+- :mod:`.config` — :class:`TrainConfig`, every knob of a run;
+- :mod:`.loop` — :func:`train_run`: :func:`~.loop.prepare` → :func:`~.loop.fit` (epochs) → :func:`~.loop.finish`;
+- :mod:`.optim` — optimisers with layer-wise LR decay, warm-up + cosine and plateau schedules;
+- :mod:`.feed` — epoch permutations, DDP shards, stratified CPU-sized subsets, device-side batches;
+- :mod:`.state` — seeds, RNG states, early stopping, atomic checkpoints;
+- :mod:`.dist` — DDP under ``torchrun``;
+- :mod:`.losses` — cross-entropy and HAFEM's compound loss (CE + centre + DLS);
+- :mod:`.augment` — HAFEM's online augmentation + Mixup, LANMSFF's offline ×4 set;
+- :mod:`.recipes` — both papers' recipes from ``params.yaml`` sections.
+
+What a finished run leaves, and how later notebooks read it, is :mod:`fernb.runs`.
+Under ``torchrun``: ``torchrun --nproc_per_node=N -m fernb.train STAGE`` (:mod:`fernb.train.__main__`).
+"""
+from .config import MONITORS, TrainConfig
+from .feed import epoch_permutation, shard, stratified_subset
+from .loop import train_run
+from .optim import build_optimizers, build_scheduler
+from .state import EarlyStopping, seed_everything
+
+__all__ = ["TrainConfig", "MONITORS", "train_run", "build_optimizers", "build_scheduler", "EarlyStopping",
+           "seed_everything", "epoch_permutation", "shard", "stratified_subset"]

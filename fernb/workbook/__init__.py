@@ -1,0 +1,7 @@
+"""What makes a notebook a DVC stage, and what it leaves behind.
+
+- :mod:`.stages` — ``fernb run``: a stage's parameters from ``params.yaml`` (papermill), its
+  executed notebook and HTML, the report index;
+- :mod:`.report` — :class:`~.report.Report`: figures, tables, metrics and plots under ``reports/``;
+- :mod:`.plots` — every figure the notebooks draw.
+"""
