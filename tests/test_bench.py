@@ -413,7 +413,8 @@ def test_miss_profiles_profile_only_the_misses():
 def test_write_video_reads_back_and_refuses_unknown_containers(tmp_path):
     import cv2
 
-    from fernb.data.synthphotos import synthetic_video, write_video
+    from fernb.data.synthphotos import synthetic_video
+    from fernb.faces.video import write_video
 
     photos = synthetic_video(tmp_path / "v.avi", 4, blank=(2,))
     cap, n = cv2.VideoCapture(str(tmp_path / "v.avi")), 0

@@ -77,9 +77,9 @@ def test_cli_params_lists_the_stage_parameters(capsys, monkeypatch):
     from fernb.cli import main
 
     monkeypatch.setenv("FERNB_ROOT", str(REPO))
-    assert main(["params", "00_data_prep"]) == 0
+    assert main(["params", "00_data_prep@synthfer"]) == 0
     printed = capsys.readouterr().out
-    assert "n_train = " in printed and "dataset = " in printed
+    assert "synthfer = {'n_train': " in printed and "dataset = 'synthfer'" in printed
     assert main(["params", "no_such_stage"]) == 1
 
 

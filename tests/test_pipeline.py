@@ -26,14 +26,31 @@ def _project(tmp_path, params, stage_params, cells=None):
 
 
 def test_parameters_are_exactly_the_declared_keys(tmp_path):
+    """One parameter per declared entry: a key as its value, a section as one dict."""
     root = _project(tmp_path, {"a": {"x": 1, "y": 2}, "b": {"z": {"deep": 3}}, "c": {"unused": 4}},
                     ["a.x", "b"])
-    assert pipeline.stage_parameters("01_demo", root) == {"x": 1, "deep": 3}
-    assert pipeline.declared_keys("01_demo", root) == {"a.x": 1, "b.z.deep": 3}
+    assert pipeline.stage_parameters("01_demo", root) == {"x": 1, "b": {"z": {"deep": 3}}}
+    assert pipeline.declared_keys("01_demo", root) == {"a.x": 1, "b": {"z": {"deep": 3}}}
+
+
+def test_two_sections_sharing_leaf_names_coexist(tmp_path):
+    """What stages 03, 04 and 06 need: hafem.epochs and lanmsff.epochs side by side."""
+    root = _project(tmp_path, {"hafem": {"epochs": 6, "lr": 1e-3}, "lanmsff": {"epochs": 4, "lr": 1e-3},
+                               "train": {"device": "auto"}}, ["hafem", "lanmsff", "train"])
+    params = pipeline.stage_parameters("01_demo", root)
+    assert params == {"hafem": {"epochs": 6, "lr": 1e-3}, "lanmsff": {"epochs": 4, "lr": 1e-3}, "train": {"device": "auto"}}
+    changed = pipeline.stage_parameters("01_demo", root, {"lanmsff.epochs": 2, "device": "cpu"})
+    assert changed["lanmsff"]["epochs"] == 2 and changed["hafem"]["epochs"] == 6
+    assert changed["train"]["device"] == "cpu"               # a bare key found in exactly one section
+    assert pipeline.stage_parameters("01_demo", root)["lanmsff"]["epochs"] == 4   # params.yaml is not changed
+    with pytest.raises(pipeline.StageError, match="several sections.*hafem.epochs"):
+        pipeline.stage_parameters("01_demo", root, {"epochs": 2})
+    with pytest.raises(pipeline.StageError, match="section 'hafem' has no key 'nope'"):
+        pipeline.stage_parameters("01_demo", root, {"hafem.nope": 2})
 
 
 def test_overrides_are_typed_and_checked(tmp_path):
-    root = _project(tmp_path, {"a": {"x": 1, "name": "s"}}, ["a"])
+    root = _project(tmp_path, {"a": {"x": 1, "name": "s"}}, ["a.x", "a.name"])
     params = pipeline.stage_parameters("01_demo", root, pipeline.parse_overrides(["x=5", "name=fer2013"]))
     assert params == {"x": 5, "name": "fer2013"}
     with pytest.raises(pipeline.StageError, match="no parameter 'epochs'"):
@@ -51,6 +68,39 @@ def test_name_collision_and_missing_key(tmp_path):
         pipeline.stage_parameters("01_demo", root)
     with pytest.raises(pipeline.StageError, match="no stage 'missing'"):
         pipeline.stage_parameters("missing", root)
+
+
+def _foreach_project(tmp_path, datasets):
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"datasets": datasets, "prep": {"size": 48}}))
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {
+        "00_prep": {"foreach": "${datasets}", "do": {
+            "cmd": "fernb run 00_prep@${item}", "meta": {"item": "dataset"}, "params": ["prep"],
+            "outs": ["data/prepared/${item}", "reports/00_prep/${item}/00_prep.html"]}},
+        "01_demo": {"cmd": "fernb run 01_demo", "params": ["prep.size"]},
+    }}))
+    return tmp_path
+
+
+def test_a_foreach_stage_runs_once_per_item_and_gets_the_item_as_a_parameter(tmp_path):
+    root = _foreach_project(tmp_path, ["synthfer", "fer2013"])
+    assert pipeline.notebook_stages(root) == ["00_prep", "01_demo"]
+    assert pipeline.notebook_runs(root) == ["00_prep@synthfer", "00_prep@fer2013", "01_demo"]
+    expanded = pipeline.expanded_stages(root)
+    assert expanded["00_prep@fer2013"]["outs"] == ["data/prepared/fer2013", "reports/00_prep/fer2013/00_prep.html"]
+    assert expanded["00_prep@fer2013"]["cmd"] == "fernb run 00_prep@fer2013"
+    assert pipeline.stage_parameters("00_prep@fer2013", root) == {"prep": {"size": 48}, "dataset": "fer2013"}
+    with pytest.raises(pipeline.StageError, match="runs once per item"):
+        pipeline.stage_parameters("00_prep", root)
+    with pytest.raises(pipeline.StageError, match="no stage '00_prep@kdef'"):
+        pipeline.stage_parameters("00_prep@kdef", root)
+    from fernb.paths import reports_dir
+    assert reports_dir("00_prep@fer2013", root) == root / "reports" / "00_prep" / "fer2013"
+    assert pipeline.notebook_of("00_prep@fer2013") == "00_prep"
+    Report("00_prep@fer2013", root=root / "reports").metrics({"n": 5}, headline=["n"], title="Prep FER2013")
+    (root / "reports" / "00_prep" / "fer2013" / "00_prep.html").write_text("<html></html>")
+    page = pipeline.build_index(root).read_text()
+    assert 'href="00_prep/fer2013/00_prep.html"' in page and "Prep FER2013" in page
+    assert "<code>00_prep@synthfer</code>" in page and "not run yet" in page
 
 
 def test_notebook_stages_are_the_fernb_run_ones(tmp_path):

@@ -8,7 +8,8 @@ import pytest
 
 from fernb.data.core import FERData
 from fernb.data.synthfer import _rotation, render_sample
-from fernb.faces.pose import euler_from_rotation, head_pose, pose_subset, pose_subsets_table, rotation_from_euler
+from fernb.data.explore import pose_subset, pose_subsets_table
+from fernb.faces.pose import euler_from_rotation, head_pose, rotation_from_euler
 from fernb.labels import SEVEN
 
 
@@ -84,7 +85,8 @@ def test_pose_subsets_are_strictly_beyond_the_threshold_and_skip_unknown_pose():
 
 
 def test_the_pose_check_reports_truth_beside_the_estimate():
-    from fernb.faces.pose import pose_error_table, synthfer_pose_check
+    from fernb.data.synthphotos import synthfer_pose_check
+    from fernb.faces.pose import pose_error_table
 
     true_yaw, est, true_pr = synthfer_pose_check(25, seed=1)
     assert true_yaw.shape == (25,) and est.shape == (25, 3) and true_pr.shape == (25, 2)

@@ -14,10 +14,12 @@ import torch
 import fernb.realtime.predict
 from fernb.cli import main
 from fernb.faces.backends import OpenCVBackend
-from fernb.data.synthphotos import synthetic_photo, write_video
+from fernb.data.synthphotos import synthetic_photo
+from fernb.faces.video import write_video
 from fernb.labels import SEVEN
 from fernb.models import create_model, save_model
-from fernb.realtime.predict import Predictor, find_checkpoint, open_sources, predict_sources, training_inputs
+from fernb.realtime.predict import Predictor, open_sources, predict_sources, training_inputs
+from fernb.runs import find_checkpoint
 
 CLASSES = list(reversed(SEVEN))        # not the defaults: a test can tell they were read
 PROBS = [f"prob_{c}" for c in CLASSES]

@@ -9,7 +9,7 @@ import pytest
 
 from fernb.evaluate import results as res
 from fernb.metrics import accuracy_by_pose, classification_metrics, pose_contrast, predictions_frame
-from fernb.train import RunResult
+from fernb.runs import RunResult
 
 CLASSES = ("a", "b", "c")
 

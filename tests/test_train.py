@@ -12,8 +12,13 @@ import pandas as pd
 import pytest
 import torch
 
+from fernb import runs
 from fernb import train as T
+from fernb.machine import amp_plan
 from fernb.metrics import PROB_PREFIX
+from fernb.models.inputs import predict_proba
+from fernb.evaluate.results import seed_summary
+from fernb.train import feed, loop
 from fernb.models import create_model, load_model
 
 from conftest import REPO, tiny_faces
@@ -62,21 +67,21 @@ def test_best_checkpoint_and_early_stop_follow_the_monitored_metric(tmp_path, mo
     """Validation losses are scripted: the run must stop after `patience` epochs without a new
     minimum and test the best epoch's weights (final_weights='best')."""
     scripted = [0.9, 0.7, 0.8, 0.75, 0.72, 0.5, 0.6]
-    real_predict = T.predict
+    real_predict = loop.predict_proba
     calls = {"n": 0}
 
     def fake_predict(*args, **kwargs):
         probs, loss = real_predict(*args, **kwargs)
         if kwargs.get("criterion") is not None and calls["n"] < len(scripted):
-            loss = scripted[calls["n"]]
+            loss = scripted[calls["n"]] * len(args[1])   # the trainer asks for the loss summed over images
             calls["n"] += 1
         return probs, loss
 
-    monkeypatch.setattr(T, "predict", fake_predict)
+    monkeypatch.setattr(loop, "predict_proba", fake_predict)
     snapshots = {}
 
     def keep_weights(record):
-        state = torch.load(tmp_path / "run" / T.CHECKPOINT, weights_only=True)
+        state = torch.load(tmp_path / "run" / runs.CHECKPOINT, weights_only=True)
         snapshots[record["epoch"]] = state["model"]
 
     config = lanmsff_config(epochs=7, patience=3, final_weights="best", offline_x4=False)
@@ -85,10 +90,10 @@ def test_best_checkpoint_and_early_stop_follow_the_monitored_metric(tmp_path, mo
     assert list(result.history["improved"]) == [True, True, False, False, False]
     assert result.info["epochs_run"] == 5 and result.info["stopped_early"]
     assert result.best_epoch == 2 and result.info["best_value"] == pytest.approx(0.7)
-    tested = torch.load(tmp_path / "run" / T.MODEL, weights_only=True)["state_dict"]
+    tested = torch.load(tmp_path / "run" / runs.MODEL, weights_only=True)["state_dict"]
     assert all(torch.equal(tested[k], snapshots[2][k]) for k in tested)
     assert not all(torch.equal(tested[k], snapshots[5][k]) for k in tested)
-    assert not (tmp_path / "run" / T.BEST).exists()
+    assert not (tmp_path / "run" / runs.BEST).exists()
 
 
 # ---------------------------------------------------------------------- LLRD, schedule
@@ -186,18 +191,18 @@ def test_resume_after_kill_equals_an_uninterrupted_run(tmp_path):
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path,
                           env={**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())})
     assert proc.returncode == -9, proc.stderr[-2000:]
-    state = torch.load(tmp_path / "resumed" / T.CHECKPOINT, weights_only=True)
-    assert state["epoch"] == 1 and not (tmp_path / "resumed" / T.RESULT).exists()   # two epochs done, 0-based
+    state = torch.load(tmp_path / "resumed" / runs.CHECKPOINT, weights_only=True)
+    assert state["epoch"] == 1 and not (tmp_path / "resumed" / runs.RESULT).exists()   # two epochs done, 0-based
 
     resumed = T.train_run("hafem", HAFEM_SMALL, data, hafem_config(), tmp_path / "resumed")
-    a = torch.load(tmp_path / "whole" / T.MODEL, weights_only=True)["state_dict"]
-    b = torch.load(tmp_path / "resumed" / T.MODEL, weights_only=True)["state_dict"]
+    a = torch.load(tmp_path / "whole" / runs.MODEL, weights_only=True)["state_dict"]
+    b = torch.load(tmp_path / "resumed" / runs.MODEL, weights_only=True)["state_dict"]
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     timing = ["train_images_per_s", "epoch_seconds"]
     pd.testing.assert_frame_equal(whole.history.drop(columns=timing), resumed.history.drop(columns=timing))
     assert whole.test.as_dict() == resumed.test.as_dict()
-    c = torch.load(tmp_path / "whole" / T.CHECKPOINT, weights_only=True)
-    d = torch.load(tmp_path / "resumed" / T.CHECKPOINT, weights_only=True)
+    c = torch.load(tmp_path / "whole" / runs.CHECKPOINT, weights_only=True)
+    d = torch.load(tmp_path / "resumed" / runs.CHECKPOINT, weights_only=True)
     assert torch.equal(c["loss"]["center.centers"], d["loss"]["center.centers"])   # the centres too
 
 
@@ -217,8 +222,8 @@ def test_interrupted_lanmsff_run_resumes_its_plateau_and_stopping_state(tmp_path
         T.train_run("lanmsff", LANMSFF_SMALL, data, config, tmp_path / "resumed", callbacks=[interrupt])
     resumed = T.train_run("lanmsff", LANMSFF_SMALL, data, config, tmp_path / "resumed")
     assert list(whole.history["lr"]) == list(resumed.history["lr"])
-    a = torch.load(tmp_path / "whole" / T.MODEL, weights_only=True)["state_dict"]
-    b = torch.load(tmp_path / "resumed" / T.MODEL, weights_only=True)["state_dict"]
+    a = torch.load(tmp_path / "whole" / runs.MODEL, weights_only=True)["state_dict"]
+    b = torch.load(tmp_path / "resumed" / runs.MODEL, weights_only=True)["state_dict"]
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -228,10 +233,10 @@ def test_a_run_writes_its_outputs_and_is_not_trained_twice(tmp_path, capsys):
     config = lanmsff_config(epochs=2, offline_x4=True, max_train=35)
     run = tmp_path / "run"
     result = T.train_run("lanmsff", LANMSFF_SMALL, data, config, run, live_dir=tmp_path / "live")
-    for name in (T.CHECKPOINT, T.MODEL, T.HISTORY, T.PREDICTIONS, T.RESULT):
+    for name in (runs.CHECKPOINT, runs.MODEL, runs.HISTORY, runs.PREDICTIONS, runs.RESULT):
         assert (run / name).is_file(), name
     assert result.info["train_images"] == 35 and result.info["train_rows_per_epoch"] == 140   # x4
-    frame = pd.read_csv(run / T.PREDICTIONS)
+    frame = pd.read_csv(run / runs.PREDICTIONS)
     assert (frame["split"].value_counts().to_dict()) == {"val": 24, "test": 24}
     probs = frame[[PROB_PREFIX + c for c in data.classes]].to_numpy()
     assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-6)
@@ -239,13 +244,13 @@ def test_a_run_writes_its_outputs_and_is_not_trained_twice(tmp_path, capsys):
     assert np.array_equal(test_rows["label"], data.labels[data.split == "test"])
     assert np.allclose(test_rows["pose"], data.pose[data.split == "test"], atol=1e-4)
     assert set(frame.columns) >= {"label", "pred", "correct", "split", "dataset", "pose", "source_id", "index", "seed"}
-    assert len(pd.read_csv(run / T.HISTORY)) == 2
+    assert len(pd.read_csv(run / runs.HISTORY)) == 2
     live = json.loads((tmp_path / "live" / "metrics.json").read_text())
     assert live["step"] == 1 and "val_f1" in live
     assert (tmp_path / "live" / "plots" / "metrics" / "val_loss.tsv").is_file()
     # the saved model reproduces the stored test probabilities
-    model = load_model(run / T.MODEL)
-    again, _ = T.predict(model, data.images[data.split == "test"])
+    model = load_model(run / runs.MODEL)
+    again, _ = predict_proba(model, data.images[data.split == "test"])
     assert np.allclose(again, probs[frame["split"] == "test"], atol=1e-5)
     # a finished run with the same settings is read back, not retrained
     capsys.readouterr()
@@ -281,10 +286,10 @@ def test_epoch_order_is_a_function_of_seed_and_epoch_and_shards_cover_it():
 
 
 def test_amp_plan():
-    assert T.amp_plan(torch.device("cpu"), "auto") == (False, None, False)
-    assert T.amp_plan(torch.device("cpu"), "off") == (False, None, False)
-    assert T.amp_plan(torch.device("cuda"), "fp16") == (True, torch.float16, True)
-    assert T.amp_plan(torch.device("cuda"), "bf16") == (True, torch.bfloat16, False)
+    assert amp_plan(torch.device("cpu"), "auto") == (False, None, False)
+    assert amp_plan(torch.device("cpu"), "off") == (False, None, False)
+    assert amp_plan(torch.device("cuda"), "fp16") == (True, torch.float16, True)
+    assert amp_plan(torch.device("cuda"), "bf16") == (True, torch.bfloat16, False)
 
 
 def test_seed_summary_gives_mean_and_sample_spread(tmp_path):
@@ -295,11 +300,11 @@ def test_seed_summary_gives_mean_and_sample_spread(tmp_path):
             self.info = {"seed": seed}
             self.test = type("M", (), {"headline": lambda self_: {"accuracy": acc, "f1": acc / 2}})()
 
-    summary = T.seed_summary([Fake(0, 0.5), Fake(1, 0.7), Fake(2, 0.6)])
+    summary = seed_summary([Fake(0, 0.5), Fake(1, 0.7), Fake(2, 0.6)])
     assert summary.at["accuracy", "mean"] == pytest.approx(0.6)
     assert summary.at["accuracy", "std"] == pytest.approx(np.std([0.5, 0.7, 0.6], ddof=1))
     assert summary.at["accuracy", "seeds"] == 3
-    assert np.isnan(T.seed_summary([Fake(0, 0.5)]).at["accuracy", "std"])
+    assert np.isnan(seed_summary([Fake(0, 0.5)]).at["accuracy", "std"])
     versus = versus_paper(summary, {"accuracy": 94.7, "auc": 0.982, "f1": 93.9})
     assert versus.at["accuracy", "ours (mean)"] == pytest.approx(60.0)
     assert versus.at["accuracy", "gap"] == pytest.approx(60.0 - 94.7)
@@ -345,18 +350,20 @@ def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path):
     assert one["world"] == 1 and two["world"] == 2
     assert two["test"] == pytest.approx(one["test"], abs=1e-6)
     assert two["history"] == pytest.approx(one["history"], rel=1e-4)
-    a = torch.load(tmp_path / "one" / T.MODEL, weights_only=True)["state_dict"]
-    b = torch.load(tmp_path / "two" / T.MODEL, weights_only=True)["state_dict"]
+    a = torch.load(tmp_path / "one" / runs.MODEL, weights_only=True)["state_dict"]
+    b = torch.load(tmp_path / "two" / runs.MODEL, weights_only=True)["state_dict"]
     for k in a:
         if a[k].is_floating_point():
             assert torch.allclose(a[k], b[k], atol=1e-4), k
 
 
 def test_recipes_read_params_yaml_and_list_their_departures():
+    from fernb.cli import stage_recipe
     from fernb.train import recipes
+    from fernb.workbook.stages import stage_parameters
 
-    hafem = recipes.from_stage("01_hafem", root=REPO)
-    lanmsff = recipes.from_stage("02_lanmsff", root=REPO)
+    hafem, _ = stage_recipe("01_hafem", root=REPO)
+    lanmsff, _ = stage_recipe("02_lanmsff", root=REPO)
     assert hafem.config.optimizer == "adamw" and hafem.config.scheduler == "cosine"
     assert hafem.config.monitor == "val_macro_f1" and hafem.config.final_weights == "best"
     assert lanmsff.config.optimizer == "adam" and lanmsff.config.eps == pytest.approx(1e-7)
@@ -365,16 +372,17 @@ def test_recipes_read_params_yaml_and_list_their_departures():
     # the paper's settings give no departures; one changed setting gives exactly one
     paper = {"backbone": "efficientnet_b5", "pretrained": True, "img_size": 224, "d_model": None, "d_ff": None,
              "epochs": 140, "warmup_epochs": 10, "max_train": None, "loss_weights": [0.6, 0.25, 0.15], "augment": "hafem"}
-    params = {**__import__("fernb.workbook.stages", fromlist=["x"]).stage_parameters("01_hafem", REPO), **paper}
-    assert recipes.hafem(params).notes == []
-    assert recipes.hafem({**params, "img_size": 112}).notes == ["img_size = 112 (the paper: 224)"]
-    table = recipes.paper_comparison(recipes.hafem(params))
+    stage = stage_parameters("01_hafem", REPO)
+    params, train = {**stage["hafem"], **paper}, stage["train"]
+    assert recipes.hafem(params, train).notes == []
+    assert recipes.hafem({**params, "img_size": 112}, train).notes == ["img_size = 112 (the paper: 224)"]
+    table = recipes.paper_comparison(recipes.hafem(params, train))
     assert table.at["d_model", "same"] == "yes" and table.at["d_ff", "same"] == "yes"
     assert table.at["d_ff", "this run"] == 2 * table.at["d_model", "this run"] == recipes.PAPER["hafem"]["d_ff"]
     assert table.at["batch_size", "same"] == ""
     # d_model=None is the backbone's own width, read from timm, not from a table of names
     import timm
-    b0 = recipes.paper_comparison(recipes.hafem({**params, "backbone": "efficientnet_b0"}))
+    b0 = recipes.paper_comparison(recipes.hafem({**params, "backbone": "efficientnet_b0"}, train))
     assert b0.at["d_model", "this run"] == timm.create_model("efficientnet_b0", pretrained=False).num_features
     assert b0.at["d_model", "same"] == "no" and b0.at["d_ff", "same"] == "no"
 
@@ -386,8 +394,8 @@ def test_streamed_batches_equal_device_batches():
     images = rng.integers(0, 256, (50, 8, 8), dtype=np.uint8)
     labels = np.arange(50) % 7
     order = T.epoch_permutation(50, 3, 1)
-    cached = T._Batches(images, labels, torch.device("cpu"), cache_gb=1.0)
-    streamed = T._Batches(images, labels, torch.device("cpu"), cache_gb=0.0)
+    cached = feed.Batches(images, labels, torch.device("cpu"), cache_gb=1.0)
+    streamed = feed.Batches(images, labels, torch.device("cpu"), cache_gb=0.0)
     assert cached.on_device and not streamed.on_device
     a, b = list(cached(order, 16)), list(streamed(order, 16))
     assert [len(y) for _, y in a] == [16, 16, 16, 2]
@@ -400,16 +408,16 @@ def test_streamed_batches_equal_device_batches():
 
 def test_stratified_subset_keeps_class_proportions():
     labels = np.repeat(np.arange(4), [500, 300, 150, 50])
-    picked = T._stratified_subset(labels, 100, seed=0)
+    picked = T.stratified_subset(labels, 100, seed=0)
     assert len(picked) == 100 and len(set(picked)) == 100
     assert np.bincount(labels[picked]).tolist() == [50, 30, 15, 5]
-    assert np.array_equal(T._stratified_subset(labels, 5000, seed=0), np.arange(1000))
-    tiny = T._stratified_subset(np.array([0] * 97 + [1] * 3), 10, seed=1)
+    assert np.array_equal(T.stratified_subset(labels, 5000, seed=0), np.arange(1000))
+    tiny = T.stratified_subset(np.array([0] * 97 + [1] * 3), 10, seed=1)
     assert np.bincount(np.array([0] * 97 + [1] * 3)[tiny]).tolist() == [9, 1]     # every class keeps one
 
     def counts(sizes, n):
         labels = np.repeat(np.arange(len(sizes)), sizes)
-        return np.bincount(labels[T._stratified_subset(labels, n, seed=0)], minlength=len(sizes)).tolist()
+        return np.bincount(labels[T.stratified_subset(labels, n, seed=0)], minlength=len(sizes)).tolist()
 
     # shares 3.5, 2.1, 1.4 -> 3, 2, 1 and the one left over to the largest remainder (0.5)
     assert counts([50, 30, 20], 7) == [4, 2, 1]
