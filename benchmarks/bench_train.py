@@ -1,4 +1,4 @@
-"""Training throughput: is the loop compute-bound? (issue 5, "Benchmarks").
+"""Training throughput: is the loop compute-bound? (the trainer's own benchmark).
 
 For each model configuration it prints
 

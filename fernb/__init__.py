@@ -1,9 +1,19 @@
 """fernb — a reproducible, notebook-first workbook for facial expression recognition.
 
-Modules: :mod:`fernb.data` (datasets, SynthFER, prepared store, exploration),
-:mod:`fernb.faces` (face pipeline, head pose), :mod:`fernb.models` (LANMSFF, HAFEM, the
-baselines, model cards), :mod:`fernb.train.losses` (cross-entropy, the compound loss),
-:mod:`fernb.workbook.plots` (figures), :mod:`fernb.workbook.report` (what notebooks write under
-``reports/``), :mod:`fernb.workbook.stages` (notebooks as DVC stages), :mod:`fernb.paths`.
+The folders are the phases, and imports run one way:
+
+- :mod:`fernb.data` — loaders → :class:`~fernb.data.FERData` → prepared store; protocols; SynthFER;
+  photographs through the face pipeline;
+- :mod:`fernb.faces` — detect → landmarks → align → CLAHE → head pose;
+- :mod:`fernb.models` — the networks, model cards, and the path from stored images to a network;
+- :mod:`fernb.train` — the one trainer, losses, augmentation and both papers' recipes;
+- :mod:`fernb.runs` — what a stage trained and where its checkpoints and predictions are;
+- :mod:`fernb.evaluate` — reports over finished runs (never trains);
+- :mod:`fernb.realtime` — speed benchmarks, ONNX export, ``fernb predict``;
+- :mod:`fernb.workbook` — notebooks as DVC stages, reports, plots;
+- :mod:`fernb.papers` — what each paper states, as data.
+
+Beside them: :mod:`fernb.labels`, :mod:`fernb.paths`, :mod:`fernb.machine`,
+:mod:`fernb.metrics`, :mod:`fernb.cli`.
 """
 __version__ = "0.1.0"

@@ -23,7 +23,7 @@ Choices the papers leave open (each stated where it is made)
   the case for a FER2013 test split that lacks a class, and for contempt on FER2013 (which
   has none) when a model is scored in the 8-class space, as HAFEM does.
 
-Predictions are the interface between training and everything after it (``STYLE.md``):
+Predictions are the interface between training and everything after it (:mod:`fernb.runs`):
 :func:`predictions_frame` builds the per-sample file (``label, pred, prob_<class>…,
 correct`` and columns such as ``split``, ``dataset``, ``pose``, ``source_id``), and
 :func:`metrics_from_frame` scores a saved one::

@@ -14,8 +14,9 @@ from fernb.realtime import bench
 from fernb.realtime.export import ONNX_BOUND, check_onnx, export_onnx, onnx_metadata, onnx_session
 from fernb.machine import environment
 from fernb.models import create_model
-from fernb.models.baselines import TABLE3
-from fernb.models.lanmsff import PAPER_TARGETS as lanmsff_targets, density_claims, information_density
+from fernb.models.baselines import BASELINE_MODELS
+from fernb.papers.hafem import CLAIMS as hafem_claims, HARDWARE as hafem_hardware, TABLE3
+from fernb.papers.lanmsff import CLAIMS as lanmsff_targets, density_claims, information_density
 
 SLEEP_S = 0.02
 
@@ -174,11 +175,12 @@ def test_best_takes_the_fastest_ok_variant_at_that_batch():
 
 def test_tables_against_hand_computed_values():
     result = _fake_benchmark({"resnet50": 90.0, "lanmsff": 4000.0, "hafem_paper": 100.0})
-    paper = bench.compare_with_paper(result).set_index("model")
+    paper = bench.fps_versus_paper(result).set_index("model")
     resnet = bench.MODELS["resnet50"].label
     assert paper.at[resnet, "paper FPS"] == TABLE3["ResNet-50"]["fps"]
     assert paper.at[resnet, "our FPS (batch 1)"] == pytest.approx(90.0)
     assert paper.at[resnet, "ours / paper"] == pytest.approx(90.0 / TABLE3["ResNet-50"]["fps"])
+    assert paper.at[resnet, "paper hardware"] == hafem_hardware == hafem_claims["fps"]["hardware"]
     assert bench.MODELS["lanmsff"].label not in paper.index          # not in HAFEM's Table 3
     trained = {"lanmsff": {"accuracy": 50.0, "dataset": "synthfer"}}
     table = bench.models_table(result, trained)
@@ -197,7 +199,7 @@ def test_tables_against_hand_computed_values():
     assert set(points.loc[points["accuracy"].notna() & points["panel"].str.startswith("ours"), "label"]) == {
         bench.MODELS["lanmsff"].label}
     paper_rows = points[points["panel"].str.startswith("HAFEM")]
-    assert len(paper_rows) == sum(1 for row in TABLE3.values() if row["model"])
+    assert len(paper_rows) == sum(1 for row in TABLE3 if BASELINE_MODELS[row])
 
 
 def test_trained_models_read_the_training_reports(tmp_path):
@@ -340,7 +342,7 @@ def test_git_commit_marks_changed_code_only(tmp_path):
 
 def test_paper_findings_order_and_what_a_cpu_beats():
     result = _fake_benchmark({"resnet50": 90.0, "swin_tiny": 10.0, "hafem_paper": 30.0})
-    paper = bench.compare_with_paper(result)
+    paper = bench.fps_versus_paper(result)
     found = bench.paper_findings(paper, {"cpu": "test CPU"})
     labels = {k: bench.MODELS[k].label for k in ("resnet50", "swin_tiny", "hafem_paper")}
     claimed = sorted(labels, key=lambda k: -TABLE3[bench.MODELS[k].table3]["fps"])
@@ -353,11 +355,11 @@ def test_paper_findings_order_and_what_a_cpu_beats():
     # the same in words: both rankings, HAFEM's FPS against its claim, the finding for one model
     ranking, finding = found["text"]
     assert " > ".join(found["measured_order"]) in ranking and "**30.0 frames/s**" in ranking
-    assert f"{bench.HAFEM_TARGETS['fps']['value']} on an {bench.PAPER_HARDWARE}" in ranking
+    assert f"{hafem_claims['fps']['value']} on an {hafem_hardware}" in ranking
     ratio = 90.0 / TABLE3["ResNet-50"]["fps"]
     assert f"{labels['resnet50']} ({ratio:.2f}×) already runs faster" in finding
     assert len(on_gpu["text"]) == 1                           # no CPU claim on a GPU
-    slow = bench.paper_findings(bench.compare_with_paper(_fake_benchmark({"swin_tiny": 10.0})), {"cpu": "c"})
+    slow = bench.paper_findings(bench.fps_versus_paper(_fake_benchmark({"swin_tiny": 10.0})), {"cpu": "c"})
     assert slow["faster_than_claim"].empty and "no model on this CPU reaches" in slow["text"][1]
     assert "HAFEM in the paper's configuration" not in slow["text"][0]     # not measured: not claimed
 

@@ -151,7 +151,7 @@ def test_annotate_pose_without_landmarks_says_so_and_changes_nothing():
 
 
 def test_eye_error_of_the_alignment_is_measured_in_crop_pixels():
-    """transform_points + template, as fernb.data.synthphotos.measure uses them: zero for the truth."""
+    """transform_points + template, as fernb.data.synthphotos.detect_photos uses them: zero for the truth."""
     p = synthetic_photo(0, 2, yaw=0.0, face=140)
     res = FacePipeline(backend="opencv", size=224).process(p.image, landmarks=p.landmarks)
     err = np.linalg.norm(transform_points(five_points(p.landmarks)[:2], res.matrix) - template_points(224)[:2], axis=1)
@@ -212,7 +212,7 @@ def test_demo_summary_per_pose_by_hand():
 
 
 def test_the_demo_measures_detection_not_the_cache(tmp_path):
-    from fernb.data.synthphotos import measure, synthetic_photos, uncached
+    from fernb.data.synthphotos import detect_photos, synthetic_photos, uncached
 
     photos = synthetic_photos(3, seed=0, yaw=0.0)
     truth = {cv2.resize(p.image, (8, 8), interpolation=cv2.INTER_AREA).tobytes(): p.landmarks for p in photos}
@@ -221,7 +221,7 @@ def test_the_demo_measures_detection_not_the_cache(tmp_path):
     for p in photos:
         pipe.process(p.image)                          # fills the cache
     calls = backend.calls
-    table = measure(pipe, photos)
+    table = detect_photos(pipe, photos)
     assert backend.calls == calls + 3 and table["found"].all()
     copy = uncached(pipe, clahe=False)
     assert copy.cache is None and copy.detector is backend and not copy.clahe and pipe.clahe and copy.size == 64

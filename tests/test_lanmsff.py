@@ -17,8 +17,8 @@ from torch import nn
 
 from fernb.models.common import FEROutput
 from fernb.models.card import count_parameters
-from fernb.models.lanmsff import (CODE_VS_PAPER, LANMSFF, PAPER_TARGETS, PWFS, ChannelShuffle, MassAtt,
-                                  SeparableConv2d)
+from fernb.models.lanmsff import LANMSFF, PWFS, ChannelShuffle, MassAtt, SeparableConv2d
+from fernb.papers.lanmsff import CLAIMS, CODE_VS_PAPER
 
 
 def n_trainable(modules) -> int:
@@ -330,21 +330,21 @@ def test_torch_init_keeps_pytorch_defaults():
 
 # ---------------------------------------------------------------- what the notebooks print
 
-def test_code_vs_paper_and_paper_targets():
+def test_code_vs_paper_and_paper_claims():
     assert len(CODE_VS_PAPER) == 6 and all(isinstance(s, str) and s for s in CODE_VS_PAPER)
-    per_pose = PAPER_TARGETS["kdef"]["per_pose"]
+    per_pose = CLAIMS["kdef"]["per_pose"]
     assert sorted(per_pose) == [-90, -45, 0, 45, 90]
     # a finding the notebooks repeat: the paper's "Var 0.66" is neither the population (0.79) nor
     # the sample (0.99) variance of its own five per-pose accuracies
-    stated = PAPER_TARGETS["kdef"]["pose_variance"]
+    stated = CLAIMS["kdef"]["pose_variance"]
     assert all(abs(np.var(list(per_pose.values()), ddof=d) - stated) > 0.1 for d in (0, 1))
-    assert set(PAPER_TARGETS["ablation_kdef"]) == {"whole", "-PWFS", "-MassAtt", "-both"}
-    assert PAPER_TARGETS["ablation_kdef"]["whole"]["accuracy"] == PAPER_TARGETS["kdef"]["accuracy"]
+    assert set(CLAIMS["ablation_kdef"]) == {"whole", "-PWFS", "-MassAtt", "-both"}
+    assert CLAIMS["ablation_kdef"]["whole"]["accuracy"] == CLAIMS["kdef"]["accuracy"]
     # the paper's ID = accuracy ÷ parameters in millions with its 358K count, truncated
     # (86.96 / 0.358 = 242.9 → 242; 70.44 / 0.358 = 196.8 → 196)
     for name in ("fer2013", "ferplus"):
-        assert math.floor(PAPER_TARGETS[name]["accuracy"] / 0.358) == PAPER_TARGETS[name]["ID"]
+        assert math.floor(CLAIMS[name]["accuracy"] / 0.358) == CLAIMS[name]["ID"]
     # the paper's parameter claim is what our network counts, the Keras way
     counts = count_parameters(LANMSFF())
-    assert PAPER_TARGETS["params"] == {"keras_total": counts["keras_total"], "trainable": counts["trainable"]}
+    assert CLAIMS["params"] == {"keras_total": counts["keras_total"], "trainable": counts["trainable"]}
     assert "66→72" in repr(LANMSFF()) and "MassAtt" in repr(LANMSFF())

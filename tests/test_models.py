@@ -14,7 +14,8 @@ import torch
 from timm.layers.cbam import CbamModule
 from torch import nn
 
-from fernb.models import (HAFEM, TABLE3, InputAdapter, PretrainedWeightsMissing, create_model, layer_decay_param_groups,
+from fernb.papers.hafem import TABLE3
+from fernb.models import (HAFEM, BASELINE_MODELS, InputAdapter, PretrainedWeightsMissing, create_model, layer_decay_param_groups,
                           list_models, load_model, model_card, save_model, transformer_parameters)
 from fernb.models.card import count_parameters
 
@@ -117,9 +118,10 @@ def test_output_shapes_at_paper_scale(name, knobs, embed, in_chans, side):
 
 
 def test_table3_rows_with_an_architecture_are_in_the_factory():
-    buildable = {row: spec["model"] for row, spec in TABLE3.items() if spec["model"]}
+    buildable = {row: model for row, model in BASELINE_MODELS.items() if model}
     assert set(buildable) == {"ResNet-50", "ViT-Base", "EfficientNet-B4", "Swin-T", "HAFEM"}
     assert set(buildable.values()) <= set(list_models())
+    assert set(BASELINE_MODELS) == set(TABLE3)                         # every row of the paper's Table 3
     assert meta("vit_base_16").backbone.patch_embed.patch_size == (16, 16)
 
 

@@ -21,8 +21,9 @@ TINY = {"n_train": 84, "n_val": 28, "n_test": 28, "grid_per_class": 2, "demo_pho
 
 @pytest.mark.slow
 def test_stage_00_on_tiny_synthfer(project_copy):
-    page = pipeline.run_stage("00_data_prep", project_copy, TINY, log_output=False)
-    out = project_copy / "reports" / "00_data_prep"
+    page = pipeline.run_stage("00_data_prep@synthfer", project_copy, TINY, log_output=False)
+    out = project_copy / "reports" / "00_data_prep" / "synthfer"
+    assert page == out / "00_data_prep.html"
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["dataset"] == "synthfer"
     assert metrics["split_sizes"] == {"train": 84, "val": 28, "test": 28}
@@ -133,8 +134,8 @@ def test_dvc_repro_end_to_end_and_incremental(project_copy):
     _dvc(project_copy, "repro")
     reports = project_copy / "reports"
     assert (reports / "index.html").is_file()
-    assert 'href="00_data_prep/00_data_prep.html"' in (reports / "index.html").read_text()
-    assert (reports / "00_data_prep" / "00_data_prep.html").is_file()
+    assert 'href="00_data_prep/synthfer/00_data_prep.html"' in (reports / "index.html").read_text()
+    assert (reports / "00_data_prep" / "synthfer" / "00_data_prep.html").is_file()
     assert json.loads(_dvc(project_copy, "status", "--json").stdout) == {}
     _check_training_reports(project_copy, "01_hafem", "hafem")
     _check_training_reports(project_copy, "02_lanmsff", "lanmsff")
@@ -164,7 +165,7 @@ def test_dvc_repro_end_to_end_and_incremental(project_copy):
     params["unrelated_section"] = {"value": 1}
     (project_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     status = json.loads(_dvc(project_copy, "status", "--json").stdout)
-    assert set(status) == {"00_data_prep"}
+    assert set(status) == {"00_data_prep@synthfer"}
 
     # A failing stage fails dvc repro with the cell's error in the output.
     nb = project_copy / "notebooks" / "00_data_prep.ipynb"
@@ -207,10 +208,10 @@ def _kdef_zip(folder):
 def test_stage_00_on_a_photo_dataset_runs_the_face_pipeline(project_copy, tmp_path):
     """Notebook 00 on KDEF's layout: faces detected (OpenCV here), failures counted, true yaw kept."""
     archive = _kdef_zip(tmp_path)
-    params = {**TINY, "dataset": "kdef", "data_root": str(archive), "k_folds": 3, "face_size": 64,
-              "face_backend": "opencv"}
-    pipeline.run_stage("00_data_prep", project_copy, params, log_output=False)
-    out = project_copy / "reports" / "00_data_prep"
+    _set_datasets(project_copy, ["kdef"])
+    params = {**TINY, "data_root": str(archive), "k_folds": 3, "face_size": 64, "face_backend": "opencv"}
+    pipeline.run_stage("00_data_prep@kdef", project_copy, params, log_output=False)
+    out = project_copy / "reports" / "00_data_prep" / "kdef"
     metrics = json.loads((out / "metrics.json").read_text())
     store = load_store(project_copy / "data" / "prepared" / "kdef")
     assert metrics["dataset"] == "kdef" and metrics["images"] == len(store) > 0
@@ -230,3 +231,60 @@ def test_stage_00_on_a_photo_dataset_runs_the_face_pipeline(project_copy, tmp_pa
     for subject, split in zip(store.extras["subject"], store.split):
         sides.setdefault(subject, set()).add(split)
     assert all(len(s) == 1 for s in sides.values())
+
+
+def _set_datasets(project, datasets, **sections):
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["datasets"] = datasets
+    for section, values in sections.items():
+        params[section].update(values)
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def _fer2013_folders(root, per_class=3):
+    """FER2013 in Kaggle's image-folder layout (msambare): ``train/<class>/Training_<n>.jpg``,
+    ``test/<class>/PublicTest_<n>.jpg`` and ``PrivateTest_<n>.jpg``, 48x48 grayscale JPEGs of
+    noise with a class-dependent bright band (so the linear probe has something to find)."""
+    import cv2
+
+    rng = np.random.default_rng(0)
+    n = 0
+    for part, usages in (("train", ("Training",)), ("test", ("PublicTest", "PrivateTest"))):
+        for k, cls in enumerate(("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")):
+            folder = root / part / cls
+            folder.mkdir(parents=True)
+            for usage in usages:
+                for _ in range(per_class * (2 if usage == "Training" else 1)):
+                    img = rng.integers(0, 120, (48, 48), dtype=np.uint8)
+                    img[6 * k:6 * k + 6] = 230
+                    n += 1
+                    cv2.imwrite(str(folder / f"{usage}_{10000 + n}.jpg"), img)
+    return root
+
+
+@pytest.mark.slow
+def test_dvc_prepares_every_listed_dataset(project_copy, tmp_path):
+    """``datasets: [synthfer, fer2013]`` with FERNB_DATA set: stage 00 runs once per dataset and
+    writes one prepared store and one report each; the training stages still read data.dataset."""
+    _fer2013_folders(tmp_path / "downloads" / "fer2013")
+    _set_datasets(project_copy, ["synthfer", "fer2013"], synthfer=dict(n_train=84, n_val=28, n_test=28),
+                  data_prep=dict(grid_per_class=2), faces=dict(demo_photos=4, pose_check_photos=10))
+    _dvc(project_copy, "init", "--no-scm", "-q")
+    os.environ["FERNB_DATA"], previous = str(tmp_path / "downloads"), os.environ.get("FERNB_DATA")
+    try:
+        listed = _dvc(project_copy, "stage", "list").stdout
+        assert "00_data_prep@synthfer" in listed and "00_data_prep@fer2013" in listed
+        _dvc(project_copy, "repro", "00_data_prep")
+    finally:
+        if previous is None:
+            del os.environ["FERNB_DATA"]
+        else:
+            os.environ["FERNB_DATA"] = previous
+    fer = load_store(project_copy / "data" / "prepared" / "fer2013")
+    assert fer.name == "fer2013" and len(fer) == 7 * 3 * 4 and fer.images.shape[1:] == (48, 48)
+    assert {s: int((fer.split == s).sum()) for s in ("train", "val", "test")} == {"train": 42, "val": 21, "test": 21}
+    assert len(load_store(project_copy / "data" / "prepared" / "synthfer")) == 140
+    for name, images in (("synthfer", 140), ("fer2013", 84)):
+        metrics = json.loads((project_copy / "reports" / "00_data_prep" / name / "metrics.json").read_text())
+        assert metrics["dataset"] == name and metrics["images"] == images
+        assert (project_copy / "reports" / "00_data_prep" / name / "00_data_prep.html").is_file()

@@ -343,11 +343,11 @@ def test_rejected_faces_get_no_probabilities_and_shift_none_onto_others(predicto
     faces go to the right faces (frame 1: rejected, ok; frame 2: ok, rejected, ok)."""
     from fernb.faces.backends import Face
     from fernb.faces.pipeline import FaceResult
-    from fernb.realtime.predict import Frame, PredictionRun, Source, _Pending, _RowWriter
+    from fernb.realtime.predict import Frame, PredictionRun, MediaSource, _Pending, _RowWriter
 
     crop = np.zeros((48, 48), np.uint8)
     ok, bad = FaceResult("ok", crop, alignment="box"), FaceResult("bad_fit", detail="implausible")
-    source = Source("image", Path("x.png"))
+    source = MediaSource("image", Path("x.png"))
     frames = [(Frame(source, 0, None, np.zeros((9, 9, 3), np.uint8)), [bad, ok]),
               (Frame(source, 1, None, np.zeros((9, 9, 3), np.uint8)), [ok, bad, ok])]
     run = PredictionRun()

@@ -40,8 +40,8 @@ def test_source_notebook_has_no_outputs(nb_path):
 def test_every_notebook_is_a_stage_and_back():
     stems = {p.stem for p in NOTEBOOKS}
     assert set(pipeline.notebook_stages(REPO)) == stems
-    for stem in stems:
-        assert DVC[stem]["cmd"] == f"fernb run {stem}"
+    for run in pipeline.notebook_runs(REPO):
+        assert pipeline.expanded_stages(REPO)[run]["cmd"] == f"fernb run {run}"
 
 
 def _parameter_names(nb_path: Path) -> list[str]:
@@ -55,12 +55,18 @@ def _parameter_names(nb_path: Path) -> list[str]:
     return names
 
 
+def _runs_of(nb_path: Path) -> list[str]:
+    """The stages that execute this notebook (several for a ``foreach`` stage)."""
+    return [r for r in pipeline.notebook_runs(REPO) if pipeline.notebook_of(r) == nb_path.stem]
+
+
 @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_parameters_are_exactly_the_declared_keys(nb_path):
-    declared = pipeline.stage_parameters(nb_path.stem, REPO)
-    assert sorted(_parameter_names(nb_path)) == sorted(declared), (
-        "the notebook's parameters cell and the keys dvc.yaml declares for its stage differ: "
-        "DVC would miss a change, or papermill would inject a value nobody reads")
+    for run in _runs_of(nb_path):
+        declared = pipeline.stage_parameters(run, REPO)
+        assert sorted(_parameter_names(nb_path)) == sorted(declared), (
+            f"{run}: the notebook's parameters cell and the entries dvc.yaml declares for its stage differ: "
+            "DVC would miss a change, or papermill would inject a value nobody reads")
 
 
 @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
@@ -69,7 +75,8 @@ def test_notebook_parameter_defaults_match_params_yaml(nb_path):
     cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
     defaults = {}
     exec(cell.source, {}, defaults)  # plain literal assignments (checked above)
-    assert defaults == pipeline.stage_parameters(nb_path.stem, REPO)
+    run = _runs_of(nb_path)[0]       # a foreach stage's first item is the cell's default
+    assert defaults == pipeline.stage_parameters(run, REPO)
 
 
 @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
@@ -79,17 +86,10 @@ def test_notebooks_read_params_only_through_papermill(nb_path):
         assert "params.yaml" not in code and "dvc.yaml" not in code
 
 
-def _fernb_imports(source: str, here: str | None = None) -> set[str]:
-    """Dotted fernb module names imported by ``source`` (a notebook cell or module)."""
-    source = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
-    found = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            found |= {a.name for a in node.names if a.name.startswith("fernb")}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("fernb"):
-            found.add(node.module)
-            found |= {f"{node.module}.{a.name}" for a in node.names}  # kept only if a module
-    return {m for m in found if _module_file(m) is not None}
+# ----------------------------------------------------------------- the package's import graph
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(REPO).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
 def _module_file(module: str) -> Path | None:
@@ -98,6 +98,43 @@ def _module_file(module: str) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+def _fernb_imports(source: str, here: str | None = None, is_package: bool = False,
+                   top_level_only: bool = False) -> set[str]:
+    """Dotted fernb module names that ``source`` imports: absolute and relative imports, at
+    module level and inside functions (``top_level_only`` keeps the module-level ones).
+    ``here`` is the importing module's name, for relative imports."""
+    source = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+    tree = ast.parse(source)
+    nodes = tree.body if top_level_only else list(ast.walk(tree))
+    found = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("fernb")}
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module
+            if node.level:
+                assert here is not None, "a relative import outside the package"
+                base = here.split(".") if is_package else here.split(".")[:-1]
+                base = base[:len(base) - (node.level - 1)]
+                module = ".".join(base + ([node.module] if node.module else []))
+            if module and module.startswith("fernb"):
+                found.add(module)
+                found |= {f"{module}.{a.name}" for a in node.names}  # kept only if a module
+    return {m for m in found if _module_file(m) is not None}
+
+
+def _imports_of(module: str, top_level_only: bool = False) -> set[str]:
+    path = _module_file(module)
+    found = _fernb_imports(path.read_text(), module, path.name == "__init__.py", top_level_only)
+    if module == "fernb.data":
+        # fernb.data.load imports each real dataset's loader by name (fernb.data.LOADERS), so
+        # that loading SynthFER needs none of them; they are part of what it runs
+        import fernb.data
+
+        found |= {f"fernb.data.{name}" for name, _ in fernb.data.LOADERS.values()}
+    return found
 
 
 def _closure(modules: set[str]) -> set[str]:
@@ -109,34 +146,183 @@ def _closure(modules: set[str]) -> set[str]:
         seen.add(module)
         parts = module.split(".")
         todo.extend(".".join(parts[:i]) for i in range(2, len(parts)))  # parent packages run too
-        todo.extend(_fernb_imports(_module_file(module).read_text()) - seen)
-    return seen - {"fernb"}
+        todo.extend(_imports_of(module) - seen)
+    return seen - {"fernb"}   # fernb/__init__.py holds the docstring and version only
+
+
+PACKAGE = sorted(_module_name(p) for p in (REPO / "fernb").rglob("*.py"))
+
+
+def _graph() -> dict[str, set[str]]:
+    """Module → the fernb modules it imports (parent packages of an import count: importing
+    ``a.b.c`` runs ``a.b``), self-loops of a package's own children left out."""
+    graph = {}
+    for module in PACKAGE:
+        edges = set()
+        for target in _imports_of(module):
+            parts = target.split(".")
+            edges |= {".".join(parts[:i]) for i in range(2, len(parts) + 1)}
+        graph[module] = {e for e in edges if e != module and not module.startswith(e + ".") and e in PACKAGE}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                out.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_the_import_graph_has_no_circles():
+    """Module level and inside functions, absolute and relative imports alike."""
+    assert _cycles(_graph()) == []
+
+
+def test_the_graph_sees_relative_and_function_level_imports(tmp_path):
+    assert _fernb_imports("from .hafem import HAFEM", "fernb.models", is_package=True) == {"fernb.models.hafem"}
+    assert _fernb_imports("from ..runs import RunResult", "fernb.train.loop") == {"fernb.runs"}
+    assert _fernb_imports("def f():\n    from fernb.machine import environment\n") == {"fernb.machine"}
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_phases_import_one_way():
+    """Everything after training reads finished runs (fernb.runs), never the trainer; the
+    papers' claims and the face pipeline stand alone."""
+    graph = _graph()
+    for module, edges in graph.items():
+        phase = module.split(".")[1] if module.count(".") else ""
+        if phase in ("evaluate", "realtime", "workbook"):
+            assert not {e for e in edges if e.startswith("fernb.train")}, f"{module} imports the trainer: {edges}"
+        if phase == "faces":
+            assert not {e for e in edges if e.startswith("fernb.data")}, f"{module} imports fernb.data: {edges}"
+        if phase == "papers":
+            assert all(e.startswith("fernb.papers") for e in edges), f"{module} imports {edges}"
+
+
+def test_the_top_level_holds_few_modules_and_every_folder_is_a_phase():
+    top = sorted(p.name for p in (REPO / "fernb").glob("*.py"))
+    assert len(top) <= 9, top   # at most 8 modules beside __init__.py
+    folders = sorted(p.name for p in (REPO / "fernb").iterdir() if (p / "__init__.py").is_file())
+    assert folders == ["data", "evaluate", "faces", "models", "papers", "realtime", "train", "workbook"]
+
+
+def test_one_object_per_public_name():
+    """A public name (a function, class or constant defined at module level) means one thing
+    across the package: no two modules define the same name."""
+    defined: dict[str, list[str]] = {}
+    for module in PACKAGE:
+        tree = ast.parse(_module_file(module).read_text())
+        for node in tree.body:
+            names = []
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                names = [node.name]
+            elif isinstance(node, ast.Assign):
+                names = [t.id for t in node.targets if isinstance(t, ast.Name)]
+            for name in names:
+                if not name.startswith("_") and name != "main":
+                    defined.setdefault(name, []).append(module)
+    clashes = {n: m for n, m in defined.items() if len(m) > 1}
+    assert clashes == {}, clashes
+
+
+def test_no_deferred_import_without_a_reason():
+    """A function-level import of a fernb module exists only to dodge a circle; none may
+    remain. (Deferred imports of heavy third-party libraries are fine.)"""
+    offenders = []
+    for module in PACKAGE:
+        everywhere = _imports_of(module)
+        top = _imports_of(module, top_level_only=True)
+        if module == "fernb.cli":   # the command line defers its subcommands' imports so that --help is instant
+            continue
+        if everywhere - top - ({f"fernb.data.{n}" for n, _ in __import__("fernb.data").data.LOADERS.values()}
+                                if module == "fernb.data" else set()):
+            offenders.append((module, sorted(everywhere - top)))
+    assert offenders == []
+
+
+def _declared_code(stage: dict) -> set[str]:
+    """The fernb module files a stage's deps cover (a folder covers every module in it)."""
+    covered = set()
+    for dep in stage["deps"]:
+        dep = dep if isinstance(dep, str) else next(iter(dep))
+        path = REPO / dep
+        if not dep.startswith("fernb"):
+            continue
+        covered |= {p.relative_to(REPO).as_posix() for p in path.rglob("*.py")} if path.is_dir() else {dep}
+    return covered
 
 
 @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
-def test_stage_deps_cover_the_code_the_notebook_runs(nb_path):
-    deps = [d if isinstance(d, str) else next(iter(d)) for d in DVC[nb_path.stem]["deps"]]
-    assert f"notebooks/{nb_path.name}" in deps
+def test_stage_deps_are_exactly_the_code_the_notebook_runs(nb_path):
     imported = set()
     for source in _code(nb_path):
         imported |= _fernb_imports(source)
-    for module in sorted(_closure(imported)):
-        rel = _module_file(module).relative_to(REPO).as_posix()
-        assert any(rel == d or rel.startswith(d.rstrip("/") + "/") for d in deps), (
-            f"{nb_path.stem} runs {rel} (via {module}) but dvc.yaml does not list it in deps: "
-            "a change there would not re-run the stage")
+    runs = {_module_file(m).relative_to(REPO).as_posix() for m in _closure(imported)}
+    for run in _runs_of(nb_path):
+        stage = pipeline.expanded_stages(REPO)[run]
+        deps = [d if isinstance(d, str) else next(iter(d)) for d in stage["deps"]]
+        assert f"notebooks/{nb_path.name}" in deps
+        declared = _declared_code(stage)
+        listing = "\n".join(f"      - {f}" for f in sorted(runs))
+        assert declared == runs, (
+            f"{run}: dvc.yaml's code deps differ from what the notebook's imports reach.\n"
+            f"missing (a change there would not re-run the stage): {sorted(runs - declared)}\n"
+            f"extra (a change there re-runs it for nothing): {sorted(declared - runs)}\n"
+            f"the list to use:\n{listing}")
+
+
+def test_stage_07_does_not_depend_on_the_trainer():
+    deps = [d if isinstance(d, str) else next(iter(d)) for d in DVC["07_fps"]["deps"]]
+    assert not [d for d in deps if d.startswith("fernb/train")]
+    assert "runs/01_hafem" in deps and "runs/02_lanmsff" in deps
 
 
 @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
 def test_stage_writes_its_reports(nb_path):
-    stage, st = nb_path.stem, DVC[nb_path.stem]
-    outs = [o if isinstance(o, str) else next(iter(o)) for o in st.get("outs", [])]
-    metrics = [m if isinstance(m, str) else next(iter(m)) for m in st.get("metrics", [])]
-    for name in (f"{stage}.ipynb", f"{stage}.html", "summary.json"):
-        assert f"reports/{stage}/{name}" in outs
-    assert f"reports/{stage}/metrics.json" in metrics
+    notebook = nb_path.stem
     index_deps = DVC["index"]["deps"]
-    assert f"reports/{stage}/summary.json" in index_deps and f"reports/{stage}/{stage}.html" in index_deps
+    for run in _runs_of(nb_path):
+        st = pipeline.expanded_stages(REPO)[run]
+        folder = pipeline.reports_dir(run, REPO).relative_to(REPO).as_posix()
+        outs = [o if isinstance(o, str) else next(iter(o)) for o in st.get("outs", [])]
+        metrics = [m if isinstance(m, str) else next(iter(m)) for m in st.get("metrics", [])]
+        for name in (f"{notebook}.ipynb", f"{notebook}.html", "summary.json"):
+            assert f"{folder}/{name}" in outs
+        assert f"{folder}/metrics.json" in metrics
+        assert any(f"{folder}/summary.json".startswith(d.rstrip("/") + "/") or f"{folder}/summary.json" == d
+                   for d in index_deps), f"the index does not depend on {folder}/summary.json"
+
+
+def test_default_pipeline_prepares_synthfer_and_trains_on_a_prepared_dataset():
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    assert params["datasets"] == ["synthfer"]
+    assert params["data"]["dataset"] in params["datasets"]
+    assert [r for r in pipeline.notebook_runs(REPO) if r.startswith("00_")] == ["00_data_prep@synthfer"]
 
 
 def _requirement_names(specs: list[str]) -> dict[str, str]:

@@ -33,8 +33,9 @@ def test_pooled_confusion_sums_seeds_and_normalises_rows():
     assert counts.tolist() == [[3, 2, 1], [1, 3, 0], [0, 0, 2]]
     assert normalised[0].tolist() == pytest.approx([0.5, 1 / 3, 1 / 6])
     assert np.allclose(normalised.sum(axis=1), 1.0)
-    table = res.named_confusions(normalised, CLASSES, {("a", "b"): 4.2, ("a", "z"): 1.0})
+    table = res.confusions_versus_paper(normalised, CLASSES, {("a", "b"): 4.2, ("a", "z"): 1.0})
     assert list(table.index) == ["a → b"] and table.at["a → b", "this run %"] == pytest.approx(100 / 3)
+    assert table.at["a → b", "paper %"] == 4.2 and table.at["a → b", "gap"] == pytest.approx(100 / 3 - 4.2)
 
 
 def test_per_class_mean_and_history_frame():
@@ -91,7 +92,7 @@ def test_pose_contrast_and_the_papers_pose_subsets():
         pose_contrast(table, turned=60)
     none_turned = pose_contrast(accuracy_by_pose(frame[frame["pose"].abs() < 40]))
     assert none_turned["turned"]["images"] == 0 and "none in this test split" in none_turned["text"]
-    versus = res.pose_versus_paper(table, {30: 69.15, 45: 66.82, 60: 50.0})
+    versus = res.pose_subsets_versus_paper(table, {30: 69.15, 45: 66.82, 60: 50.0})
     assert versus.at[">30°", "this run %"] == pytest.approx(50.0) and versus.at[">30°", "images"] == 4
     assert versus.at[">45°", "gap"] == pytest.approx(100 / 3 - 66.82)
     assert np.isnan(versus.at[">60°", "this run %"])                  # a subset the table does not hold

@@ -293,7 +293,7 @@ def test_amp_plan():
 
 
 def test_seed_summary_gives_mean_and_sample_spread(tmp_path):
-    from fernb.train.recipes import versus_paper
+    from fernb.evaluate.results import summary_versus_paper
 
     class Fake:
         def __init__(self, seed, acc):
@@ -305,9 +305,11 @@ def test_seed_summary_gives_mean_and_sample_spread(tmp_path):
     assert summary.at["accuracy", "std"] == pytest.approx(np.std([0.5, 0.7, 0.6], ddof=1))
     assert summary.at["accuracy", "seeds"] == 3
     assert np.isnan(seed_summary([Fake(0, 0.5)]).at["accuracy", "std"])
-    versus = versus_paper(summary, {"accuracy": 94.7, "auc": 0.982, "f1": 93.9})
+    versus = summary_versus_paper(summary, {"accuracy": 94.7, "auc": 0.982, "f1": 93.9})
     assert versus.at["accuracy", "ours (mean)"] == pytest.approx(60.0)
     assert versus.at["accuracy", "gap"] == pytest.approx(60.0 - 94.7)
+    assert versus.at["accuracy", "ours (std)"] == pytest.approx(100 * np.std([0.5, 0.7, 0.6], ddof=1))
+    assert versus.at["f1", "seeds"] == 3 and versus.at["f1", "unit"] == "%" and versus.at["f1", "paper"] == 93.9
     assert "auc" not in versus.index                       # not in the summary: not invented
 
 
@@ -358,6 +360,7 @@ def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path):
 
 
 def test_recipes_read_params_yaml_and_list_their_departures():
+    from fernb import papers
     from fernb.cli import stage_recipe
     from fernb.train import recipes
     from fernb.workbook.stages import stage_parameters
@@ -376,13 +379,13 @@ def test_recipes_read_params_yaml_and_list_their_departures():
     params, train = {**stage["hafem"], **paper}, stage["train"]
     assert recipes.hafem(params, train).notes == []
     assert recipes.hafem({**params, "img_size": 112}, train).notes == ["img_size = 112 (the paper: 224)"]
-    table = recipes.paper_comparison(recipes.hafem(params, train))
+    table = recipes.settings_versus_paper(recipes.hafem(params, train))
     assert table.at["d_model", "same"] == "yes" and table.at["d_ff", "same"] == "yes"
-    assert table.at["d_ff", "this run"] == 2 * table.at["d_model", "this run"] == recipes.PAPER["hafem"]["d_ff"]
+    assert table.at["d_ff", "this run"] == 2 * table.at["d_model", "this run"] == papers.hafem.RECIPE["d_ff"]
     assert table.at["batch_size", "same"] == ""
     # d_model=None is the backbone's own width, read from timm, not from a table of names
     import timm
-    b0 = recipes.paper_comparison(recipes.hafem({**params, "backbone": "efficientnet_b0"}, train))
+    b0 = recipes.settings_versus_paper(recipes.hafem({**params, "backbone": "efficientnet_b0"}, train))
     assert b0.at["d_model", "this run"] == timm.create_model("efficientnet_b0", pretrained=False).num_features
     assert b0.at["d_model", "same"] == "no" and b0.at["d_ff", "same"] == "no"
 

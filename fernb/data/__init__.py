@@ -6,11 +6,13 @@
 """
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 
 from fernb.data.core import SPLITS, DatasetFormatError, FERData
 from fernb.data.store import load_store, read_meta, write_store
+from fernb.data.synthfer import generate
 from fernb.paths import data_dir, prepared_dir
 
 __all__ = [
@@ -75,12 +77,9 @@ def load(dataset: str, data_root: str | os.PathLike | None = None, **options) ->
     :class:`fernb.faces.FacePipeline`).
     """
     if dataset == "synthfer":
-        from fernb.data.synthfer import generate
-
         return generate(**options)
     if dataset in LOADERS:
-        import importlib
-
+        # each loader is imported by name when asked for: preparing SynthFER needs none of them
         module, function = LOADERS[dataset]
         loader = getattr(importlib.import_module(f"fernb.data.{module}"), function)
         return loader(find_source(dataset, data_root), **options)

@@ -52,7 +52,7 @@ from fernb.data.folds import carve_val, layout_error, split_counts
 from fernb.data.photos import FaceRecord, build_dataset
 from fernb.labels import AFFECTNET_CODES, AFFECTNET_NOT_EXPRESSIONS, canonical_index, class_names
 
-__all__ = ["read_affectnet", "load_affectnet", "HEADER", "LISTS", "IMAGES", "EXPECTED_TREE"]
+__all__ = ["read_affectnet", "load_affectnet", "HEADER", "LISTS", "IMAGES", "AFFECTNET_TREE"]
 
 HEADER = ("subDirectory_filePath", "face_x", "face_y", "face_width", "face_height", "facial_landmarks",
           "expression", "valence", "arousal")
@@ -61,7 +61,7 @@ LISTS: dict[str, str] = {"train": LIST_DIR + "training.csv", "test": LIST_DIR + 
 IMAGES = "Manually_Annotated_Images/"
 _MAX_EXAMPLES = 20
 
-EXPECTED_TREE = f"""\
+AFFECTNET_TREE = f"""\
 AffectNet/      (the folder, AffectNet.zip, or any folder/archive holding it)
   Manually_Annotated_file_lists/training.csv     (train)
   Manually_Annotated_file_lists/validation.csv   (test)
@@ -82,22 +82,22 @@ def _locate(src: Source) -> tuple[dict[str, str], str]:
     """``({"train": training.csv, "test": validation.csv}, images folder prefix)``."""
     found = {s: src.find(m) for s, m in LISTS.items()}
     if not found["train"] and not found["test"]:
-        raise layout_error("AffectNet", src.where(), f"no {LISTS['train']} or {LISTS['test']} found", EXPECTED_TREE)
+        raise layout_error("AffectNet", src.where(), f"no {LISTS['train']} or {LISTS['test']} found", AFFECTNET_TREE)
     lists = {}
     for s, hits in found.items():
         if not hits:
             other = "train" if s == "test" else "test"
-            raise layout_error("AffectNet", src.where(), f"{LISTS[s]} missing (found {found[other][0]})", EXPECTED_TREE)
+            raise layout_error("AffectNet", src.where(), f"{LISTS[s]} missing (found {found[other][0]})", AFFECTNET_TREE)
         lists[s] = hits[0]
     if _parent(lists["train"]) != _parent(lists["test"]):
         same = [h for h in found["test"] if _parent(h) == _parent(lists["train"])]
         if not same:
             raise layout_error("AffectNet", src.where(), f"{lists['train']} and {lists['test']} are in different folders",
-                               EXPECTED_TREE)
+                               AFFECTNET_TREE)
         lists["test"] = same[0]
     folders = src.find(IMAGES)
     if not folders:
-        raise layout_error("AffectNet", src.where(), f"no {IMAGES} folder found", EXPECTED_TREE)
+        raise layout_error("AffectNet", src.where(), f"no {IMAGES} folder found", AFFECTNET_TREE)
     base = _parent(_parent(lists["train"]))   # the folder holding Manually_Annotated_file_lists/
     siblings = [f for f in folders if f == base + IMAGES]
     return lists, (siblings or folders)[0]
@@ -110,7 +110,7 @@ def _read_list(src: Source, member: str) -> list[tuple[int, list[str]]]:
     header = next(reader, None)
     if header is None or tuple(h.strip() for h in header) != HEADER:
         shown = ",".join(header) if header else "nothing"
-        raise layout_error("AffectNet", where, f"header is {shown[:200]!r}; expected {','.join(HEADER)}", EXPECTED_TREE)
+        raise layout_error("AffectNet", where, f"header is {shown[:200]!r}; expected {','.join(HEADER)}", AFFECTNET_TREE)
     rows = []
     for row in reader:
         if not row or (len(row) == 1 and not row[0].strip()):

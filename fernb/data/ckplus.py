@@ -60,7 +60,7 @@ from fernb.data.folds import fold_splits, layout_error, subject_folds
 from fernb.data.photos import FaceRecord, build_dataset
 from fernb.labels import CKPLUS_CODES, canonical_index, class_names
 
-__all__ = ["read_ckplus", "load_ckplus", "read_emotion", "read_landmarks", "EXPECTED_LAYOUT"]
+__all__ = ["read_ckplus", "load_ckplus", "read_emotion", "read_landmarks", "CKPLUS_LAYOUT"]
 
 IMAGES, EMOTION, LANDMARKS = "cohn-kanade-images", "Emotion", "Landmarks"
 _IMAGE_RE = re.compile(r"^(S\d{3})_(\d{3})_(\d{8})\.png$")
@@ -70,7 +70,7 @@ _SUBJECT_RE = re.compile(r"^S\d{3}$")
 _SEQUENCE_RE = re.compile(r"^\d{3}$")
 _ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
 
-EXPECTED_LAYOUT = """\
+CKPLUS_LAYOUT = """\
 CK+/                               (the zips extracted side by side; any prefix folder)
   cohn-kanade-images/S005/001/S005_001_00000001.png ... S005_001_00000011.png
   Emotion/S005/001/S005_001_00000011_emotion.txt      one number 0..7, e.g. "   3.0000000e+00"
@@ -160,7 +160,7 @@ def _open_parts(main: Source) -> _Parts:
     if images is None:
         shown = ", ".join(main.names()[:5]) + (" ..." if len(main) > 5 else "")
         raise layout_error("CK+", main.where(), f"no {IMAGES}/ folder found"
-                           + (f" (found {len(main)} files: {shown})" if len(main) else " (no files)"), EXPECTED_LAYOUT)
+                           + (f" (found {len(main)} files: {shown})" if len(main) else " (no files)"), CKPLUS_LAYOUT)
     near = _parent(images)
     parts = {EMOTION: None, LANDMARKS: None}
     for name in parts:
@@ -184,7 +184,7 @@ def _open_parts(main: Source) -> _Parts:
         for s in opened:
             s.close()
         raise layout_error("CK+", main.where(), f"{IMAGES}/ found at {main.where(images)} but no {EMOTION}/ folder "
-                           "(Emotion_labels.zip extracted next to it) holding the labels", EXPECTED_LAYOUT)
+                           "(Emotion_labels.zip extracted next to it) holding the labels", CKPLUS_LAYOUT)
     return _Parts((main, images), parts[EMOTION], parts[LANDMARKS], opened)
 
 
@@ -217,7 +217,7 @@ def _read(parts: _Parts, peak_frames: int, neutral_first: bool, num_classes: int
         subject, sequence, frame = got
         frames.setdefault((subject, sequence), []).append((frame, member))
     if not frames:
-        raise layout_error("CK+", src.where(images), "no image named Sxxx/nnn/Sxxx_nnn_NNNNNNNN.png", EXPECTED_LAYOUT)
+        raise layout_error("CK+", src.where(images), "no image named Sxxx/nnn/Sxxx_nnn_NNNNNNNN.png", CKPLUS_LAYOUT)
     for seq in frames.values():
         seq.sort()
 

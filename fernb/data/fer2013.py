@@ -34,7 +34,7 @@ USAGE_TO_SPLIT: dict[str, str] = {"Training": "train", "PublicTest": "val", "Pri
 FOLDER_PREFIXES: dict[str, tuple[str, ...]] = {"train": ("Training",), "test": ("PublicTest", "PrivateTest")}
 _FILE_RE = re.compile(r"^(Training|PublicTest|PrivateTest)_(\d+)\.jpg$")
 
-EXPECTED_LAYOUTS = """\
+FER2013_LAYOUTS = """\
 either the Kaggle challenge CSV
     fer2013.csv                 header `emotion,pixels,Usage`; emotion 0..6,
                                 pixels = 2304 space-separated ints 0..255 (48x48),
@@ -301,7 +301,7 @@ def _from_folders(src: Source, root: str, on_unreadable: str) -> FERData:
             splits.append(USAGE_TO_SPLIT[usage])
             read[USAGE_TO_SPLIT[usage]] += 1
     if not members:
-        raise DatasetFormatError(f"{src.where(root or None)}: no images under train/ or test/; expected\n{EXPECTED_LAYOUTS}")
+        raise DatasetFormatError(f"{src.where(root or None)}: no images under train/ or test/; expected\n{FER2013_LAYOUTS}")
 
     images = np.empty((len(members), SIZE, SIZE), dtype=np.uint8)
     keep = np.ones(len(members), dtype=bool)
@@ -361,7 +361,7 @@ def load_fer2013(path: str | os.PathLike, *, on_unreadable: str = "raise") -> FE
                 shown = ", ".join(src.names()[:5]) + (" ..." if len(src) > 5 else "")
                 raise DatasetFormatError(
                     f"{src.where()} holds neither FER2013 layout (found {len(src)} files: {shown or 'none'}); expected\n"
-                    f"{EXPECTED_LAYOUTS}"
+                    f"{FER2013_LAYOUTS}"
                 )
             data = _from_folders(src, root, on_unreadable)
         data.meta.update({"source": str(src.path), "source_kind": src.kind, "sha256": src.sha256(),

@@ -72,7 +72,7 @@ KNOWN_MISMATCHED: dict[str, frozenset[str]] = {"FER2013Test": frozenset({"fer003
 _VOTE_TO_CANONICAL = np.array([CANONICAL.index(FERPLUS_TO_CANONICAL[v]) for v in FERPLUS_VOTES[:N_EMO]], dtype=np.int64)
 _BOX_RE = re.compile(r"^\(\s*(-?\d+)\s*,\s*(-?\d+)\s*,\s*(-?\d+)\s*,\s*(-?\d+)\s*\)$")
 
-EXPECTED_LAYOUTS = """\
+FERPLUS_LAYOUTS = """\
 either the generated FERPlus folders (at any depth, e.g. data/ in ferplus.zip)
     FER2013Train/label.csv, FER2013Train/ferNNNNNNN.png ...
     FER2013Valid/label.csv, FER2013Valid/ferNNNNNNN.png ...
@@ -150,7 +150,7 @@ def _find_folders(src: Source) -> dict[str, str] | None:
     if missing:
         present = {FOLDERS[s]: hits[0] for s, hits in found.items() if hits}
         raise DatasetFormatError(
-            f"{src.where()}: FERPlus split folder(s) {missing} missing (found {present}); expected\n{EXPECTED_LAYOUTS}"
+            f"{src.where()}: FERPlus split folder(s) {missing} missing (found {present}); expected\n{FERPLUS_LAYOUTS}"
         )
     # prefer the three folders that share a parent
     parents = Counter(h.rstrip("/").rsplit("/", 1)[0] if "/" in h.rstrip("/") else "" for hits in found.values() for h in hits)
@@ -368,7 +368,7 @@ def load_ferplus(
         new_csv = src.find(NEW_CSV) if src.kind != "file" else src.names()
         if fer2013 is not None:
             if not new_csv:
-                raise DatasetFormatError(f"{src.where()}: fer2013= was given but there is no {NEW_CSV} here; expected\n{EXPECTED_LAYOUTS}")
+                raise DatasetFormatError(f"{src.where()}: fer2013= was given but there is no {NEW_CSV} here; expected\n{FERPLUS_LAYOUTS}")
             got = _from_new_csv(src, new_csv[0], fer2013)
         elif folders is not None:
             got = _from_folders(src, folders, on_unreadable)
@@ -379,7 +379,7 @@ def load_ferplus(
             )
         else:
             shown = ", ".join(src.names()[:5]) + (" ..." if len(src) > 5 else "")
-            raise DatasetFormatError(f"{src.where()} holds no FERPlus layout (found {len(src)} files: {shown or 'none'}); expected\n{EXPECTED_LAYOUTS}")
+            raise DatasetFormatError(f"{src.where()} holds no FERPlus layout (found {len(src)} files: {shown or 'none'}); expected\n{FERPLUS_LAYOUTS}")
         sha = src.sha256()
 
     votes = got["votes"]

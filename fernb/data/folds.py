@@ -10,14 +10,11 @@ set but no validation set: :func:`carve_val` draws a stratified one from train.
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from fernb.data.core import SPLITS, DatasetFormatError
+from fernb.data.photos import FaceRecord
 
-if TYPE_CHECKING:  # records come from the face pipeline's dataset builder
-    from fernb.data.photos import FaceRecord
 
 __all__ = ["subject_folds", "fold_splits", "carve_val", "split_counts", "layout_error"]
 

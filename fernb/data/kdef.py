@@ -52,7 +52,7 @@ from fernb.data.folds import fold_splits, layout_error, subject_folds
 from fernb.data.photos import FaceRecord, build_dataset
 from fernb.labels import KDEF_CODES, KDEF_POSES, SEVEN, canonical_index
 
-__all__ = ["read_kdef", "load_kdef", "parse_kdef_name", "EXPECTED_LAYOUT", "SESSIONS"]
+__all__ = ["read_kdef", "load_kdef", "parse_kdef_name", "KDEF_LAYOUT", "SESSIONS"]
 
 SESSIONS: tuple[str, ...] = ("A", "B")
 _CODE = r"([AB])([FM])(\d{2})"
@@ -61,7 +61,7 @@ _STRICT_RE = re.compile(r"^" + _CODE + r"(AF|AN|DI|HA|NE|SA|SU)(FL|HL|S|HR|FR)\.
 _LOWER_RE = re.compile(r"^" + _CODE + r"(AF|AN|DI|HA|NE|SA|SU)(FL|HL|S|HR|FR)\.jpg$", re.IGNORECASE)
 _FOLDER_RE = re.compile(r"^" + _CODE + r"$")
 
-EXPECTED_LAYOUT = """\
+KDEF_LAYOUT = """\
 KDEF_and_AKDEF/                 (KDEF_and_AKDEF.zip, extracted or not; any prefix folder)
   KDEF/
     AF01/
@@ -105,7 +105,7 @@ def _find_root(src: Source) -> str:
     shown = ", ".join(src.names()[:5]) + (" ..." if len(src) > 5 else "")
     problem = ("no KDEF/ folder of subject folders (AF01/, AM01/, BF01/ ...) found"
                + (f"; found {len(src)} files: {shown}" if len(src) else "; it holds no files"))
-    raise layout_error("KDEF", src.where(), problem, EXPECTED_LAYOUT)
+    raise layout_error("KDEF", src.where(), problem, KDEF_LAYOUT)
 
 
 def _check_filters(poses, sessions) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -152,7 +152,7 @@ def _read(src: Source, poses, sessions, k: int, test_fold: int, fold_seed: int) 
         seen[key] = member
         parsed.append((member, codes))
     if not parsed:
-        raise layout_error("KDEF", src.where(root), f"{len(members)} files but none named like a KDEF image", EXPECTED_LAYOUT)
+        raise layout_error("KDEF", src.where(root), f"{len(members)} files but none named like a KDEF image", KDEF_LAYOUT)
 
     # Folds over every parsed image, so the filters below never move a person between folds.
     subjects = [c["subject"] for _, c in parsed]

@@ -50,13 +50,13 @@ from fernb.data.folds import carve_val, layout_error, split_counts
 from fernb.data.photos import FaceRecord, build_dataset
 from fernb.labels import RAFDB_CODES, SEVEN, canonical_index
 
-__all__ = ["read_rafdb", "load_rafdb", "LABEL_FILE", "VARIANTS", "EXPECTED_TREE"]
+__all__ = ["read_rafdb", "load_rafdb", "LABEL_FILE", "VARIANTS", "RAFDB_TREE"]
 
 LABEL_FILE = "EmoLabel/list_patition_label.txt"   # sic: the publisher's spelling
 VARIANTS = ("aligned", "original")
 _NAME_RE = re.compile(r"^(train|test)_(\d+)\.jpg$")
 
-EXPECTED_TREE = """\
+RAFDB_TREE = """\
 basic/          (the folder, basic.zip, or any folder/archive holding it)
   EmoLabel/list_patition_label.txt       one line per image: "train_00001.jpg 5", "test_0001.jpg 1"
                                          (label 1 Surprise, 2 Fear, 3 Disgust, 4 Happiness,
@@ -177,13 +177,13 @@ def read_rafdb(path, *, variant: str = "aligned", val_fraction: float = 0.1,
         if not hits:
             hint = " (a list_partition_label.txt was found: the publisher's file is spelled 'patition')" \
                 if src.find("EmoLabel/list_partition_label.txt") else ""
-            raise layout_error("RAF-DB basic", src.where(), f"no {LABEL_FILE} found{hint}", EXPECTED_TREE)
+            raise layout_error("RAF-DB basic", src.where(), f"no {LABEL_FILE} found{hint}", RAFDB_TREE)
         member = hits[0]
         root = member[: -len(LABEL_FILE)]
         image_dir = f"{root}Image/{variant}/"
         if not src.under(image_dir):
             raise layout_error("RAF-DB basic", src.where(), f"no images under {image_dir} (variant={variant!r})",
-                               EXPECTED_TREE)
+                               RAFDB_TREE)
         lines = _label_lines(src, member)
         records: list[FaceRecord] = []
         used: Counter = Counter()

@@ -20,7 +20,7 @@ from fernb.faces.pose import KDEF_BINS, head_pose
 from fernb.faces.video import write_video
 
 
-__all__ = ["Photo", "synthetic_photo", "synthetic_photos", "synthetic_video", "synthfer_pose_check", "measure",
+__all__ = ["Photo", "synthetic_photo", "synthetic_photos", "synthetic_video", "synthfer_pose_check", "detect_photos",
            "summarise", "figure_rows", "uncached"]
 
 
@@ -104,7 +104,7 @@ def uncached(pipeline, **changes):
     return dataclasses.replace(pipeline, backend=pipeline.detector, cache_dir=None, **changes)
 
 
-def measure(pipeline, photos: list[Photo]):
+def detect_photos(pipeline, photos: list[Photo]):
     """What ``pipeline``'s backend makes of ``photos``, against their true landmarks.
 
     One row per photo: ``found`` (a face came out), ``alignment`` (landmarks/eyes/box),
@@ -154,13 +154,13 @@ def figure_rows(pipeline, photos: list[Photo]) -> list[dict]:
 
 
 def summarise(found, seconds: float):
-    """What :func:`measure` found, per true pose and overall.
+    """What :func:`detect_photos` found, per true pose and overall.
 
     Returns ``(by_pose, summary)``: a DataFrame indexed by the nearest KDEF pose (−90…90)
     with ``photos``, ``found`` (share detected) and ``eye_error_px`` (median over the found
     ones), and a dict with ``photos``, ``found_rate``, ``eye_error_median_px``, ``alignment``
     (how the found faces were aligned, counted) and ``faces_per_second`` (``seconds`` being
-    the time :func:`measure` took).
+    the time :func:`detect_photos` took).
     """
     pose = (np.digitize(found["yaw"], KDEF_BINS) - 2) * 45
     by_pose = found.assign(yaw_bin=pose).groupby("yaw_bin").agg(

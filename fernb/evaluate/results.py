@@ -14,10 +14,12 @@ import numpy as np
 import pandas as pd
 
 from fernb.metrics import pose_subset_label
+from fernb.papers import versus_paper
 from fernb.runs import RunResult
 
 __all__ = ["seed_summary", "history_frame", "pooled_predictions", "pooled_confusion", "per_class_mean", "chance", "chance_verdict",
-           "chance_text", "named_confusions", "pose_versus_paper", "stage_metrics", "HISTORY_COLUMNS"]
+           "chance_text", "summary_versus_paper", "confusions_versus_paper", "pose_subsets_versus_paper", "stage_metrics",
+           "HISTORY_COLUMNS"]
 
 HISTORY_COLUMNS = ("seed", "epoch", "lr", "train_loss", "val_loss", "train_accuracy", "val_accuracy", "val_f1")
 
@@ -94,30 +96,46 @@ def chance_text(summary: pd.DataFrame, labels_test, num_classes: int, n_seeds: i
             f"{chance_verdict(bal, num_classes)}.")
 
 
-def pose_versus_paper(by_pose: pd.DataFrame, pose_subsets: dict) -> pd.DataFrame:
+def summary_versus_paper(summary: pd.DataFrame, stated: dict) -> pd.DataFrame:
+    """The paper's reported numbers beside ours (``summary`` from :func:`seed_summary`), by
+    :func:`fernb.papers.versus_paper`.
+
+    ``stated`` maps metric names to the paper's values as printed: percentages, except an
+    AUC given as a fraction (HAFEM prints 0.982); what is not a number, or not in the summary,
+    is left out. Our mean and std are put in the paper's unit; ``gap`` is ours minus the
+    paper's, in that unit.
+    """
+    stated = {m: v for m, v in stated.items() if m in summary.index and isinstance(v, (int, float))}
+    scale = {m: 1.0 if (m == "auc" and v <= 1.0) else 100.0 for m, v in stated.items()}
+    return versus_paper(
+        stated, {m: summary.at[m, "mean"] * scale[m] for m in stated}, key="metric", compare="gap",
+        columns=("paper", "ours (mean)"),
+        extra={"ours (std)": {m: summary.at[m, "std"] * scale[m] for m in stated},
+               "seeds": {m: int(summary.at[m, "seeds"]) for m in stated}},
+        unit={m: "%" if scale[m] == 100.0 else "fraction" for m in stated})
+
+
+def pose_subsets_versus_paper(by_pose: pd.DataFrame, pose_subsets: dict) -> pd.DataFrame:
     """The paper's accuracy on faces turned by more than each threshold (``{degrees: %}``,
     LANMSFF's "Pose >30°"/">45°" subsets) beside this run's rows of
-    :func:`fernb.metrics.accuracy_by_pose`, in %; a threshold the table lacks is NaN."""
-    rows = []
-    for degrees, stated in pose_subsets.items():
-        label = pose_subset_label(degrees)
-        ours = by_pose.loc[label] if label in by_pose.index else None
-        rows.append({"subset": label, "paper %": stated,
-                     "images": np.nan if ours is None else int(ours["images"]),
-                     "this run %": np.nan if ours is None else 100 * float(ours["accuracy"])})
-    out = pd.DataFrame(rows, columns=["subset", "paper %", "images", "this run %"]).set_index("subset")
-    out["gap"] = out["this run %"] - out["paper %"]
-    return out
+    :func:`fernb.metrics.accuracy_by_pose`, in % (:func:`fernb.papers.versus_paper`); a
+    threshold the table lacks is NaN."""
+    stated = {pose_subset_label(degrees): pct for degrees, pct in pose_subsets.items()}
+    held = [label for label in stated if label in by_pose.index]
+    return versus_paper(stated, {label: 100 * float(by_pose.at[label, "accuracy"]) for label in held},
+                        key="subset", compare="gap", columns=("paper %", "this run %"),
+                        extra={"images": {label: int(by_pose.at[label, "images"]) for label in held}})
 
 
-def named_confusions(normalised: np.ndarray, classes: Sequence[str], stated: dict) -> pd.DataFrame:
+def confusions_versus_paper(normalised: np.ndarray, classes: Sequence[str], stated: dict) -> pd.DataFrame:
     """The confusion cells a paper names (``{(true, predicted): percent}``) beside this run's,
-    in percent; pairs with a class this dataset lacks are left out."""
+    in percent (:func:`fernb.papers.versus_paper`); pairs with a class this dataset lacks are
+    left out."""
     classes = list(classes)
-    rows = [{"true → predicted": f"{a} → {b}", "paper %": pct,
-             "this run %": 100.0 * float(normalised[classes.index(a), classes.index(b)])}
-            for (a, b), pct in stated.items() if a in classes and b in classes]
-    return pd.DataFrame(rows, columns=["true → predicted", "paper %", "this run %"]).set_index("true → predicted")
+    named = {f"{a} → {b}": pct for (a, b), pct in stated.items() if a in classes and b in classes}
+    ours = {f"{a} → {b}": 100.0 * float(normalised[classes.index(a), classes.index(b)])
+            for (a, b) in stated if a in classes and b in classes}
+    return versus_paper(named, ours, key="true → predicted", compare="gap", columns=("paper %", "this run %"))
 
 
 def stage_metrics(results: Sequence[RunResult], *, dataset: str, protocol: dict, recipe, model_card,

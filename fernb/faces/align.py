@@ -1,6 +1,6 @@
 """Alignment geometry: 68 landmarks -> 5 points -> similarity onto a template -> crop -> CLAHE.
 
-HAFEM §3 (``shared/spec/HAFEM.md``): the face box is enlarged ×1.3, an affine transform
+HAFEM §3: the face box is enlarged ×1.3, an affine transform
 from the landmarks frontalises the face, the crop is resized to 224×224 with bicubic
 interpolation, and CLAHE (clip limit 2.0) is applied to the L channel in LAB.
 

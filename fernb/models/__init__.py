@@ -10,10 +10,10 @@ from .common import FEROutput, InputAdapter, layer_decay_param_groups
 from .factory import create_model, list_models, load_model, register_model, save_model
 from .hafem import HAFEM, transformer_parameters
 from .lanmsff import LANMSFF
-from .baselines import TABLE3, TimmClassifier
+from .baselines import BASELINE_MODELS, TimmClassifier
 from .backbones import PretrainedWeightsMissing
 from .card import ModelCard, count_parameters, model_card
 
 __all__ = ["FEROutput", "InputAdapter", "layer_decay_param_groups", "create_model", "list_models", "load_model",
-           "register_model", "save_model", "HAFEM", "transformer_parameters", "LANMSFF", "TABLE3", "TimmClassifier",
+           "register_model", "save_model", "HAFEM", "transformer_parameters", "LANMSFF", "BASELINE_MODELS", "TimmClassifier",
            "PretrainedWeightsMissing", "ModelCard", "count_parameters", "model_card"]

@@ -7,7 +7,8 @@ pooled vector is the embedding, so the compound loss works with every baseline t
 
 Rows of Table 3 that name a method rather than an architecture (VGGFace2 transfer
 learning, CNN+LSTM, GAN augmentation, cross-attention, dual-path CNN) have no published
-definition to rebuild; :data:`TABLE3` lists them with ``model=None``.
+definition to rebuild; :data:`BASELINE_MODELS` maps them to ``None``. The paper's numbers
+for every row are :data:`fernb.papers.hafem.TABLE3`.
 """
 from __future__ import annotations
 
@@ -19,18 +20,19 @@ from torch import nn
 from .backbones import create_backbone, data_config, stage_groups
 from .common import FERModel, InputAdapter
 
-# HAFEM's Table 3 (FER2013): the paper's accuracy (%) and FPS (RTX 3090), never tuned toward.
-TABLE3 = {
-    "ResNet-50": dict(model="resnet50", accuracy=71.4, fps=45),
-    "VGGFace2 TL": dict(model=None, accuracy=83.1, fps=38),
-    "CNN+LSTM": dict(model=None, accuracy=87.3, fps=22),
-    "GAN-Aug": dict(model=None, accuracy=88.3, fps=31),
-    "ViT-Base": dict(model="vit_base_16", accuracy=73.6, fps=28),
-    "EfficientNet-B4": dict(model="efficientnet_b4", accuracy=89.5, fps=41),
-    "Swin-T": dict(model="swin_tiny", accuracy=88.7, fps=24),
-    "Cross-Attn": dict(model=None, accuracy=90.1, fps=19),
-    "DualPath CNN": dict(model=None, accuracy=91.2, fps=33),
-    "HAFEM": dict(model="hafem", accuracy=94.7, fps=52),
+# HAFEM's Table 3 row -> the fernb model that rebuilds it (None: a method, no published
+# architecture). The paper's numbers for each row are fernb.papers.hafem.TABLE3.
+BASELINE_MODELS: dict[str, str | None] = {
+    "ResNet-50": "resnet50",
+    "VGGFace2 TL": None,
+    "CNN+LSTM": None,
+    "GAN-Aug": None,
+    "ViT-Base": "vit_base_16",
+    "EfficientNet-B4": "efficientnet_b4",
+    "Swin-T": "swin_tiny",
+    "Cross-Attn": None,
+    "DualPath CNN": None,
+    "HAFEM": "hafem",
 }
 
 # fernb name -> timm architecture

@@ -23,6 +23,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from fernb.models.factory import create_model
+
 
 @dataclass
 class ModelCard:
@@ -88,8 +90,6 @@ def model_card(model: nn.Module | str, input_shape: tuple[int, ...] | None = Non
     a batch of one, on the model's device, without gradients; the model is not changed.
     """
     if isinstance(model, str):
-        from .factory import create_model
-
         name = name or model
         with torch.device("meta"):
             model = create_model(model, **knobs)

@@ -33,13 +33,13 @@ def register_model(name: str):
 
 
 @register_model("hafem")
-def hafem(num_classes: int = 7, in_chans: int = 3, **knobs) -> HAFEM:
+def _hafem(num_classes: int = 7, in_chans: int = 3, **knobs) -> HAFEM:
     """HAFEM with the workbook's defaults (EfficientNet-B5, CBAM on the final map, 1 layer)."""
     return HAFEM(num_classes=num_classes, in_chans=in_chans, **knobs)
 
 
 @register_model("lanmsff")
-def lanmsff(num_classes: int = 7, in_chans: int = 1, **knobs) -> LANMSFF:
+def _lanmsff(num_classes: int = 7, in_chans: int = 1, **knobs) -> LANMSFF:
     """LANMSFF as its official code builds it (64×64 grayscale)."""
     return LANMSFF(num_classes=num_classes, in_chans=in_chans, **knobs)
 

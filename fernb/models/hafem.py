@@ -3,8 +3,8 @@
 Chatterjee, "HAFEM: Hybrid attention-driven facial expression mapping for real-time
 multi-class emotion recognition in unconstrained environments", JAIMLNN 6(1), 2026.
 No code was published, and the text contradicts itself; every disputed choice is a
-constructor argument (``../shared/spec/HAFEM.md`` lists them; :data:`DISPUTED` below
-names the argument that turns each one):
+constructor argument (``../shared/spec/HAFEM.md`` lists them; :data:`fernb.papers.hafem.DISPUTED`
+names the argument that turns each one, and :mod:`fernb.papers.hafem` holds the paper's claims):
 
 - backbone: EfficientNet-B5 (§3.2), any timm name (ResNet-50 for the ablation ladder);
 - CBAM (Woo et al., ECCV 2018; §3.3): reduction 16, on the final 2048×7×7 map by default,
@@ -29,30 +29,6 @@ from torch import nn
 
 from .backbones import create_backbone, data_config, stage_groups
 from .common import FERModel, InputAdapter
-
-# Each inconsistency of the paper (spec: "Inconsistencies found") and the argument that turns it.
-DISPUTED = {
-    "Transformer depth: '6 layers' vs the stated 31.2M overhead (one layer is 33.6M)": "num_layers (default 1)",
-    "Pretrained on 'ImageNet-21K' (no such EfficientNet-B5 weights exist)": "pretrained (a local file or timm's cache)",
-    "CBAM 'inserted' in the backbone vs applied to the final map": "cbam_placement ('final' or 'stages')",
-    "CBAM spatial attention 'through a unique MLP with r = 16' vs Woo et al.'s 7×7 conv": "not a knob: the MLP reading does not define a layer; the 7×7 conv (timm's CbamModule) is used",
-    "Token width: d_model 2048 is stated; a projection to a smaller width is the usual economy": "d_model (a linear projection when it differs from the backbone's channels)",
-    "Head pooling is not stated": "pool ('mean' or 'cls')",
-}
-
-# The paper's reported numbers (FER2013 unless named), to compare against, never to tune toward.
-PAPER_TARGETS: dict = {
-    "fer2013": {"accuracy": 94.7, "precision": 94.1, "recall": 93.8, "f1": 93.9, "auc": 0.982},
-    "rafdb": {"accuracy": 95.1}, "affectnet": {"accuracy": 88.9}, "ferplus": {"accuracy": 92.4},
-    "zero_shot_from_fer2013": {"rafdb": 87.3, "affectnet": 79.1},
-    "fps": {"value": 52, "hardware": "RTX 3090"},
-    "ablation_fer2013": {"ResNet-50": 71.4, "EfficientNet-B5": 84.2, "+Transformer": 88.6, "+CBAM": 91.8,
-                         "+compound loss": 94.7},
-    "params": {"transformer_overhead": 31.2e6, "backbone": 30.4e6},
-    # its largest confusions on FER2013, % of the true class: (true, predicted) -> %
-    "confusions": {("fear", "surprise"): 4.2, ("disgust", "anger"): 3.8, ("sad", "neutral"): 3.1},
-}
-
 
 def transformer_parameters(d_model: int, d_ff: int, num_layers: int, tokens: int = 49,
                            in_channels: int | None = None, cls_token: bool = False) -> int:

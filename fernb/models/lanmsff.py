@@ -4,7 +4,8 @@ Ezati et al., "A Lightweight Attention-based Deep Network via Multi-Scale Featur
 Multi-View Facial Expression Recognition" (arXiv 2403.14318), ported to PyTorch from the
 authors' official Keras notebooks (AE-1129/LANMSFF). Where paper and code disagree we follow
 the code, because the published parameter count (358K) is the code's ``model.summary()``;
-:data:`CODE_VS_PAPER` lists every disagreement for the notebooks to print.
+:data:`fernb.papers.lanmsff.CODE_VS_PAPER` lists every disagreement for the notebooks to print
+(and :mod:`fernb.papers.lanmsff` holds the paper's claims).
 
 The network (input 64×64×1; the paper's architecture figure, as the code builds it)::
 
@@ -29,54 +30,7 @@ from timm.layers import Conv2dSame
 from fernb.models.common import FERModel, InputAdapter, _pair, keras_init_
 
 __all__ = ["BN", "SeparableConv2d", "ChannelShuffle", "MassAtt", "PWFS", "ConvBlock", "TwoPathBlock",
-           "LANMSFF", "CODE_VS_PAPER", "PAPER_TARGETS", "information_density", "density_claims"]
-
-# The six places where the official code and the paper disagree (spec "Paper vs code").
-CODE_VS_PAPER: tuple[str, ...] = (
-    "MassAtt is sigmoid(channel) × sigmoid(spatial), not sigmoid(channel × spatial) as Eq. 3 reads; "
-    "the first transposed conv has a ReLU; the spatial descriptor is a channel mean only.",
-    "Only the middle stage of a two-path block is depthwise-separable; stages 2–3 of both paths "
-    "read the concatenation of both paths.",
-    "The 2024 code shuffled channels by an unseeded random permutation fixed at graph build; "
-    "we use the deterministic ShuffleNet shuffle (2 groups), as the 2026 code does.",
-    "The paper's 358K counts Keras' non-trainable BN statistics; trainable parameters are 356,294 (7 classes).",
-    "The code reports 'test' accuracy on the fold that also drives LR decay and early stopping, so the "
-    "published accuracies may be validation-fold numbers; this workbook keeps validation and test apart.",
-    "The repository has no data loading, split or normalisation code: nothing in it reproduces the "
-    "reported accuracies (KDEF 90.77, FER2013 70.44, FERPlus 86.96).",
-)
-
-# The paper's reported numbers (accuracy in %), to compare against, never to tune toward.
-# Pose keys: KDEF camera yaw in degrees; FER2013/FERPlus subsets by minimum |yaw| (Pose >30°, >45°).
-PAPER_TARGETS: dict = {
-    # "Var 0.66" is as printed; the population variance of the five per-pose numbers is 0.79
-    # and the sample variance 0.99, so the paper computed it some other way (or from other numbers).
-    "kdef": {"accuracy": 90.77,
-             "per_pose": {-90: 89.44, -45: 91.18, 0: 92.04, 45: 91.00, 90: 90.17},
-             "pose_variance": 0.66},
-    "fer2013": {"accuracy": 70.44, "pose_subsets": {30: 69.15, 45: 66.82}, "ID": 196},
-    "ferplus": {"accuracy": 86.96, "pose_subsets": {30: 86.92, 45: 84.68}, "ID": 242},
-    # Table XII, KDEF: accuracy and variance over the five poses.
-    "ablation_kdef": {"whole": {"accuracy": 90.77, "pose_variance": 0.66},
-                      "-PWFS": {"accuracy": 91.24, "pose_variance": 1.05},
-                      "-MassAtt": {"accuracy": 90.83, "pose_variance": 2.59},
-                      "-both": {"accuracy": 90.58, "pose_variance": 1.65}},
-    "params": {"keras_total": 358_406, "trainable": 356_294},   # 7 classes, as model.summary() counts
-}
-
-
-
-def information_density(accuracy_percent, keras_total):
-    """The paper's *information density*: accuracy in % divided by the parameters in millions,
-    counted as Keras' ``model.summary()`` counts them (BN statistics included, as its 358K).
-    Numbers or aligned pandas columns."""
-    return accuracy_percent / (keras_total / 1e6)
-
-
-def density_claims() -> dict[str, float]:
-    """The information density the paper reports, per dataset."""
-    return {name: t["ID"] for name, t in PAPER_TARGETS.items() if isinstance(t, dict) and "ID" in t}
-
+           "LANMSFF"]
 
 BLOCK_WIDTHS = (66, 72, 78, 84)
 N_POOLS = 4   # every block halves the map once
@@ -120,7 +74,7 @@ class ChannelShuffle(nn.Module):
 
     With 2 groups, channel ``i`` of the first half lands next to channel ``i`` of the second, so
     the contiguous split that follows gives each path channels from both halves. (The 2024 code
-    used an unseeded random permutation instead: :data:`CODE_VS_PAPER` item 3.)
+    used an unseeded random permutation instead: :data:`fernb.papers.lanmsff.CODE_VS_PAPER` item 3.)
     """
 
     def __init__(self, groups: int = 2):
@@ -146,7 +100,7 @@ class MassAtt(nn.Module):
 
     ``forward`` returns the attention ``A`` (N, C, H, W) in (0, 1); the block multiplies it with
     its input. Where the paper and the official code differ we follow the code
-    (:data:`CODE_VS_PAPER` item 1):
+    (:data:`fernb.papers.lanmsff.CODE_VS_PAPER` item 1):
 
     1. ``A = sigmoid(channel) × sigmoid(spatial)``, not ``sigmoid(channel × spatial)`` as Eq. 3 reads;
     2. the first transposed conv is followed by a ReLU;
@@ -266,7 +220,7 @@ class TwoPathBlock(nn.Module):
     Channels are shuffled (2 groups) and split into halves. Path H sees 3×3 kernels, path L the
     same kernels dilated by 2 (a 5×5 field). Stage 1 runs each path on its own half; stages 2
     (depthwise-separable) and 3 run both paths on the concatenation of the previous stage, as
-    the code does (:data:`CODE_VS_PAPER` item 2). The concat ``Y`` is reweighted by MassAtt,
+    the code does (:data:`fernb.papers.lanmsff.CODE_VS_PAPER` item 2). The concat ``Y`` is reweighted by MassAtt,
     ``Z = A ⊙ Y`` (no residual), then mixed by a 1×1 conv and closed like every block.
     """
 

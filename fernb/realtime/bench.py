@@ -55,20 +55,18 @@ from fernb.faces.pipeline import decode_rgb
 from fernb.labels import class_names
 from fernb.machine import environment, select_device
 from fernb.models import create_model, model_card
-from fernb.models.baselines import TABLE3
+from fernb.models.baselines import BASELINE_MODELS
+from fernb.papers import hafem as hafem_paper, versus_paper
+from fernb.papers.lanmsff import information_density
 from fernb.realtime.export import ONNX_BOUND, check_onnx, export_onnx, onnx_session
 from fernb.realtime.predict import Predictor, TrainingInputs
 from fernb.runs import stage_runs
 from fernb.workbook.report import write_json
-from fernb.models.hafem import PAPER_TARGETS as HAFEM_TARGETS
-from fernb.models.lanmsff import information_density
-
-PAPER_HARDWARE = HAFEM_TARGETS["fps"]["hardware"]   # where HAFEM's Table 3 FPS were measured, as the paper says
 
 __all__ = ["MODELS", "SWEEPS", "Variant", "parse_variant", "measure", "latency_stats", "run_benchmark",
-           "Benchmark", "BenchModel", "build_model", "sweep_settings", "compare_with_paper", "trained_models",
+           "Benchmark", "BenchModel", "build_model", "sweep_settings", "fps_versus_paper", "trained_models",
            "models_table", "accuracy_points", "onnx_table", "E2E_STAGES", "encoded_frames", "bench_predictor",
-           "end_to_end", "e2e_summary", "GPU_TARGETS", "GPU_TARGETS_HARDWARE", "PAPER_HARDWARE", "target_check", "op_profile", "paper_findings",
+           "end_to_end", "e2e_summary", "GPU_TARGETS", "GPU_TARGETS_HARDWARE", "target_check", "op_profile", "paper_findings",
            "run_end_to_end", "miss_profiles", "stage_metrics", "onnx_findings", "e2e_findings", "e2e_stage_ms",
            "E2E_MODELS"]
 
@@ -80,7 +78,7 @@ class BenchModel:
     name: str
     kwargs: dict = field(default_factory=dict)
     label: str = ""
-    table3: str | None = None        # HAFEM's Table 3 row (FPS on an RTX 3090), when there is one
+    table3: str | None = None        # HAFEM's Table 3 row (fernb.papers.hafem.TABLE3), when there is one
 
 
 # Every model gets 1-channel input (FER2013's grayscale; the input adapter gives a 3-channel
@@ -437,22 +435,23 @@ def _restore(model: nn.Module, variant: Variant) -> None:
         torch.cuda.empty_cache()
 
 
-def compare_with_paper(bench: Benchmark) -> pd.DataFrame:
-    """HAFEM's Table 3 FPS (RTX 3090) beside ours: our best batch-1 variant per model."""
+def fps_versus_paper(bench: Benchmark) -> pd.DataFrame:
+    """HAFEM's Table 3 FPS (on the paper's :data:`fernb.papers.hafem.HARDWARE`) beside ours: our
+    best batch-1 variant per measured model that has a Table 3 row (:func:`fernb.papers.versus_paper`);
+    one row per model, its label in the ``model`` column."""
     best = bench.best(1)
     where = bench.environment.get("gpu") or bench.environment.get("cpu", "")
-    rows = []
-    for _, card in bench.models.iterrows():
-        row3 = card["table3"]
-        if not row3 or row3 not in TABLE3:
-            continue
-        ours = best.loc[card["model"]] if card["model"] in best.index else None
-        rows.append({"model": card["label"], "paper FPS": TABLE3[row3]["fps"], "paper hardware": PAPER_HARDWARE,
-                     "our FPS (batch 1)": None if ours is None else 1e3 / ours["median_ms"],
-                     "our variant": None if ours is None else ours["variant"], "our hardware": where,
-                     "ours / paper": None if ours is None else 1e3 / ours["median_ms"] / TABLE3[row3]["fps"]})
-    return pd.DataFrame(rows)
-
+    cards = [card for _, card in bench.models.iterrows() if card["table3"] and card["table3"] in hafem_paper.TABLE3]
+    measured = [card for card in cards if card["model"] in best.index]
+    table = versus_paper(
+        {card["label"]: hafem_paper.TABLE3[card["table3"]]["fps"] for card in cards},
+        {card["label"]: 1e3 / best.at[card["model"], "median_ms"] for card in measured},
+        key="model", compare="ratio", columns=("paper FPS", "our FPS (batch 1)"),
+        extra={"paper hardware": {card["label"]: hafem_paper.HARDWARE for card in cards},
+               "our variant": {card["label"]: best.at[card["model"], "variant"] for card in measured},
+               "our hardware": {card["label"]: where for card in cards}})
+    return table.reset_index()[["model", "paper FPS", "paper hardware", "our FPS (batch 1)", "our variant",
+                                "our hardware", "ours / paper"]]
 
 
 # -------------------------------------------------------------------- tables for notebook 07
@@ -505,7 +504,7 @@ def models_table(bench: Benchmark, trained: Mapping[str, dict] | None = None) ->
 
 
 def paper_findings(paper: pd.DataFrame, environment: dict) -> dict:
-    """What :func:`compare_with_paper`'s table says: ``claimed_order`` and ``measured_order``
+    """What :func:`fps_versus_paper`'s table says: ``claimed_order`` and ``measured_order``
     (model labels, fastest first, by the paper's FPS and by ours) and ``faster_than_claim``:
     the rows where a run **on a CPU** (no ``gpu`` in ``environment``) already beats the FPS the
     paper gives for its GPU — which model-only GPU timings of those architectures could not do."""
@@ -526,7 +525,7 @@ def _findings_text(found: dict, measured: pd.DataFrame, environment: dict) -> li
     if hafem in found["measured_order"]:
         fps = float(measured.set_index("model").at[hafem, "our FPS (batch 1)"])
         ranking += (f" HAFEM in the paper's configuration runs at **{fps:.1f} frames/s** here against the paper's "
-                    f"{HAFEM_TARGETS['fps']['value']} on an {PAPER_HARDWARE}.")
+                    f"{hafem_paper.CLAIMS['fps']['value']} on an {hafem_paper.CLAIMS['fps']['hardware']}.")
     text = [ranking]
     beaten = found["faster_than_claim"]
     if len(beaten):
@@ -546,19 +545,20 @@ def _findings_text(found: dict, measured: pd.DataFrame, environment: dict) -> li
 
 def accuracy_points(table: pd.DataFrame, environment: dict) -> pd.DataFrame:
     """Rows for :func:`fernb.workbook.plots.accuracy_vs_fps`: our models (accuracy where a run measured
-    it) and HAFEM's Table 3 (the paper's accuracy and FPS on an RTX 3090), as two panels."""
+    it) and HAFEM's Table 3 (the paper's accuracy and FPS on its stated hardware), as two panels."""
     where = environment.get("gpu") or f"{environment.get('cpu', 'CPU')}, {environment.get('threads')} threads"
     datasets = sorted(set(table["dataset"].dropna()))
     ours = pd.DataFrame({"panel": f"ours: {where}; accuracy on {', '.join(datasets) or '—'} test",
                          "label": table["label"], "fps": table["fps (batch 1)"],
                          "accuracy": table["test accuracy %"], "params_m": table["trainable"] / 1e6})
     paper = []
-    for row, claim in TABLE3.items():
-        if claim["model"] is None:
+    for row, claim in hafem_paper.TABLE3.items():
+        if BASELINE_MODELS.get(row) is None:
             continue
         with torch.device("meta"):
-            params = sum(p.numel() for p in create_model(claim["model"], num_classes=7, in_chans=3).parameters())
-        paper.append({"panel": f"HAFEM's Table 3 as printed: FER2013 accuracy, FPS on an {PAPER_HARDWARE}", "label": row,
+            params = sum(p.numel() for p in create_model(BASELINE_MODELS[row], num_classes=7, in_chans=3).parameters())
+        paper.append({"panel": f"HAFEM's Table 3 as printed: FER2013 accuracy, FPS on an {hafem_paper.HARDWARE}",
+                      "label": row,
                       "fps": claim["fps"], "accuracy": claim["accuracy"], "params_m": params / 1e6})
     return pd.concat([ours.dropna(subset=["fps"]), pd.DataFrame(paper)], ignore_index=True)
 
@@ -711,10 +711,10 @@ def e2e_stage_ms(e2e: pd.DataFrame) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------- targets, profile
-# Issue 6's targets for an H100-class GPU, batch 1, model-only: HAFEM in the paper's
+# The workbook's own targets (not the paper's) for an H100-class GPU, batch 1, model-only: HAFEM in the paper's
 # configuration at 10x the FPS the paper claims on its GPU, LANMSFF at 3,000.
 GPU_TARGETS_HARDWARE = "H100-class GPU"
-GPU_TARGETS = {"hafem_paper": 10.0 * HAFEM_TARGETS["fps"]["value"], "lanmsff": 3000.0}
+GPU_TARGETS = {"hafem_paper": 10.0 * hafem_paper.CLAIMS["fps"]["value"], "lanmsff": 3000.0}
 
 
 def target_check(bench: Benchmark, targets: Mapping[str, float] = GPU_TARGETS) -> pd.DataFrame:

@@ -51,7 +51,7 @@ from fernb.machine import select_device
 from fernb.models.inputs import predict_proba
 from fernb.runs import RESULT, find_checkpoint
 
-__all__ = ["TrainingInputs", "Predictor", "Source", "Frame", "PredictionRun", "training_inputs",
+__all__ = ["TrainingInputs", "Predictor", "MediaSource", "Frame", "PredictionRun", "training_inputs",
            "open_sources", "read_frames", "predict_sources", "draw", "COLUMNS", "IMAGE_EXTENSIONS",
            "VIDEO_EXTENSIONS", "VIDEO_CODECS", "STAGES"]
 
@@ -214,7 +214,7 @@ class Predictor:
 
 # ---------------------------------------------------------------------------- the inputs
 @dataclass(frozen=True)
-class Source:
+class MediaSource:
     """One input: an image file, a video file, or a webcam (``path`` is then its index).
 
     ``frames`` is the frame count when known (1 for an image), ``fps`` the capture's frame
@@ -236,14 +236,14 @@ class Frame:
     """One image or video frame: uint8 RGB, or None when the image does not decode.
     ``time`` is seconds into the video (None for an image)."""
 
-    source: Source
+    source: MediaSource
     index: int
     time: float | None
     image: np.ndarray | None
 
 
-def _probe(where: Path | int) -> Source:
-    """A video file or webcam as a :class:`Source`, after checking that OpenCV opens it (and
+def _probe(where: Path | int) -> MediaSource:
+    """A video file or webcam as a :class:`MediaSource`, after checking that OpenCV opens it (and
     that a video yields a first frame)."""
     webcam = isinstance(where, int)
     what = f"webcam {where}" if webcam else str(where)
@@ -256,13 +256,13 @@ def _probe(where: Path | int) -> Source:
             raise ValueError(f"{what}: the video yields no frames (empty or corrupt)")
         count = 0 if webcam else int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
         fps = float(cap.get(cv2.CAP_PROP_FPS))
-        return Source("webcam" if webcam else "video", where, count if count > 0 else None,
+        return MediaSource("webcam" if webcam else "video", where, count if count > 0 else None,
                       fps if math.isfinite(fps) and fps > 0 else 0.0)
     finally:
         cap.release()
 
 
-def open_sources(inputs: Sequence[str | os.PathLike | int]) -> list[Source]:
+def open_sources(inputs: Sequence[str | os.PathLike | int]) -> list[MediaSource]:
     """Check and expand ``inputs``: image files, folders (the images directly inside, sorted
     by name), video files, webcam indices (an int, or a string of digits that is no path).
 
@@ -270,7 +270,7 @@ def open_sources(inputs: Sequence[str | os.PathLike | int]) -> list[Source]:
     unsupported extension, a folder without images, or a video OpenCV cannot open or that
     yields no frame.
     """
-    sources: list[Source] = []
+    sources: list[MediaSource] = []
     for item in inputs:
         if isinstance(item, int) or (isinstance(item, str) and item.isdigit() and not Path(item).exists()):
             sources.append(_probe(int(item)))
@@ -281,12 +281,12 @@ def open_sources(inputs: Sequence[str | os.PathLike | int]) -> list[Source]:
             images = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
             if not images:
                 raise ValueError(f"{path}: no images in this folder (expected files ending {', '.join(IMAGE_EXTENSIONS)})")
-            sources += [Source("image", p) for p in images]
+            sources += [MediaSource("image", p) for p in images]
         elif not path.exists():
             raise FileNotFoundError(f"{path} does not exist (expected an image, a folder of images, a video "
                                     "or a webcam index)")
         elif suffix in IMAGE_EXTENSIONS:
-            sources.append(Source("image", path))
+            sources.append(MediaSource("image", path))
         elif suffix in VIDEO_EXTENSIONS:
             sources.append(_probe(path))
         else:
@@ -297,7 +297,7 @@ def open_sources(inputs: Sequence[str | os.PathLike | int]) -> list[Source]:
     return sources
 
 
-def read_frames(source: Source, max_frames: int | None = None) -> Iterator[Frame]:
+def read_frames(source: MediaSource, max_frames: int | None = None) -> Iterator[Frame]:
     """The frames of ``source`` as uint8 RGB: one for an image (None when it does not read or
     decode), each frame of a video or webcam up to ``max_frames``, with its time in seconds
     (video: index / fps, or the container's timestamp without a rate; webcam: since reading began)."""
@@ -410,7 +410,7 @@ class _Annotator:
     """Annotated frames: ``path`` itself for a single image, video or webcam input (``single``),
     else a folder of annotated images and videos (``.mp4``) named after their sources."""
 
-    def __init__(self, path: str | os.PathLike, single: Source | None):
+    def __init__(self, path: str | os.PathLike, single: MediaSource | None):
         self.path, self.single = Path(path), single
         if single is not None:
             allowed = IMAGE_EXTENSIONS if single.kind == "image" else tuple(VIDEO_CODECS)
@@ -422,7 +422,7 @@ class _Annotator:
         self.written: list[Path] = []
         self._video: cv2.VideoWriter | None = None
 
-    def _target(self, source: Source) -> Path:
+    def _target(self, source: MediaSource) -> Path:
         if self.single is not None:
             return self.path
         name = Path(source.path).name if source.kind == "image" else (

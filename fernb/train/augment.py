@@ -50,7 +50,7 @@ Readings where the paper is silent (each a parameter):
   224-px input. A trainer at another resolution should scale them,
   ``HAFEMAugment(cutout_size=scale_pixels(32, 48))``; the defaults are the paper's numbers.
 
-LANMSFF (spec "Training recipe in the code")
+LANMSFF (the official code's offline augmentation)
 --------------------------------------------
 :func:`lanmsff_offline_augment` builds the ×4 training set exactly as the authors'
 official notebook does, with OpenCV on ``uint8``: each image (resized to 64×64 first)

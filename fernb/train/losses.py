@@ -10,7 +10,7 @@ What the papers say
   smoothing mass is "redistributed by inverse class frequency, so rare classes get more".
   No code was published, so everything below the equation is a reading of it.
 
-Workbook defaults (the HAFEM spec's "Workbook defaults" table; each one a parameter)
+Workbook defaults (where HAFEM §3 is silent or inconsistent; each one a parameter, see :data:`fernb.papers.hafem.DISPUTED`)
 ------------------------------------------------------------------------
 - DLS target ``(1 − ε)·y + ε·q`` with ``q_k ∝ 1/n_k`` over the training split, ``ε = 0.1``
   (:func:`smoothing_prior`, :func:`distribution_aware_smoothing`).

@@ -47,7 +47,7 @@ def build_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig):
     ``min_lr`` at ``epochs``); every rate times its group's ``lr_scale`` (LLRD).
     ``plateau``: PyTorch's ``ReduceLROnPlateau`` on ``plateau_monitor`` (Keras'
     ``ReduceLROnPlateau(patience=p+1)`` is PyTorch's ``patience=p`` with an absolute
-    threshold, see the LANMSFF spec). ``none``: constant."""
+    threshold, as :mod:`fernb.train.recipes` explains). ``none``: constant."""
     if config.scheduler == "cosine":
         from timm.scheduler import CosineLRScheduler
 

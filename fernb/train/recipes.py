@@ -3,11 +3,12 @@
 A recipe is a model name, its constructor knobs, a :class:`fernb.train.TrainConfig` and the
 seeds to run. :func:`hafem` and :func:`lanmsff` build one from the parameters that
 ``dvc.yaml`` gives stage 01 or 02 (``params.yaml`` sections ``hafem`` / ``lanmsff`` and the
-shared ``train``); :data:`PAPER` holds each paper's stated values, so that a notebook can show
-where the run departs from the paper (the CPU default does, on purpose) and a GPU box can
+shared ``train``); each paper's stated values are :data:`fernb.papers.STATED_RECIPES`
+(:data:`fernb.papers.hafem.RECIPE`, :data:`fernb.papers.lanmsff.RECIPE`), so that a notebook can
+show where the run departs from the paper (:func:`settings_versus_paper`) (the CPU default does, on purpose) and a GPU box can
 run the paper's scale with one command (``make paper``, see the README).
 
-HAFEM (spec "Optimisation"): AdamW (0.9, 0.999), ε 1e-8, weight decay 5e-4, layer-wise LR
+HAFEM (§3, training strategy): AdamW (0.9, 0.999), ε 1e-8, weight decay 5e-4, layer-wise LR
 decay 0.9, 10 warm-up epochs then cosine from 1e-3 to 1e-6 over 140 epochs, early stopping
 with patience 20 on validation macro-F1, the compound loss (0.60 CE + 0.25 centre + 0.15
 DLS), the six augmentation ops with the paper's probabilities plus Mixup (p 0.4, α 0.4),
@@ -15,7 +16,7 @@ mixed precision. The paper states no batch size (the workbook uses 64), says "fr
 1e-6" for the warm-up (read as: warm up linearly from 1e-6 to the peak 1e-3, then decay to
 1e-6), and gives no validation split for FER2013 (the standard PublicTest is used).
 
-LANMSFF (spec "Training recipe in the code"): the offline ×4 set, Adam lr 1e-3 ε 1e-7,
+LANMSFF (the official code's training script, as :mod:`fernb.models.lanmsff` documents it): the offline ×4 set, Adam lr 1e-3 ε 1e-7,
 categorical cross-entropy, batch 32, at most 100 epochs, ReduceLROnPlateau on the validation
 loss (factor 0.1, Keras patience 9 = PyTorch 8, absolute threshold 1e-4), early stopping on
 the validation loss with patience 14 and the *last* weights kept (Keras'
@@ -34,31 +35,19 @@ from typing import Any, Sequence
 import pandas as pd
 import torch
 
+from fernb.papers import STATED_RECIPES, same_as_stated, versus_paper
 from fernb.runs import RunResult, run_dir, write_manifest
 from fernb.train.config import TrainConfig
 from fernb.train.loop import train_run
 
-__all__ = ["Recipe", "hafem", "lanmsff", "RECIPES", "PAPER", "TRAINING_STAGES", "paper_comparison", "run_recipe", "versus_paper",
-           "backbone_width"]
+__all__ = ["Recipe", "hafem", "lanmsff", "RECIPES", "TRAINING_STAGES", "settings_versus_paper", "effective_values",
+           "run_recipe", "backbone_width"]
 
 HAFEM_MODEL_KEYS = ("backbone", "pretrained", "img_size", "use_cbam", "cbam_placement", "use_transformer",
                     "num_layers", "d_model", "num_heads", "d_ff", "pool", "head_dropout", "drop_path_rate")
 LANMSFF_MODEL_KEYS = ("img_size", "use_massatt", "use_pwfs", "drop_rate")
 TRAIN_KEYS = ("device", "amp", "deterministic", "device_cache_gb", "progress", "grad_clip", "channels_last",
               "compile")
-
-# What each paper states (None: not stated). The notebooks print these beside the run's values.
-PAPER: dict[str, dict[str, Any]] = {
-    "hafem": {"backbone": "efficientnet_b5", "pretrained": True, "img_size": 224, "num_layers": "1 or 6 (disputed)",
-              "d_model": 2048, "num_heads": 8, "d_ff": 4096, "epochs": 140, "warmup_epochs": 10,
-              "batch_size": None, "lr": 1e-3, "min_lr": 1e-6, "layer_decay": 0.9, "weight_decay": 5e-4,
-              "patience": 20, "loss": "compound", "loss_weights": (0.6, 0.25, 0.15), "dls_eps": 0.1,
-              "augment": "hafem", "max_train": None, "amp": "fp16"},
-    "lanmsff": {"img_size": 64, "epochs": 100, "batch_size": 32, "lr": 1e-3, "eps": 1e-7, "plateau_patience": 8,
-                "patience": 14, "offline_x4": True, "final_weights": "last", "max_train": None,
-                "use_massatt": True, "use_pwfs": True, "drop_rate": 0.4},
-}
-
 
 @dataclass
 class Recipe:
@@ -159,29 +148,27 @@ def _effective(values: dict) -> dict:
     return out
 
 
-def _same(ours, stated) -> str:
-    if stated is None or (isinstance(stated, str) and "disputed" in stated):
-        return ""
-    return "yes" if ours == stated else "no"
+def effective_values(recipe: Recipe) -> dict:
+    """This run's value of every knob, as the model builds it (:func:`_effective`)."""
+    return _effective(recipe.values())
 
 
 def _notes(name: str, values: dict) -> list[str]:
     """Where this run departs from what the paper states (one sentence each; the numeric
     precision mode is left out: ``auto`` picks bf16 where the GPU has it)."""
     values = _effective(values)
-    return [f"{key} = {values[key]!r} (the paper: {stated!r})" for key, stated in PAPER[name].items()
-            if key in values and key != "amp" and _same(values[key], stated) == "no"]
+    return [f"{key} = {values[key]!r} (the paper: {stated!r})" for key, stated in STATED_RECIPES[name].items()
+            if key in values and key != "amp" and same_as_stated(values[key], stated) == "no"]
 
 
-def paper_comparison(recipe: Recipe) -> pd.DataFrame:
-    """One row per setting the paper states: the paper's value, ours, and whether they agree."""
-    values = _effective(recipe.values())
-    rows = []
-    for key, stated in PAPER[recipe.name].items():
-        ours = values.get(key, "—")
-        rows.append({"setting": key, "paper": "not stated" if stated is None else stated, "this run": ours,
-                     "same": _same(ours, stated)})
-    return pd.DataFrame(rows).set_index("setting")
+def settings_versus_paper(recipe: Recipe) -> pd.DataFrame:
+    """One row per setting the paper states: the paper's value, this run's (``"—"`` for a
+    setting the run does not have) and whether they agree (:func:`fernb.papers.versus_paper`)."""
+    stated = STATED_RECIPES[recipe.name]
+    values = effective_values(recipe)
+    ours = {key: values.get(key, "—") for key in stated}
+    return versus_paper(stated, ours, key="setting", columns=("paper", "this run"), compare="same",
+                        not_stated="not stated")
 
 
 def run_recipe(stage: str, recipe: Recipe, data, *, root: str | os.PathLike | None = None,
@@ -197,23 +184,3 @@ def run_recipe(stage: str, recipe: Recipe, data, *, root: str | os.PathLike | No
     if int(os.environ.get("RANK", 0)) == 0:
         write_manifest(stage, results, root)
     return results
-
-
-def versus_paper(summary: pd.DataFrame, targets: dict) -> pd.DataFrame:
-    """The paper's reported numbers beside ours (``summary`` from :func:`fernb.train.seed_summary`).
-
-    ``targets`` maps metric names to the paper's values as printed: percentages, except an
-    AUC given as a fraction (HAFEM prints 0.982). Our mean and std are put in the paper's
-    unit; ``gap`` is ours minus the paper's, in that unit.
-    """
-    rows = []
-    for metric, stated in targets.items():
-        if metric not in summary.index or not isinstance(stated, (int, float)):
-            continue
-        scale = 1.0 if (metric == "auc" and stated <= 1.0) else 100.0
-        mean, std = summary.at[metric, "mean"] * scale, summary.at[metric, "std"] * scale
-        rows.append({"metric": metric, "paper": stated, "ours (mean)": mean, "ours (std)": std,
-                     "seeds": int(summary.at[metric, "seeds"]), "gap": mean - stated,
-                     "unit": "%" if scale == 100.0 else "fraction"})
-    return pd.DataFrame(rows).set_index("metric") if rows else pd.DataFrame(
-        columns=["paper", "ours (mean)", "ours (std)", "seeds", "gap", "unit"])

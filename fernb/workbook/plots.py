@@ -29,7 +29,7 @@ def _show(ax, image, title=None):
         ax.set_title(title, fontsize=8)
 
 
-def class_distribution(table: pd.DataFrame, title: str = "Images per class and split") -> plt.Figure:
+def class_distribution_chart(table: pd.DataFrame, title: str = "Images per class and split") -> plt.Figure:
     """Bar chart of a :func:`fernb.data.explore.class_distribution` table."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
     sns.barplot(data=table, x="class", y="count", hue="split", hue_order=list(SPLITS), ax=axes[0])
@@ -158,7 +158,7 @@ def image_row(images, titles=None, title: str = "", max_images: int = 12) -> plt
     return fig
 
 
-def mean_faces(means: np.ndarray, classes) -> plt.Figure:
+def mean_faces_grid(means: np.ndarray, classes) -> plt.Figure:
     """Per-class mean faces from :func:`fernb.data.explore.mean_faces`."""
     fig, axes = plt.subplots(1, len(classes), figsize=(1.5 * len(classes), 1.9), squeeze=False)
     for ax, img, cls in zip(axes[0], means, classes):

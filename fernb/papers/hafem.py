@@ -1,0 +1,78 @@
+"""What the HAFEM paper states, as data: its claims, its stated recipe, its Table 3, its hardware.
+
+Chatterjee, "HAFEM: Hybrid attention-driven facial expression mapping for real-time
+multi-class emotion recognition in unconstrained environments", JAIMLNN 6(1), 64–74, 2026
+(doi 10.55529/jaimlnn.61.64.74). Numbers are as printed, to compare against, never to tune
+toward. Where each block comes from:
+
+- :data:`HARDWARE`: §3 (Methodology, implementation paragraph): "an NVIDIA RTX 3090 GPU";
+  the FPS of Table 3 and of the abstract's "52 FPS" are read as measured there.
+- :data:`CLAIMS`: FER2013 accuracy / precision / recall / F1 / AUC from Table 3's HAFEM row
+  (§4); the RAF-DB, AffectNet and FERPlus accuracies from the abstract; the zero-shot
+  transfer from FER2013 (RAF-DB 87.3, AffectNet 79.1), the ablation ladder (Figure 3) and the
+  confusions it names ("Fear classified as Surprise" 4.2 %, …) from §4's text; the FPS claim (52) from the
+  abstract and Table 3; the parameter counts (31.2M Transformer overhead, 30.4M backbone)
+  from §3.
+- :data:`TABLE3`: Table 3, "Comparative Performance Evaluation on FER2013 Benchmark", every
+  row as printed (which rows exist as architectures, and the fernb model that rebuilds each,
+  is :data:`fernb.models.baselines.BASELINE_MODELS`).
+- :data:`RECIPE`: the training recipe of §3 (implementation paragraph: AdamW, layer-wise
+  decay, warm-up and cosine schedule, early stopping, compound loss weights, augmentation,
+  mixed precision); ``None`` where the paper states nothing (it gives no batch size).
+- :data:`DISPUTED`: the points where the text contradicts itself or is silent, each with
+  the constructor argument of :class:`fernb.models.hafem.HAFEM` that turns our reading.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["HARDWARE", "CLAIMS", "TABLE3", "RECIPE", "DISPUTED"]
+
+# §3, implementation: where the paper's FPS (Table 3, abstract) were measured.
+HARDWARE = "RTX 3090"
+
+# The paper's reported numbers (FER2013 unless named), to compare against, never to tune toward.
+CLAIMS: dict = {
+    "fer2013": {"accuracy": 94.7, "precision": 94.1, "recall": 93.8, "f1": 93.9, "auc": 0.982},   # Table 3
+    "rafdb": {"accuracy": 95.1}, "affectnet": {"accuracy": 88.9}, "ferplus": {"accuracy": 92.4},  # abstract
+    "zero_shot_from_fer2013": {"rafdb": 87.3, "affectnet": 79.1},                                  # §4 text
+    "fps": {"value": 52, "hardware": HARDWARE},                                                    # abstract, Table 3
+    "ablation_fer2013": {"ResNet-50": 71.4, "EfficientNet-B5": 84.2, "+Transformer": 88.6, "+CBAM": 91.8,
+                         "+compound loss": 94.7},                                                  # Figure 3, §4 text
+    "params": {"transformer_overhead": 31.2e6, "backbone": 30.4e6},                                # §3
+    # §4, confusion analysis: its largest confusions on FER2013, % of the true class: (true, predicted) -> %
+    "confusions": {("fear", "surprise"): 4.2, ("disgust", "anger"): 3.8, ("sad", "neutral"): 3.1},
+}
+
+# Table 3 (FER2013): every method's accuracy, precision, recall, F1 (%), AUC and FPS (on HARDWARE).
+TABLE3: dict[str, dict[str, float]] = {
+    "ResNet-50": dict(accuracy=71.4, precision=69.8, recall=70.2, f1=70.0, auc=0.881, fps=45),
+    "VGGFace2 TL": dict(accuracy=83.1, precision=82.0, recall=81.8, f1=81.9, auc=0.921, fps=38),
+    "CNN+LSTM": dict(accuracy=87.3, precision=86.1, recall=85.9, f1=86.0, auc=0.942, fps=22),
+    "GAN-Aug": dict(accuracy=88.3, precision=87.4, recall=87.0, f1=87.2, auc=0.948, fps=31),
+    "ViT-Base": dict(accuracy=73.6, precision=72.8, recall=73.1, f1=72.9, auc=0.896, fps=28),
+    "EfficientNet-B4": dict(accuracy=89.5, precision=88.7, recall=88.3, f1=88.5, auc=0.953, fps=41),
+    "Swin-T": dict(accuracy=88.7, precision=87.6, recall=87.9, f1=87.7, auc=0.951, fps=24),
+    "Cross-Attn": dict(accuracy=90.1, precision=89.3, recall=89.1, f1=89.2, auc=0.963, fps=19),
+    "DualPath CNN": dict(accuracy=91.2, precision=90.5, recall=90.2, f1=90.3, auc=0.967, fps=33),
+    "HAFEM": dict(accuracy=94.7, precision=94.1, recall=93.8, f1=93.9, auc=0.982, fps=52),
+}
+
+# §3's training recipe (None: not stated). The notebooks print these beside the run's values.
+RECIPE: dict[str, Any] = {
+    "backbone": "efficientnet_b5", "pretrained": True, "img_size": 224, "num_layers": "1 or 6 (disputed)",
+    "d_model": 2048, "num_heads": 8, "d_ff": 4096, "epochs": 140, "warmup_epochs": 10,
+    "batch_size": None, "lr": 1e-3, "min_lr": 1e-6, "layer_decay": 0.9, "weight_decay": 5e-4,
+    "patience": 20, "loss": "compound", "loss_weights": (0.6, 0.25, 0.15), "dls_eps": 0.1,
+    "augment": "hafem", "max_train": None, "amp": "fp16",
+}
+
+# Each inconsistency of the paper and the argument of fernb.models.hafem.HAFEM that turns it.
+DISPUTED = {
+    "Transformer depth: '6 layers' vs the stated 31.2M overhead (one layer is 33.6M)": "num_layers (default 1)",
+    "Pretrained on 'ImageNet-21K' (no such EfficientNet-B5 weights exist)": "pretrained (a local file or timm's cache)",
+    "CBAM 'inserted' in the backbone vs applied to the final map": "cbam_placement ('final' or 'stages')",
+    "CBAM spatial attention 'through a unique MLP with r = 16' vs Woo et al.'s 7×7 conv": "not a knob: the MLP reading does not define a layer; the 7×7 conv (timm's CbamModule) is used",
+    "Token width: d_model 2048 is stated; a projection to a smaller width is the usual economy": "d_model (a linear projection when it differs from the backbone's channels)",
+    "Head pooling is not stated": "pool ('mean' or 'cls')",
+}
