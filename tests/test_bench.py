@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 import time
 
 import numpy as np
@@ -202,18 +203,32 @@ def test_tables_against_hand_computed_values():
     assert len(paper_rows) == sum(1 for row in TABLE3 if BASELINE_MODELS[row])
 
 
-def test_trained_models_read_the_training_reports(tmp_path):
-    folder = tmp_path / "reports" / "02_lanmsff"
+def _finished_run(root, stage, model, seed, accuracy, kwargs):
+    """A run folder as the trainer leaves it (result.json only: what trained_models reads)."""
+    from fernb.runs import RESULT, run_dir
+
+    folder = run_dir(stage, model, seed, root)
     folder.mkdir(parents=True)
-    (folder / "metrics.json").write_text(json.dumps({
-        "dataset": "synthfer", "seeds": [0, 1], "model_kwargs": {"img_size": 48, "pretrained": False},
-        "test": {"accuracy": {"mean": 0.41, "std": 0.02}}}))
+    (folder / RESULT).write_text(json.dumps({"model": model, "model_kwargs": kwargs, "dataset": "synthfer", "seed": seed,
+                                             "classes": ["a", "b"], "test": {"accuracy": accuracy}}))
+    return SimpleNamespace(dir=folder, info=json.loads((folder / RESULT).read_text()))
+
+
+def test_trained_models_read_the_finished_runs(tmp_path):
+    from fernb.runs import write_manifest
+
+    kwargs = {"img_size": 48, "pretrained": False}
+    runs = [_finished_run(tmp_path, "02_lanmsff", "lanmsff", s, acc, kwargs) for s, acc in ((0, 0.40), (1, 0.44))]
+    _finished_run(tmp_path, "02_lanmsff", "lanmsff", 7, 0.99, kwargs)   # on disk, but not what the stage trained
+    write_manifest("02_lanmsff", runs, tmp_path)
     found = bench.trained_models(tmp_path)
-    assert list(found) == ["lanmsff_trained"]                     # 01 has no report here: left out
+    assert list(found) == ["lanmsff_trained"]                     # 01 trained nothing here: left out
     entry = found["lanmsff_trained"]
     assert entry["spec"].name == "lanmsff" and entry["spec"].kwargs == {"img_size": 48}
-    assert entry["accuracy"] == pytest.approx(41.0) and entry["accuracy_std"] == pytest.approx(2.0)
+    assert entry["accuracy"] == pytest.approx(42.0) and entry["seeds"] == [0, 1]
+    assert entry["accuracy_std"] == pytest.approx(100 * np.std([0.40, 0.44], ddof=1))
     assert "48 px" in entry["spec"].label and entry["dataset"] == "synthfer"
+    assert entry["checkpoint"] == runs[0].dir / "model.pt"
 
 
 def test_sweep_settings_presets_and_overrides():
@@ -364,7 +379,7 @@ def test_paper_findings_order_and_what_a_cpu_beats():
     assert "HAFEM in the paper's configuration" not in slow["text"][0]     # not measured: not claimed
 
 
-def test_onnx_table_and_stage_metrics():
+def test_onnx_table_and_fps_metrics():
     result = _fake_benchmark({"lanmsff": 100.0})
     lat = result.latency
     onnx_row = dict(model="lanmsff", label=bench.MODELS["lanmsff"].label, variant="onnxruntime", batch=1, status="ok",
@@ -381,7 +396,7 @@ def test_onnx_table_and_stage_metrics():
     result.latency.loc[result.latency["variant"] == "onnxruntime", "onnx_max_abs_diff"] = 3e-5
     table = bench.models_table(result, {"lanmsff": {"accuracy": 40.0, "dataset": "synthfer"}})
     e2e = pd.DataFrame({"fps": [20.0]}, index=["opencv · x"])
-    metrics, headline = bench.stage_metrics(result, table, onnx, e2e, 25.0, bench.target_check(result), "cpu")
+    metrics, headline = bench.fps_metrics(result, table, onnx, e2e, 25.0, bench.target_check(result), "cpu")
     assert metrics["batch1_fps"] == {"lanmsff": pytest.approx(400.0)} and metrics["batch1_best_variant"] == {
         "lanmsff": "onnxruntime"}
     assert metrics["eager_batch1_fps"] == {"lanmsff": pytest.approx(100.0)}

@@ -1,7 +1,7 @@
-"""LANMSFF (fernb.models.lanmsff) against the spec (/shared/spec/LANMSFF.md) and hand computation.
+"""LANMSFF (fernb.models.lanmsff) against the official code's parameter counts and hand computation.
 
-Reference counts come from the spec's "Parameter count" table, which was checked against the
-official Keras code's ``model.summary()`` (paper: 358K); the per-block figures are the spec's
+Reference counts are the ones the
+official Keras code's ``model.summary()`` prints (paper: 358K); the per-block figures are its
 "Per block (Keras counting)" line. Keras counting = trainable parameters + BN moving mean/variance.
 """
 from __future__ import annotations

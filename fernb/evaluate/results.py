@@ -18,7 +18,7 @@ from fernb.papers import versus_paper
 from fernb.runs import RunResult
 
 __all__ = ["seed_summary", "history_frame", "pooled_predictions", "pooled_confusion", "per_class_mean", "chance", "chance_verdict",
-           "chance_text", "summary_versus_paper", "confusions_versus_paper", "pose_subsets_versus_paper", "stage_metrics",
+           "chance_text", "summary_versus_paper", "confusions_versus_paper", "pose_subsets_versus_paper", "training_metrics",
            "HISTORY_COLUMNS"]
 
 HISTORY_COLUMNS = ("seed", "epoch", "lr", "train_loss", "val_loss", "train_accuracy", "val_accuracy", "val_f1")
@@ -138,7 +138,7 @@ def confusions_versus_paper(normalised: np.ndarray, classes: Sequence[str], stat
     return versus_paper(named, ours, key="true → predicted", compare="gap", columns=("paper %", "this run %"))
 
 
-def stage_metrics(results: Sequence[RunResult], *, dataset: str, protocol: dict, recipe, model_card,
+def training_metrics(results: Sequence[RunResult], *, dataset: str, protocol: dict, recipe, model_card,
                   labels_test, versus: pd.DataFrame, root, **extra) -> dict:
     """The ``metrics.json`` of a training stage: test and validation mean/std per metric over
     seeds, the chance baselines, the recipe's departures from the paper, and per run its seed,

@@ -3,7 +3,7 @@
 Chatterjee, "HAFEM: Hybrid attention-driven facial expression mapping for real-time
 multi-class emotion recognition in unconstrained environments", JAIMLNN 6(1), 2026.
 No code was published, and the text contradicts itself; every disputed choice is a
-constructor argument (``../shared/spec/HAFEM.md`` lists them; :data:`fernb.papers.hafem.DISPUTED`
+constructor argument (:data:`fernb.papers.hafem.DISPUTED` lists them and
 names the argument that turns each one, and :mod:`fernb.papers.hafem` holds the paper's claims):
 
 - backbone: EfficientNet-B5 (§3.2), any timm name (ResNet-50 for the ablation ladder);

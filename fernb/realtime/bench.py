@@ -67,7 +67,7 @@ __all__ = ["MODELS", "SWEEPS", "Variant", "parse_variant", "measure", "latency_s
            "Benchmark", "BenchModel", "build_model", "sweep_settings", "fps_versus_paper", "trained_models",
            "models_table", "accuracy_points", "onnx_table", "E2E_STAGES", "encoded_frames", "bench_predictor",
            "end_to_end", "e2e_summary", "GPU_TARGETS", "GPU_TARGETS_HARDWARE", "target_check", "op_profile", "paper_findings",
-           "run_end_to_end", "miss_profiles", "stage_metrics", "onnx_findings", "e2e_findings", "e2e_stage_ms",
+           "run_end_to_end", "miss_profiles", "fps_metrics", "onnx_findings", "e2e_findings", "e2e_stage_ms",
            "E2E_MODELS"]
 
 
@@ -781,7 +781,7 @@ def op_profile(model: nn.Module, variant: str = "eager", device: str | torch.dev
     return table.head(top).reset_index(drop=True)
 
 
-def stage_metrics(bench: Benchmark, table: pd.DataFrame, onnx: pd.DataFrame, e2e: pd.DataFrame,
+def fps_metrics(bench: Benchmark, table: pd.DataFrame, onnx: pd.DataFrame, e2e: pd.DataFrame,
                   predict_fps: float, targets: pd.DataFrame, sweep: str) -> tuple[dict, list[str]]:
     """Notebook 07's ``metrics.json`` and its headline keys: best batch-1 FPS and variant per
     model, eager FPS, ONNX differences, end-to-end FPS, ``fernb predict``'s FPS, information
