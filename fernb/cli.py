@@ -85,22 +85,24 @@ def main(argv: list[str] | None = None) -> int:
     ex.add_argument("-o", "--out", metavar="PATH", help="the .onnx file (default: beside the checkpoint, model.onnx)")
 
     args = parser.parse_args(argv)
-    from fernb.workbook import stages as pipeline
+    # Each command imports what it needs when it runs (torch, papermill, OpenCV take seconds to
+    # import), so `fernb --help` and `fernb params` answer at once.
+    from fernb.workbook import stages
 
     try:
         if args.command == "run":
-            page = pipeline.run_stage(args.stage, overrides=pipeline.parse_overrides(args.param),
+            page = stages.run_stage(args.stage, overrides=stages.parse_overrides(args.param),
                                       log_output=not args.quiet)
             print(f"fernb: {args.stage} done -> {page}")
         elif args.command == "params":
-            for name, value in pipeline.stage_parameters(args.stage).items():
+            for name, value in stages.stage_parameters(args.stage).items():
                 print(f"{name} = {value!r}")
         elif args.command == "index":
-            print(f"fernb: index -> {pipeline.build_index()}")
+            print(f"fernb: index -> {stages.build_index()}")
         elif args.command == "prepare":
             from fernb.data import WILD, load, prepared_dir, write_store
 
-            options = pipeline.parse_overrides(args.param)
+            options = stages.parse_overrides(args.param)
             if args.dataset in WILD:
                 from fernb.faces import FacePipeline
                 from fernb.data.photos import default_cache_dir
@@ -120,13 +122,13 @@ def main(argv: list[str] | None = None) -> int:
             return _export(args)
         elif args.command == "train":
             try:
-                for result in train_stage(args.stage, pipeline.parse_overrides(args.param)):
+                for result in train_stage(args.stage, stages.parse_overrides(args.param)):
                     if int(os.environ.get("RANK", 0)) == 0:
                         print(f"fernb: {result.dir}: test accuracy {result.test.accuracy:.4f}, macro-F1 {result.test.f1:.4f}")
             except (ValueError, FileNotFoundError) as err:   # unknown stage, no prepared store: say so, no traceback
                 print(f"fernb: error: {err}", file=sys.stderr)
                 return 1
-    except pipeline.StageError as err:
+    except stages.StageError as err:
         print(f"fernb: error: {err}", file=sys.stderr)
         return 1
     return 0
@@ -168,11 +170,11 @@ def _card(args) -> int:
     import json
     from pathlib import Path
 
-    from fernb.workbook import stages as pipeline
     from fernb.models import load_model, model_card
+    from fernb.workbook import stages
 
     shape = tuple(int(v) for v in args.input.split(",")) if args.input else None
-    knobs = pipeline.parse_overrides(args.param)
+    knobs = stages.parse_overrides(args.param)
     if shape is not None:
         knobs.setdefault("in_chans", shape[0])  # the data's channels are the model's input channels
     try:

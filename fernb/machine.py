@@ -17,6 +17,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import timm
 import torch
 
 from fernb.paths import project_root
@@ -66,7 +67,6 @@ def _nvidia_driver() -> str | None:
 
 def environment(device: torch.device | str = "cpu") -> dict:
     """Versions, device, threads, commit and UTC date for a result's record."""
-    import timm
 
     device = torch.device(device)
     env = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -75,7 +75,7 @@ def environment(device: torch.device | str = "cpu") -> dict:
            "cpu": cpu_name(), "cpu_count": os.cpu_count(), "threads": torch.get_num_threads(),
            "interop_threads": torch.get_num_interop_threads()}
     try:
-        import onnxruntime
+        import onnxruntime   # optional: recorded when installed
 
         env["onnxruntime"] = onnxruntime.__version__
     except ImportError:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from fernb.workbook import stages as pipeline
+from fernb.workbook import stages
 from fernb.data import load_store
 from fernb.faces import fan_status
 
@@ -21,7 +21,7 @@ TINY = {"n_train": 84, "n_val": 28, "n_test": 28, "grid_per_class": 2, "demo_pho
 
 @pytest.mark.slow
 def test_stage_00_on_tiny_synthfer(project_copy):
-    page = pipeline.run_stage("00_data_prep@synthfer", project_copy, TINY, log_output=False)
+    page = stages.run_stage("00_data_prep@synthfer", project_copy, TINY, log_output=False)
     out = project_copy / "reports" / "00_data_prep" / "synthfer"
     assert page == out / "00_data_prep.html"
     metrics = json.loads((out / "metrics.json").read_text())
@@ -210,7 +210,7 @@ def test_stage_00_on_a_photo_dataset_runs_the_face_pipeline(project_copy, tmp_pa
     archive = _kdef_zip(tmp_path)
     _set_datasets(project_copy, ["kdef"])
     params = {**TINY, "data_root": str(archive), "k_folds": 3, "face_size": 64, "face_backend": "opencv"}
-    pipeline.run_stage("00_data_prep@kdef", project_copy, params, log_output=False)
+    stages.run_stage("00_data_prep@kdef", project_copy, params, log_output=False)
     out = project_copy / "reports" / "00_data_prep" / "kdef"
     metrics = json.loads((out / "metrics.json").read_text())
     store = load_store(project_copy / "data" / "prepared" / "kdef")

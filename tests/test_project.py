@@ -10,7 +10,7 @@ import nbformat
 import pytest
 import yaml
 
-from fernb.workbook import stages as pipeline
+from fernb.workbook import stages
 
 from conftest import REPO
 
@@ -39,9 +39,9 @@ def test_source_notebook_has_no_outputs(nb_path):
 
 def test_every_notebook_is_a_stage_and_back():
     stems = {p.stem for p in NOTEBOOKS}
-    assert set(pipeline.notebook_stages(REPO)) == stems
-    for run in pipeline.notebook_runs(REPO):
-        assert pipeline.expanded_stages(REPO)[run]["cmd"] == f"fernb run {run}"
+    assert set(stages.notebook_stages(REPO)) == stems
+    for run in stages.notebook_runs(REPO):
+        assert stages.expanded_stages(REPO)[run]["cmd"] == f"fernb run {run}"
 
 
 def _parameter_names(nb_path: Path) -> list[str]:
@@ -57,13 +57,13 @@ def _parameter_names(nb_path: Path) -> list[str]:
 
 def _runs_of(nb_path: Path) -> list[str]:
     """The stages that execute this notebook (several for a ``foreach`` stage)."""
-    return [r for r in pipeline.notebook_runs(REPO) if pipeline.notebook_of(r) == nb_path.stem]
+    return [r for r in stages.notebook_runs(REPO) if stages.notebook_of(r) == nb_path.stem]
 
 
 @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_parameters_are_exactly_the_declared_keys(nb_path):
     for run in _runs_of(nb_path):
-        declared = pipeline.stage_parameters(run, REPO)
+        declared = stages.stage_parameters(run, REPO)
         assert sorted(_parameter_names(nb_path)) == sorted(declared), (
             f"{run}: the notebook's parameters cell and the entries dvc.yaml declares for its stage differ: "
             "DVC would miss a change, or papermill would inject a value nobody reads")
@@ -76,7 +76,7 @@ def test_notebook_parameter_defaults_match_params_yaml(nb_path):
     defaults = {}
     exec(cell.source, {}, defaults)  # plain literal assignments (checked above)
     run = _runs_of(nb_path)[0]       # a foreach stage's first item is the cell's default
-    assert defaults == pipeline.stage_parameters(run, REPO)
+    assert defaults == stages.stage_parameters(run, REPO)
 
 
 @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
@@ -284,7 +284,7 @@ def test_stage_deps_are_exactly_the_code_the_notebook_runs(nb_path):
         imported |= _fernb_imports(source)
     runs = {_module_file(m).relative_to(REPO).as_posix() for m in _closure(imported)}
     for run in _runs_of(nb_path):
-        stage = pipeline.expanded_stages(REPO)[run]
+        stage = stages.expanded_stages(REPO)[run]
         deps = [d if isinstance(d, str) else next(iter(d)) for d in stage["deps"]]
         assert f"notebooks/{nb_path.name}" in deps
         declared = _declared_code(stage)
@@ -307,8 +307,8 @@ def test_stage_writes_its_reports(nb_path):
     notebook = nb_path.stem
     index_deps = DVC["index"]["deps"]
     for run in _runs_of(nb_path):
-        st = pipeline.expanded_stages(REPO)[run]
-        folder = pipeline.reports_dir(run, REPO).relative_to(REPO).as_posix()
+        st = stages.expanded_stages(REPO)[run]
+        folder = stages.reports_dir(run, REPO).relative_to(REPO).as_posix()
         outs = [o if isinstance(o, str) else next(iter(o)) for o in st.get("outs", [])]
         metrics = [m if isinstance(m, str) else next(iter(m)) for m in st.get("metrics", [])]
         for name in (f"{notebook}.ipynb", f"{notebook}.html", "summary.json"):
@@ -322,7 +322,7 @@ def test_default_pipeline_prepares_synthfer_and_trains_on_a_prepared_dataset():
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     assert params["datasets"] == ["synthfer"]
     assert params["data"]["dataset"] in params["datasets"]
-    assert [r for r in pipeline.notebook_runs(REPO) if r.startswith("00_")] == ["00_data_prep@synthfer"]
+    assert [r for r in stages.notebook_runs(REPO) if r.startswith("00_")] == ["00_data_prep@synthfer"]
 
 
 def _requirement_names(specs: list[str]) -> dict[str, str]:

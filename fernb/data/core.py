@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 
@@ -107,7 +108,6 @@ class FERData:
 
     def counts(self):
         """Samples per class (rows, canonical order) and split (columns), as a DataFrame."""
-        import pandas as pd
 
         table = pd.DataFrame(0, index=list(self.classes), columns=list(SPLITS), dtype=int)
         for s in SPLITS:

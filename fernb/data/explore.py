@@ -157,6 +157,7 @@ def linear_probe(data: FERData, n_components: int = 100, max_train: int = 10000,
     test split: this is a data-exploration number, not a result). Returns val accuracy,
     balanced accuracy, and the share of the majority class (what always guessing it scores).
     """
+    # deferred: scikit-learn's import costs seconds and only the probe needs it
     from sklearn.decomposition import PCA
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import accuracy_score, balanced_accuracy_score

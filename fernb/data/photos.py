@@ -12,7 +12,9 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
+import pandas as pd
 from tqdm.auto import tqdm
 
 from fernb.data.core import DatasetFormatError, FERData
@@ -122,7 +124,6 @@ def build_dataset(name: str, src, records: list[FaceRecord], *, classes: tuple[s
         if crop.ndim == 2 and rgb:
             crop = np.stack([crop] * 3, axis=-1)
         elif crop.ndim == 3 and not rgb:
-            import cv2
 
             crop = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
         images[j] = crop
@@ -165,7 +166,6 @@ def annotate_pose(data, pipeline, *, upscale: int = 4, progress: bool = True) ->
 
     Returns a summary: backend, fitted, bad fits (with the first files), reason if skipped.
     """
-    import cv2
     detector = pipeline.detector
     summary = {"backend": detector.config(), "images": len(data), "fitted": 0, "bad_fit": 0, "bad_fit_files": []}
     if not getattr(detector, "has_landmarks", False):
@@ -212,7 +212,6 @@ def rejection_table(meta: dict, examples: int = 3):
 
     Reads ``meta["rejected"]`` as :func:`build_dataset` writes it; empty when nothing was rejected.
     """
-    import pandas as pd
 
     meaning = {**REJECT_REASONS, "missing_file": "listed by the publisher's labels but not in the source"}
     rows = [{"reason": reason, "files": len(items), "meaning": meaning.get(reason, ""),

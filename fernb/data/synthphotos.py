@@ -13,6 +13,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 
 from fernb.data.synthfer import render_sample
 from fernb.faces.align import apply_clahe, five_points, template_points, transform_points
@@ -112,7 +113,6 @@ def detect_photos(pipeline, photos: list[Photo]):
     the crop and the template's eye points; the crop is ``pipeline.size`` wide) and the
     true ``yaw`` and ``roll``.
     """
-    import pandas as pd
 
     pipeline = uncached(pipeline)  # measure detection itself, not the cache of an earlier run
     target = template_points(pipeline.size, pipeline.enlarge)[:2]

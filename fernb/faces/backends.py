@@ -181,7 +181,7 @@ class OpenCVBackend:
 # -------------------------------------------------------------------------------- FAN
 def fan_status() -> dict:
     """Whether the face-alignment backend can run offline: package, weight files, reason."""
-    try:
+    try:   # optional: face-alignment is installed by `make fan`, and may be absent
         import face_alignment  # noqa: F401
         from face_alignment.api import models_urls
         from face_alignment.detection.sfd.sfd_detector import models_urls as sfd_urls
@@ -211,10 +211,10 @@ class FANBackend:
         status = fan_status()
         if not status["installed"] or (not status["ready"] and not download):
             raise RuntimeError(f"face-alignment backend unavailable: {status['reason']}")
-        import face_alignment
+        import face_alignment   # optional, as in fan_status
 
         if device is None:
-            import torch
+            import torch   # deferred: the OpenCV path of the face pipeline never loads torch
 
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = device

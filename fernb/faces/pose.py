@@ -28,6 +28,7 @@ import math
 
 import cv2
 import numpy as np
+import pandas as pd
 
 __all__ = ["MODEL_POINTS", "MODEL_LANDMARKS", "POSE_THRESHOLDS", "START_YAWS", "head_pose", "euler_from_rotation",
            "rotation_from_euler", "estimate_poses", "pose_error_table", "check_summary", "KDEF_BINS"]
@@ -143,7 +144,6 @@ def pose_error_table(true_yaw, estimated_yaw):
     ``gt30_agree``/``gt45_agree`` (share on the same side of the 30°/45° subset edges).
     The last row, ``all``, pools every image.
     """
-    import pandas as pd
 
     t, e = np.asarray(true_yaw, float), np.asarray(estimated_yaw, float)
     ok = np.isfinite(t) & np.isfinite(e)

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Callable
 
+import timm
 import torch
 from torch import nn
 
@@ -64,7 +65,6 @@ def _builder(name: str) -> Callable[..., nn.Module]:
     if name in _REGISTRY:
         return _REGISTRY[name]
     if name.startswith("timm/"):
-        import timm
 
         arch = name.split("/", 1)[1]
         if not timm.is_model(arch):

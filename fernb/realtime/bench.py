@@ -754,7 +754,7 @@ def op_profile(model: nn.Module, variant: str = "eager", device: str | torch.dev
                iters: int = 5, top: int = 12) -> pd.DataFrame:
     """Where one forward pass spends its time: PyTorch's profiler over ``iters`` calls after a
     warm-up, the ``top`` operators by self time (CPU, and CUDA on a GPU), per call."""
-    from torch.profiler import ProfilerActivity, profile
+    from torch.profiler import ProfilerActivity, profile   # deferred: the profiler is heavy and only profiles use it
 
     device = torch.device(device)
     runner = _TorchRunner(model, parse_variant(variant, device), device, (int(model.in_chans), *map(int, model.input_size)))

@@ -44,7 +44,7 @@ def init_distributed(device_name: str) -> Dist:
     world = int(os.environ.get("WORLD_SIZE", 1))
     if world <= 1:
         return Dist()
-    import torch.distributed as dist
+    import torch.distributed as dist   # deferred: only a torchrun launch needs the process group
 
     started = False
     if not dist.is_initialized():

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
+from timm.scheduler import CosineLRScheduler
 
 from fernb.models.common import layer_decay_param_groups
 from fernb.train.config import TrainConfig
@@ -49,7 +50,6 @@ def build_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig):
     ``ReduceLROnPlateau(patience=p+1)`` is PyTorch's ``patience=p`` with an absolute
     threshold, as :mod:`fernb.train.recipes` explains). ``none``: constant."""
     if config.scheduler == "cosine":
-        from timm.scheduler import CosineLRScheduler
 
         return CosineLRScheduler(optimizer, t_initial=config.epochs - config.warmup_epochs, lr_min=config.min_lr,
                                  warmup_t=config.warmup_epochs, warmup_lr_init=config.warmup_lr,

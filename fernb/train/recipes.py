@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import pandas as pd
+import timm
 import torch
 
 from fernb.papers import STATED_RECIPES, same_as_stated, versus_paper
@@ -95,7 +96,6 @@ def hafem(params: dict, train: dict) -> Recipe:
     """HAFEM's recipe from ``params.yaml``'s ``hafem`` section and the shared ``train`` section
     (hardware and numerics), as stage 01 receives them."""
     params = {**params, **_only(train, TRAIN_KEYS, "train")}
-    model_kwargs = _pick(params, HAFEM_MODEL_KEYS, "hafem")
     config = TrainConfig(
         epochs=params["epochs"], batch_size=params["batch_size"], eval_batch_size=params.get("eval_batch_size", 256),
         optimizer="adamw", lr=params["lr"], betas=(0.9, 0.999), eps=1e-8, weight_decay=params["weight_decay"],
@@ -104,14 +104,13 @@ def hafem(params: dict, train: dict) -> Recipe:
         final_weights="best", loss=params["loss"], loss_weights=tuple(params["loss_weights"]),
         dls_eps=params["dls_eps"], center_mixed=params["center_mixed"], augment=params["augment"],
         max_train=params["max_train"], seed=_seeds(params)[0], **_pick(params, TRAIN_KEYS, "train"))
-    return Recipe("hafem", "hafem", model_kwargs, config, _seeds(params), _notes("hafem", {**model_kwargs, **config.as_dict()}))
+    return _recipe("hafem", _pick(params, HAFEM_MODEL_KEYS, "hafem"), config, params)
 
 
 def lanmsff(params: dict, train: dict) -> Recipe:
     """LANMSFF's recipe from ``params.yaml``'s ``lanmsff`` section and the shared ``train`` section
     (hardware and numerics), as stage 02 receives them."""
     params = {**params, **_only(train, TRAIN_KEYS, "train")}
-    model_kwargs = _pick(params, LANMSFF_MODEL_KEYS, "lanmsff")
     config = TrainConfig(
         epochs=params["epochs"], batch_size=params["batch_size"], eval_batch_size=params.get("eval_batch_size", 256),
         optimizer="adam", lr=params["lr"], betas=(0.9, 0.999), eps=params["eps"], weight_decay=0.0,
@@ -119,7 +118,12 @@ def lanmsff(params: dict, train: dict) -> Recipe:
         plateau_monitor="val_loss", monitor="val_loss", patience=params["patience"], final_weights="last",
         loss="ce", offline_x4=params["offline_x4"], scaling=params["scaling"], max_train=params["max_train"],
         seed=_seeds(params)[0], **_pick(params, TRAIN_KEYS, "train"))
-    return Recipe("lanmsff", "lanmsff", model_kwargs, config, _seeds(params), _notes("lanmsff", {**model_kwargs, **config.as_dict()}))
+    return _recipe("lanmsff", _pick(params, LANMSFF_MODEL_KEYS, "lanmsff"), config, params)
+
+
+def _recipe(name: str, model_kwargs: dict, config: TrainConfig, params: dict) -> Recipe:
+    """The recipe ``name`` (also its fernb.models name), with its departures from the paper."""
+    return Recipe(name, name, model_kwargs, config, _seeds(params), _notes(name, {**model_kwargs, **config.as_dict()}))
 
 
 # The training stages, the params.yaml section each reads its recipe from, and the recipe.
@@ -131,7 +135,6 @@ TRAINING_STAGES = {"01_hafem": "hafem", "02_lanmsff": "lanmsff"}
 def backbone_width(name: str) -> int:
     """The channels of a timm backbone's last feature map (built on the meta device: no
     weights, no download)."""
-    import timm
 
     with torch.device("meta"):
         return int(timm.create_model(name, pretrained=False, num_classes=0).num_features)

@@ -24,6 +24,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import yaml
 
 from fernb.paths import REPORTS, project_root, reports_dir
@@ -257,8 +258,7 @@ def coalesce_streams(outputs: list) -> list:
 
 def export_html(notebook: str | os.PathLike, target: str | os.PathLike) -> Path:
     """Export an executed notebook to a standalone HTML file (nbconvert, JupyterLab style)."""
-    import nbformat
-    from nbconvert import HTMLExporter
+    from nbconvert import HTMLExporter   # deferred: nbconvert's import is slow and only exports need it
 
     nb = nbformat.read(str(notebook), as_version=4)
     for cell in nb.cells:
@@ -273,7 +273,6 @@ def export_html(notebook: str | os.PathLike, target: str | os.PathLike) -> Path:
 
 
 def _strip_ansi(text: str) -> str:
-    import re
 
     return re.sub(r"\x1b\[[0-9;]*m", "", text)
 
@@ -284,7 +283,6 @@ def _cell_source(notebook: Path, index: int) -> str:
     (Papermill inserts an error banner cell at the top of the executed notebook, so the
     index it reports no longer points at the failing cell there.)
     """
-    import nbformat
 
     try:
         cells = nbformat.read(str(notebook), as_version=4).cells

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from fernb.workbook import stages as pipeline
+from fernb.workbook import stages
 from fernb.workbook.report import Report
 
 
@@ -29,45 +29,45 @@ def test_parameters_are_exactly_the_declared_keys(tmp_path):
     """One parameter per declared entry: a key as its value, a section as one dict."""
     root = _project(tmp_path, {"a": {"x": 1, "y": 2}, "b": {"z": {"deep": 3}}, "c": {"unused": 4}},
                     ["a.x", "b"])
-    assert pipeline.stage_parameters("01_demo", root) == {"x": 1, "b": {"z": {"deep": 3}}}
-    assert pipeline.declared_keys("01_demo", root) == {"a.x": 1, "b": {"z": {"deep": 3}}}
+    assert stages.stage_parameters("01_demo", root) == {"x": 1, "b": {"z": {"deep": 3}}}
+    assert stages.declared_keys("01_demo", root) == {"a.x": 1, "b": {"z": {"deep": 3}}}
 
 
 def test_two_sections_sharing_leaf_names_coexist(tmp_path):
     """What stages 03, 04 and 06 need: hafem.epochs and lanmsff.epochs side by side."""
     root = _project(tmp_path, {"hafem": {"epochs": 6, "lr": 1e-3}, "lanmsff": {"epochs": 4, "lr": 1e-3},
                                "train": {"device": "auto"}}, ["hafem", "lanmsff", "train"])
-    params = pipeline.stage_parameters("01_demo", root)
+    params = stages.stage_parameters("01_demo", root)
     assert params == {"hafem": {"epochs": 6, "lr": 1e-3}, "lanmsff": {"epochs": 4, "lr": 1e-3}, "train": {"device": "auto"}}
-    changed = pipeline.stage_parameters("01_demo", root, {"lanmsff.epochs": 2, "device": "cpu"})
+    changed = stages.stage_parameters("01_demo", root, {"lanmsff.epochs": 2, "device": "cpu"})
     assert changed["lanmsff"]["epochs"] == 2 and changed["hafem"]["epochs"] == 6
     assert changed["train"]["device"] == "cpu"               # a bare key found in exactly one section
-    assert pipeline.stage_parameters("01_demo", root)["lanmsff"]["epochs"] == 4   # params.yaml is not changed
-    with pytest.raises(pipeline.StageError, match="several sections.*hafem.epochs"):
-        pipeline.stage_parameters("01_demo", root, {"epochs": 2})
-    with pytest.raises(pipeline.StageError, match="section 'hafem' has no key 'nope'"):
-        pipeline.stage_parameters("01_demo", root, {"hafem.nope": 2})
+    assert stages.stage_parameters("01_demo", root)["lanmsff"]["epochs"] == 4   # params.yaml is not changed
+    with pytest.raises(stages.StageError, match="several sections.*hafem.epochs"):
+        stages.stage_parameters("01_demo", root, {"epochs": 2})
+    with pytest.raises(stages.StageError, match="section 'hafem' has no key 'nope'"):
+        stages.stage_parameters("01_demo", root, {"hafem.nope": 2})
 
 
 def test_overrides_are_typed_and_checked(tmp_path):
     root = _project(tmp_path, {"a": {"x": 1, "name": "s"}}, ["a.x", "a.name"])
-    params = pipeline.stage_parameters("01_demo", root, pipeline.parse_overrides(["x=5", "name=fer2013"]))
+    params = stages.stage_parameters("01_demo", root, stages.parse_overrides(["x=5", "name=fer2013"]))
     assert params == {"x": 5, "name": "fer2013"}
-    with pytest.raises(pipeline.StageError, match="no parameter 'epochs'"):
-        pipeline.stage_parameters("01_demo", root, {"epochs": 3})
-    with pytest.raises(pipeline.StageError, match="NAME=VALUE"):
-        pipeline.parse_overrides(["x"])
+    with pytest.raises(stages.StageError, match="no parameter 'epochs'"):
+        stages.stage_parameters("01_demo", root, {"epochs": 3})
+    with pytest.raises(stages.StageError, match="NAME=VALUE"):
+        stages.parse_overrides(["x"])
 
 
 def test_name_collision_and_missing_key(tmp_path):
     root = _project(tmp_path, {"a": {"seed": 1}, "b": {"seed": 2}}, ["a.seed", "b.seed"])
-    with pytest.raises(pipeline.StageError, match="both become notebook parameter 'seed'"):
-        pipeline.stage_parameters("01_demo", root)
+    with pytest.raises(stages.StageError, match="both become notebook parameter 'seed'"):
+        stages.stage_parameters("01_demo", root)
     root = _project(tmp_path, {"a": {"seed": 1}}, ["a.nope"])
-    with pytest.raises(pipeline.StageError, match="a.nope"):
-        pipeline.stage_parameters("01_demo", root)
-    with pytest.raises(pipeline.StageError, match="no stage 'missing'"):
-        pipeline.stage_parameters("missing", root)
+    with pytest.raises(stages.StageError, match="a.nope"):
+        stages.stage_parameters("01_demo", root)
+    with pytest.raises(stages.StageError, match="no stage 'missing'"):
+        stages.stage_parameters("missing", root)
 
 
 def _foreach_project(tmp_path, datasets):
@@ -83,29 +83,29 @@ def _foreach_project(tmp_path, datasets):
 
 def test_a_foreach_stage_runs_once_per_item_and_gets_the_item_as_a_parameter(tmp_path):
     root = _foreach_project(tmp_path, ["synthfer", "fer2013"])
-    assert pipeline.notebook_stages(root) == ["00_prep", "01_demo"]
-    assert pipeline.notebook_runs(root) == ["00_prep@synthfer", "00_prep@fer2013", "01_demo"]
-    expanded = pipeline.expanded_stages(root)
+    assert stages.notebook_stages(root) == ["00_prep", "01_demo"]
+    assert stages.notebook_runs(root) == ["00_prep@synthfer", "00_prep@fer2013", "01_demo"]
+    expanded = stages.expanded_stages(root)
     assert expanded["00_prep@fer2013"]["outs"] == ["data/prepared/fer2013", "reports/00_prep/fer2013/00_prep.html"]
     assert expanded["00_prep@fer2013"]["cmd"] == "fernb run 00_prep@fer2013"
-    assert pipeline.stage_parameters("00_prep@fer2013", root) == {"prep": {"size": 48}, "dataset": "fer2013"}
-    with pytest.raises(pipeline.StageError, match="runs once per item"):
-        pipeline.stage_parameters("00_prep", root)
-    with pytest.raises(pipeline.StageError, match="no stage '00_prep@kdef'"):
-        pipeline.stage_parameters("00_prep@kdef", root)
+    assert stages.stage_parameters("00_prep@fer2013", root) == {"prep": {"size": 48}, "dataset": "fer2013"}
+    with pytest.raises(stages.StageError, match="runs once per item"):
+        stages.stage_parameters("00_prep", root)
+    with pytest.raises(stages.StageError, match="no stage '00_prep@kdef'"):
+        stages.stage_parameters("00_prep@kdef", root)
     from fernb.paths import reports_dir
     assert reports_dir("00_prep@fer2013", root) == root / "reports" / "00_prep" / "fer2013"
-    assert pipeline.notebook_of("00_prep@fer2013") == "00_prep"
+    assert stages.notebook_of("00_prep@fer2013") == "00_prep"
     Report("00_prep@fer2013", root=root / "reports").metrics({"n": 5}, headline=["n"], title="Prep FER2013")
     (root / "reports" / "00_prep" / "fer2013" / "00_prep.html").write_text("<html></html>")
-    page = pipeline.build_index(root).read_text()
+    page = stages.build_index(root).read_text()
     assert 'href="00_prep/fer2013/00_prep.html"' in page and "Prep FER2013" in page
     assert "<code>00_prep@synthfer</code>" in page and "not run yet" in page
 
 
 def test_notebook_stages_are_the_fernb_run_ones(tmp_path):
     root = _project(tmp_path, {"a": {"x": 1}}, ["a.x"])
-    assert pipeline.notebook_stages(root) == ["01_demo"]
+    assert stages.notebook_stages(root) == ["01_demo"]
 
 
 def _cells(body):
@@ -120,7 +120,7 @@ def test_run_stage_injects_params_and_exports_html(tmp_path):
             "Report('01_demo').metrics({'twice': 2 * x}, headline=['twice'], title='Demo')\n"
             "print('x is', x)")
     root = _project(tmp_path, {"a": {"x": 21}}, ["a.x"], _cells(body))
-    page = pipeline.run_stage("01_demo", root, log_output=False)
+    page = stages.run_stage("01_demo", root, log_output=False)
     assert page == root / "reports" / "01_demo" / "01_demo.html"
     assert "x is 21" in page.read_text()
     assert json.loads((root / "reports" / "01_demo" / "metrics.json").read_text()) == {"twice": 42}
@@ -132,8 +132,8 @@ def test_run_stage_injects_params_and_exports_html(tmp_path):
 def test_failing_cell_fails_the_stage_visibly(tmp_path):
     cells = _cells("ratio = 1 / x") + [new_markdown_cell("## never reached"), new_code_cell("y = 1")]
     root = _project(tmp_path, {"a": {"x": 0}}, ["a.x"], cells)
-    with pytest.raises(pipeline.StageError) as err:
-        pipeline.run_stage("01_demo", root, log_output=False)
+    with pytest.raises(stages.StageError) as err:
+        stages.run_stage("01_demo", root, log_output=False)
     message = str(err.value)
     assert "ZeroDivisionError" in message
     shown = message.split("--- the cell")[1].split("--- traceback")[0]
@@ -157,7 +157,7 @@ def test_index_links_every_stage_with_headline(tmp_path, monkeypatch):
     Report("01_demo", root=root / "reports").metrics({"acc": 0.12345, "n": {"train": 3}},
                                                       headline=["acc", "n.train"], title="Demo & co")
     (root / "reports" / "01_demo" / "01_demo.html").write_text("<html></html>")
-    page = pipeline.build_index(root).read_text()
+    page = stages.build_index(root).read_text()
     assert 'href="01_demo/01_demo.html"' in page and "Demo &amp; co" in page
     assert "0.1235" in page and "n.train" in page
     assert "other" not in page  # not a notebook stage
@@ -176,9 +176,9 @@ def test_report_metrics_json(tmp_path):
 
 
 def test_progress_bars_collapse_to_their_last_state():
-    assert pipeline.collapse_carriage_returns("bar 10%\rbar 50%\rbar 100%\ndone\n") == "bar 100%\ndone\n"
-    assert pipeline.collapse_carriage_returns("a\r\nb") == "a\nb"
-    assert pipeline.collapse_carriage_returns("plain\ntext") == "plain\ntext"
+    assert stages.collapse_carriage_returns("bar 10%\rbar 50%\rbar 100%\ndone\n") == "bar 100%\ndone\n"
+    assert stages.collapse_carriage_returns("a\r\nb") == "a\nb"
+    assert stages.collapse_carriage_returns("plain\ntext") == "plain\ntext"
 
 
 def test_stream_messages_are_joined_before_collapsing():
@@ -187,6 +187,6 @@ def test_stream_messages_are_joined_before_collapsing():
     outputs = [new_output("stream", name="stderr", text="\rbar 1/3"), new_output("stream", name="stderr", text="\rbar 2/3"),
                new_output("stream", name="stderr", text="\rbar 3/3\n"), new_output("stream", name="stdout", text="result\n"),
                new_output("display_data", data={"text/plain": "x"})]
-    merged = pipeline.coalesce_streams(outputs)
+    merged = stages.coalesce_streams(outputs)
     assert [o.get("name") for o in merged] == ["stderr", "stdout", None]
     assert merged[0]["text"] == "bar 3/3\n"
