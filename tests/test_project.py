@@ -318,6 +318,21 @@ def test_stage_writes_its_reports(nb_path):
                    for d in index_deps), f"the index does not depend on {folder}/summary.json"
 
 
+def test_a_stage_can_declare_both_models_sections(tmp_path):
+    """Stages 03, 04 and 06 read hafem and lanmsff together: with this project's params.yaml,
+    both arrive whole, their shared leaf names (epochs, lr, seeds...) side by side."""
+    import shutil
+
+    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"03_both": {
+        "cmd": "fernb run 03_both", "params": ["data.dataset", "hafem", "lanmsff", "train"]}}}))
+    params = stages.stage_parameters("03_both", tmp_path)
+    real = yaml.safe_load((REPO / "params.yaml").read_text())
+    assert params == {"dataset": real["data"]["dataset"], "hafem": real["hafem"], "lanmsff": real["lanmsff"],
+                      "train": real["train"]}
+    assert {"epochs", "lr", "seeds", "batch_size"} <= set(params["hafem"]) & set(params["lanmsff"])
+
+
 def test_default_pipeline_prepares_synthfer_and_trains_on_a_prepared_dataset():
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     assert params["datasets"] == ["synthfer"]
