@@ -287,6 +287,7 @@ def test_stage_deps_are_exactly_the_code_the_notebook_runs(nb_path):
         stage = stages.expanded_stages(REPO)[run]
         deps = [d if isinstance(d, str) else next(iter(d)) for d in stage["deps"]]
         assert f"notebooks/{nb_path.name}" in deps
+        assert len(deps) == len(set(deps)), f"{run}: dvc.yaml lists a dep twice"
         declared = _declared_code(stage)
         listing = "\n".join(f"      - {f}" for f in sorted(runs))
         assert declared == runs, (
