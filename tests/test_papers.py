@@ -105,11 +105,3 @@ def test_lanmsff_consistency_checks_hold_from_the_new_place():
     assert all(abs(np.var(list(per_pose.values()), ddof=d) - stated) > 0.1 for d in (0, 1))
     assert lanmsff.CLAIMS["ablation_kdef"]["whole"] == {"accuracy": lanmsff.CLAIMS["kdef"]["accuracy"],
                                                         "pose_variance": stated}
-
-
-def test_papers_import_nothing_from_the_pipeline():
-    for path in (REPO / "fernb" / "papers").glob("*.py"):
-        tree = ast.parse(path.read_text())
-        imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
-        imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
-        assert not [m for m in imported if m.startswith("fernb")], path.name

@@ -297,6 +297,35 @@ def test_stage_deps_are_exactly_the_code_the_notebook_runs(nb_path):
             f"the list to use:\n{listing}")
 
 
+@pytest.mark.parametrize("datasets", [["synthfer"], ["synthfer", "fer2013", "kdef"]])
+def test_our_stage_expansion_is_dvcs(tmp_path, datasets):
+    """fernb expands foreach stages itself (so that `fernb params` answers without loading DVC);
+    DVC's own resolver must give the same stage names, commands, deps, params and outputs."""
+    import shutil
+
+    from dvc.repo import Repo
+
+    for name in ("dvc.yaml", "params.yaml"):
+        shutil.copy(REPO / name, tmp_path / name)
+    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    params["datasets"] = datasets
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    Repo.init(str(tmp_path), no_scm=True)
+    ours = stages.expanded_stages(tmp_path)
+    theirs = {s.name: s for s in Repo(str(tmp_path)).index.stages}
+    assert set(ours) == set(theirs)
+    assert [n for n in ours if n.startswith("00_")] == [f"00_data_prep@{d}" for d in datasets]
+    def _paths(entries):
+        return sorted(e if isinstance(e, str) else next(iter(e)) for e in entries or [])
+    for name, st in ours.items():
+        dvc_stage = theirs[name]
+        assert st["cmd"] == dvc_stage.cmd
+        assert sorted(str(o.def_path) for o in dvc_stage.outs) == sorted(
+            _paths(st.get("outs")) + _paths(st.get("metrics")) + _paths(st.get("plots")))
+        code = [d for d in _paths(st.get("deps")) if "${" not in d]
+        assert set(code) <= {str(d.def_path) for d in dvc_stage.deps}
+
+
 def test_stage_07_does_not_depend_on_the_trainer():
     deps = [d if isinstance(d, str) else next(iter(d)) for d in DVC["07_fps"]["deps"]]
     assert not [d for d in deps if d.startswith("fernb/train")]
