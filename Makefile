@@ -1,22 +1,25 @@
 # The two set-up commands of the README:
 #   make repro   virtualenv (.venv) + install + `dvc repro` (every notebook, every report)
 #   make test    install test extras + run the test suite
-# Both are idempotent: the install step re-runs only when pyproject.toml changes.
+# Both install the exact versions in requirements.lock (`make lock` regenerates it) and are
+# idempotent: the install step re-runs only when pyproject.toml or requirements.lock changes.
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
+LOCK   := requirements.lock
 export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
 export MPLBACKEND := Agg
 
-.PHONY: help repro test lab kernel fan bench paper clean-notebooks clean
+.PHONY: help repro test lock lab kernel fan bench paper clean-notebooks clean
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make repro   create $(VENV), install fernb, run the whole pipeline (dvc repro)"
 	@echo "make test    install test extras and run pytest"
+	@echo "make lock    re-resolve $(LOCK) (exact versions + hashes) from pyproject.toml with pip-compile"
 	@echo "make lab     install JupyterLab and the 'fernb' kernel, then open the notebooks"
 	@echo "make fan     install the face-alignment (FAN) face backend; its weights download on first use"
 	@echo "make bench   print the timing benchmarks (pipeline, FER2013 store, faces, model latency, training throughput)"
@@ -28,23 +31,64 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+# One install for repro and test: the lock (fernb's dependencies + the `dev` extra, exact
+# versions and sha256 hashes), then fernb itself without resolving anything. The lock is
+# resolved for one Python (its header's "with Python X.Y"), so another one is refused here.
+$(VENV)/.installed: pyproject.toml $(LOCK) | $(BIN)/python
+	@$(BIN)/python -c 'import re, sys; want = re.search(r"with Python (\d+\.\d+)", open("$(LOCK)").read()).group(1); have = "%d.%d" % sys.version_info[:2]; sys.exit(0 if want == have else f"$(LOCK) pins the environment for Python {want}, but $(VENV) runs Python {have}: make clean && make PYTHON=python{want}, or re-pin for Python {have} with make lock PYTHON=python{have}")'
+	$(BIN)/python -m pip install --quiet -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $@
-
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@touch $@ $(VENV)/.installed
 
 repro: $(VENV)/.installed
 	$(BIN)/dvc repro
 
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-$(VENV)/.installed-lab: pyproject.toml | $(BIN)/python
+# The lock, regenerated from pyproject.toml by pip-tools' pip-compile (pinned here, in a
+# venv of its own so it never touches .venv), for the Python of $(PYTHON):
+# * --upgrade: resolved afresh. Without it pip-compile keeps the old file's pins where it
+#   can (re-locking over a file resolved without the cap gave torch 2.13.0+cpu, not 2.14.1).
+#   One package only: make lock LOCK_UPGRADE='--upgrade-package numpy'.
+# * --constraint: the constraint files this machine's pip configuration names (`pip config
+#   list`: here the torch/torchvision cap), which pip-compile does not apply by itself, so
+#   the lock pins what `pip install` here can install. LOCK_CONSTRAINT= locks without them.
+# * --generate-hashes: every file's sha256 (pip then checks each download). Tried with the
+#   local torch/torchvision wheels this machine's pip finds: their hashes are in the lock and
+#   `pip install -r $(LOCK)` installs them. It makes `make lock` take minutes.
+# * --allow-unsafe pins setuptools too (torch and zc.lockfile need it at run time).
+# fernb itself and face-alignment (`make fan`) are not in the lock.
+PIP_TOOLS ?= pip-tools==7.6.2
+LOCK_VENV ?= .venv-lock
+LOCK_UPGRADE ?= --upgrade
+LOCK_CONSTRAINT ?= $(shell $(LOCK_VENV)/bin/python -m pip config list 2>/dev/null | sed -n "s/^[^=]*[.]constraint='\(.*\)'$$/\1/p" | sort -u)
+LOCK_FLAGS := --extra dev --strip-extras --allow-unsafe --generate-hashes --no-emit-index-url --no-emit-find-links
+define LOCK_HEADER
+# $(LOCK): the exact environment of `make repro` and `make test` (fernb's
+# dependencies + its `dev` extra), with the sha256 of every file. Do not edit by hand:
+# `make lock` regenerates it from pyproject.toml with pip-compile ($(PIP_TOOLS)), under
+# the torch/torchvision cap of the pip constraint file on the machine that locked it.
+# Resolved for CPython on Linux x86_64 at the Python version below. Not in it: fernb
+# itself (pip install --no-deps -e .) and face-alignment (make fan).
+endef
+export LOCK_HEADER
+
+LOCK_TOOL := $(LOCK_VENV)/.installed-$(subst ==,-,$(PIP_TOOLS))-$(notdir $(PYTHON))
+$(LOCK_TOOL):
+	$(PYTHON) -m venv --clear $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet --upgrade pip '$(PIP_TOOLS)'
+	@touch $@
+
+lock: $(LOCK_TOOL)
+	CUSTOM_COMPILE_COMMAND='make lock' $(LOCK_VENV)/bin/pip-compile --quiet $(LOCK_FLAGS) $(LOCK_UPGRADE) \
+	  $(addprefix --constraint ,$(LOCK_CONSTRAINT)) --output-file $(LOCK) pyproject.toml
+	@{ printf '%s\n' "$$LOCK_HEADER"; cat $(LOCK); } > $(LOCK).tmp && mv $(LOCK).tmp $(LOCK)
+
+# make lab and make fan install on top of the lock (tried here: neither moves a pinned package).
+$(VENV)/.installed-lab: pyproject.toml $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[lab]'
-	@touch $@ $(VENV)/.installed
+	@touch $@
 
 kernel: $(VENV)/.installed-lab
 	$(BIN)/python -m ipykernel install --user --name fernb --display-name "Python (fernb)"
@@ -60,27 +104,32 @@ fan: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet --no-deps 'face-alignment>=1.4'
 	$(BIN)/python -c 'from fernb.faces import fan_status; s = fan_status(); print("face-alignment ready" if s["ready"] else s["reason"])'
 
-bench: $(VENV)/.installed-dev
+bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_data.py
 	$(BIN)/python benchmarks/bench_faces.py
 	$(BIN)/python benchmarks/bench_models.py
 	$(BIN)/python benchmarks/bench_train.py
 
 # The papers' scale (GPU box): full training split, HAFEM with EfficientNet-B5 at 224 px and
-# d_model 2048 for 140 epochs (10 warm-up), LANMSFF at 64 px for up to 100 epochs, SEEDS each.
+# d_model 2048 for 140 epochs (10 warm-up), layer decay 0.9, the compound loss and all six
+# augmentation ops with Mixup; LANMSFF as its code: 64 px, the offline x4 set, dropout 0.4,
+# Keras' BatchNorm momentum, up to 100 epochs; SEEDS each. tests/test_train.py checks that
+# these overrides leave no departure from the stated recipes but the batch size the paper omits.
 DATASET ?= fer2013
 SEEDS ?= [0,1,2]
 PAPER_ARGS ?=
 paper: $(VENV)/.installed
 	$(BIN)/dvc exp run -S "datasets=[$(DATASET)]" -S data.dataset=$(DATASET) \
 	  -S hafem.backbone=efficientnet_b5 -S hafem.img_size=224 -S hafem.d_model=null -S hafem.epochs=140 \
-	  -S hafem.warmup_epochs=10 -S hafem.batch_size=64 -S 'hafem.loss_weights=[0.6,0.25,0.15]' -S hafem.augment=hafem \
+	  -S hafem.warmup_epochs=10 -S hafem.batch_size=64 -S hafem.layer_decay=0.9 \
+	  -S 'hafem.loss_weights=[0.6,0.25,0.15]' -S hafem.augment=hafem -S 'hafem.augment_options={}' \
 	  -S hafem.max_train=null -S 'hafem.seeds=$(SEEDS)' \
-	  -S lanmsff.img_size=64 -S lanmsff.epochs=100 -S lanmsff.max_train=null -S 'lanmsff.seeds=$(SEEDS)' \
+	  -S lanmsff.img_size=64 -S lanmsff.epochs=100 -S lanmsff.max_train=null -S lanmsff.offline_x4=true \
+	  -S lanmsff.drop_rate=0.4 -S lanmsff.bn_momentum=0.01 -S 'lanmsff.seeds=$(SEEDS)' \
 	  $(PAPER_ARGS)
 
 clean-notebooks: $(VENV)/.installed
 	$(BIN)/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(LOCK_VENV) .pytest_cache

@@ -64,6 +64,10 @@ def bench_fer2013() -> None:
 
 if __name__ == "__main__":
     print(f"fernb data benchmarks — {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    from fernb.machine import environment
+
+    env = environment()
+    print(f"torch {env['torch']}, commit {env['commit']}, lock {env['lock_sha256']}")
     bench_fer2013()
     if "--no-repro" not in sys.argv:
         bench_repro()

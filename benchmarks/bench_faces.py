@@ -21,6 +21,7 @@ import cv2
 from fernb.faces import FacePipeline, fan_status
 from fernb.data.synthphotos import synthetic_photos
 from fernb.faces.pose import head_pose
+from fernb.machine import environment
 
 
 def rate(pipe: FacePipeline, photos, given: bool = False) -> tuple[float, int]:
@@ -40,6 +41,8 @@ def main() -> None:
     photos = synthetic_photos(args.n, seed=0)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, OpenCV {cv2.__version__} "
           f"({cv2.getNumThreads()} threads); {args.n} photos of 320x400 -> 224x224 RGB + CLAHE")
+    env = environment()
+    print(f"torch {env['torch']}, commit {env['commit']}, lock {env['lock_sha256']}")
     rows = [("given landmarks (no detection)", FacePipeline(backend="opencv"), True),
             ("opencv Haar (CPU)", FacePipeline(backend="opencv"), False)]
     status = fan_status()

@@ -35,7 +35,7 @@ def main() -> None:
                                  sweep_variants=variants, device=args.device, max_seconds=args.max_seconds)
     env = result.environment
     print(f"machine: {env.get('gpu') or env['cpu']} ({env['cpu_count']} CPUs, {env['threads']} torch threads), "
-          f"torch {env['torch']}, timm {env['timm']}, commit {env['commit']}")
+          f"torch {env['torch']}, timm {env['timm']}, commit {env['commit']}, lock {env.get('lock_sha256')}")
     pd.set_option("display.width", 200)
     print(result.models.set_index("model")[["trainable", "gflops"]].to_string(float_format="{:.2f}".format))
     cols = ["status", "median_ms", "p90_ms", "p99_ms", "images_per_s"]

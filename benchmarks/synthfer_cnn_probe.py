@@ -67,8 +67,11 @@ def main() -> None:
     import torch
 
     from fernb.data import load_prepared
+    from fernb.machine import environment
 
     torch.set_num_threads(args.threads)
+    env = environment()
+    print(f"torch {env['torch']}, threads {env['threads']}, commit {env['commit']}, lock {env['lock_sha256']}")
     data = load_prepared("synthfer")
     params = sum(p.numel() for p in small_cnn(len(data.classes)).parameters())
     print(f"{data!r}\nsmall CNN: {params:,} parameters, {args.epochs} epochs, Adam 2e-3, batch 64, flip augmentation")

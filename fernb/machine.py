@@ -66,7 +66,12 @@ def _nvidia_driver() -> str | None:
 
 
 def environment(device: torch.device | str = "cpu") -> dict:
-    """Versions, device, threads, commit and UTC date for a result's record."""
+    """Versions, device, threads, commit, the lock's sha256 and UTC date for a result's record.
+
+    ``lock_sha256`` is the sha256 (hex) of the project root's ``requirements.lock``, the exact
+    environment ``make repro`` and ``make test`` install; None without one (fernb installed
+    as a library)."""
+    import hashlib
 
     device = torch.device(device)
     env = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -86,6 +91,8 @@ def environment(device: torch.device | str = "cpu") -> dict:
                    cudnn=torch.backends.cudnn.version(), driver=_nvidia_driver(),
                    gpu_memory_gb=round(torch.cuda.get_device_properties(index).total_memory / 2**30, 1))
     env["commit"] = git_commit()
+    lock = project_root() / "requirements.lock"
+    env["lock_sha256"] = hashlib.sha256(lock.read_bytes()).hexdigest() if lock.is_file() else None
     return env
 
 

@@ -412,3 +412,43 @@ def test_compound_under_autocast():
     assert out.parts["center"].dtype == torch.float32 and torch.isfinite(out.total)
     out.total.backward()
     assert emb.grad is not None and loss.center.centers.grad.dtype == torch.float32
+
+
+def test_centre_term_diagnosis_by_hand():
+    """The diagnosis against numpy: the within-class scatter, cross-entropy, and both
+    gradients at the embedding in closed form (∂½mean‖x−μ_y‖²/∂x_i = (x_i − μ_{y_i})/N with
+    the centres held; ∂CE/∂x_i = Wᵀ(p_i − e_{y_i})/N for a linear head)."""
+    from fernb.models import create_model
+    from fernb.train.losses import centre_term_diagnosis
+
+    torch.manual_seed(0)
+    model = create_model("hafem", num_classes=7, in_chans=1, backbone="efficientnet_b0", img_size=32, d_model=32,
+                         num_heads=4)
+    images = torch.rand(40, 1, 32, 32)
+    labels = torch.arange(40) % 7
+    out = centre_term_diagnosis(model, images, labels, weights=(0.6, 0.25, 0.15))
+    assert model.training                                  # left as it was
+    model.eval()
+    with torch.no_grad():
+        x = model.forward_features(images).double().numpy()
+        logits = model.forward_head(torch.from_numpy(x).float()).double().numpy()
+    y = labels.numpy()
+    mu = np.stack([x[y == k].mean(0) for k in range(7)])
+    diff = x - mu[y]
+    n = len(y)
+    centre = 0.5 * (diff ** 2).sum(1).mean()
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    ce = -np.log(p[np.arange(n), y]).mean()
+    w = model.head.weight.detach().double().numpy()
+    onehot = np.eye(7)[y]
+    g_ce = 0.6 * (p - onehot) @ w / n
+    g_centre = 0.25 * diff / n
+    assert out["d"] == 32 and out["sqrt_d"] == pytest.approx(np.sqrt(32))
+    assert out["embedding_norm"] == pytest.approx(np.linalg.norm(x, axis=1).mean(), rel=1e-4)
+    assert out["centre"] == pytest.approx(centre, rel=1e-4)
+    assert out["ce"] == pytest.approx(ce, rel=1e-4)
+    assert out["term_ratio"] == pytest.approx(0.25 * centre / (0.6 * ce), rel=1e-4)
+    assert out["gradient_ratio"] == pytest.approx(np.linalg.norm(g_centre) / np.linalg.norm(g_ce), rel=1e-3)
+    between = sum((y == k).sum() * ((mu[k] - x.mean(0)) ** 2).sum() for k in range(7))
+    assert out["fisher_ratio"] == pytest.approx(between / (diff ** 2).sum(), rel=1e-3)   # float32 sums

@@ -19,7 +19,7 @@ from fernb.runs import RunResult
 
 __all__ = ["seed_summary", "history_frame", "pooled_predictions", "pooled_confusion", "per_class_mean", "chance", "chance_verdict",
            "chance_text", "summary_versus_paper", "confusions_versus_paper", "pose_subsets_versus_paper", "training_metrics",
-           "HISTORY_COLUMNS"]
+           "numerics_table", "HISTORY_COLUMNS"]
 
 HISTORY_COLUMNS = ("seed", "epoch", "lr", "train_loss", "val_loss", "train_accuracy", "val_accuracy", "val_f1")
 
@@ -138,6 +138,18 @@ def confusions_versus_paper(normalised: np.ndarray, classes: Sequence[str], stat
     return versus_paper(named, ours, key="true → predicted", compare="gap", columns=("paper %", "this run %"))
 
 
+def numerics_table(results: Sequence[RunResult]) -> pd.DataFrame:
+    """One row per run: the numerics it trained with (``fernb/train/numerics.py``), how they
+    were chosen and why, and the probe's training images/s per variant (empty for a choice
+    by setting or rule). Runs from before numerics were recorded show their ``amp`` only."""
+    rows = []
+    for r in results:
+        n = r.info.get("numerics") or {"label": r.info.get("amp", "off"), "chosen_by": "not recorded", "reason": "", "probe": {}}
+        rows.append({"seed": r.info["seed"], "numerics": n["label"], "chosen by": n["chosen_by"], "why": n["reason"],
+                     **{f"probe {k} img/s": v for k, v in n.get("probe", {}).items()}})
+    return pd.DataFrame(rows).set_index("seed")
+
+
 def training_metrics(results: Sequence[RunResult], *, dataset: str, protocol: dict, recipe, model_card,
                   labels_test, versus: pd.DataFrame, root, **extra) -> dict:
     """The ``metrics.json`` of a training stage: test and validation mean/std per metric over
@@ -155,6 +167,7 @@ def training_metrics(results: Sequence[RunResult], *, dataset: str, protocol: di
         "runs": [{"seed": r.info["seed"], "dir": r.dir.relative_to(root).as_posix(),
                   "epochs_run": r.info["epochs_run"], "best_epoch": r.info["best_epoch"],
                   "test": r.test.headline(), "environment": r.info["environment"],
+                  "numerics": r.info.get("numerics"), "train_seconds": r.info.get("train_seconds_this_call"),
                   "train_images_per_s": float(r.history["train_images_per_s"].median())} for r in results],
         "versus_paper": versus.reset_index().to_dict(orient="records"),
         **extra,

@@ -271,13 +271,19 @@ class LANMSFF(FERModel):
         drop_rate: Dropout at the end of every block (0.4 in the code).
         init: "keras" initialises as the code (he_uniform convs, Glorot separable/transposed/
             Dense, zero biases); "torch" keeps PyTorch's defaults.
+        bn_momentum: PyTorch momentum of every BatchNorm's running statistics. 0.01 is the
+            code's Keras default (moving average 0.99, :func:`BN`), right for its 100 epochs;
+            after a few CPU epochs those statistics still remember the untrained network, and
+            the evaluated model lags the trained one (notebook 02 shows it), so the CPU
+            default uses PyTorch's 0.1.
 
     ``forward`` returns :class:`~fernb.models.common.FEROutput` with logits (the code's softmax is left to the loss)
     and the fused embedding (156-d, or 300-d without PWFS).
     """
 
     def __init__(self, num_classes: int = 7, in_chans: int = 1, img_size: int | Sequence[int] = 64,
-                 use_massatt: bool = True, use_pwfs: bool = True, drop_rate: float = 0.4, init: str = "keras"):
+                 use_massatt: bool = True, use_pwfs: bool = True, drop_rate: float = 0.4, init: str = "keras",
+                 bn_momentum: float = 0.01):
         super().__init__()
         if in_chans not in (1, 3):
             raise ValueError(f"in_chans must be 1 or 3, got {in_chans}")
@@ -292,6 +298,8 @@ class LANMSFF(FERModel):
             raise ValueError(f"drop_rate must be in [0, 1), got {drop_rate}")
         if init not in ("keras", "torch"):
             raise ValueError(f"init must be 'keras' or 'torch', got {init!r}")
+        if not 0.0 < bn_momentum <= 1.0:
+            raise ValueError(f"bn_momentum must be in (0, 1], got {bn_momentum}")
         self.num_classes, self.in_chans, self.input_size = num_classes, in_chans, size
         self.use_massatt, self.use_pwfs = use_massatt, use_pwfs
 
@@ -308,6 +316,9 @@ class LANMSFF(FERModel):
         self.head = nn.Linear(self.embed_dim, num_classes)
         if init == "keras":
             keras_init_(self)
+        for module in self.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.momentum = bn_momentum
 
     def block_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
         """b1–b4, the post-dropout outputs of the four blocks (x already adapted)."""

@@ -64,7 +64,8 @@ RECIPE: dict[str, Any] = {
     "d_model": 2048, "num_heads": 8, "d_ff": 4096, "epochs": 140, "warmup_epochs": 10,
     "batch_size": None, "lr": 1e-3, "min_lr": 1e-6, "layer_decay": 0.9, "weight_decay": 5e-4,
     "patience": 20, "loss": "compound", "loss_weights": (0.6, 0.25, 0.15), "dls_eps": 0.1,
-    "augment": "hafem", "max_train": None, "amp": "fp16",
+    "augment": "hafem", "augment_options": {},   # {}: every op at the paper's probability (fernb.train.augment)
+    "max_train": None, "amp": "fp16",
 }
 
 # Each inconsistency of the paper and the argument of fernb.models.hafem.HAFEM that turns it.

@@ -64,6 +64,7 @@ RECIPE: dict[str, Any] = {
     "img_size": 64, "epochs": 100, "batch_size": 32, "lr": 1e-3, "eps": 1e-7, "plateau_patience": 8,
     "patience": 14, "offline_x4": True, "final_weights": "last", "max_train": None,
     "use_massatt": True, "use_pwfs": True, "drop_rate": 0.4,
+    "bn_momentum": 0.01,   # the code's BatchNormalization() default (Keras momentum 0.99)
 }
 
 

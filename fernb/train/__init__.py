@@ -2,7 +2,8 @@
 
 - :mod:`.config` — :class:`TrainConfig`, every knob of a run;
 - :mod:`.loop` — :func:`train_run`: :func:`~.loop.prepare` → :func:`~.loop.fit` (epochs) → :func:`~.loop.finish`;
-- :mod:`.optim` — optimisers with layer-wise LR decay, warm-up + cosine and plateau schedules;
+- :mod:`.optim` — optimisers with layer-wise LR decay, per-step warm-up + cosine, per-epoch plateau schedules;
+- :mod:`.numerics` — channels-last and autocast, chosen per model by a timed probe on the CPU;
 - :mod:`.feed` — epoch permutations, DDP shards, stratified CPU-sized subsets, device-side batches;
 - :mod:`.state` — seeds, RNG states, early stopping, atomic checkpoints;
 - :mod:`.dist` — DDP under ``torchrun``;
@@ -14,10 +15,12 @@ What a finished run leaves, and how later notebooks read it, is :mod:`fernb.runs
 Under ``torchrun``: ``torchrun --nproc_per_node=N -m fernb.train STAGE`` (:mod:`fernb.train.__main__`).
 """
 from .config import MONITORS, TrainConfig
-from .feed import epoch_permutation, shard, stratified_subset
+from .feed import epoch_permutation, shard, steps_per_epoch, stratified_subset
 from .loop import train_run
-from .optim import build_optimizers, build_scheduler
+from .numerics import Numerics, choose_numerics
+from .optim import build_optimizers, build_scheduler, schedule_step
 from .state import EarlyStopping, seed_everything
 
 __all__ = ["TrainConfig", "MONITORS", "train_run", "build_optimizers", "build_scheduler", "EarlyStopping",
-           "seed_everything", "epoch_permutation", "shard", "stratified_subset"]
+           "seed_everything", "epoch_permutation", "shard", "stratified_subset", "steps_per_epoch", "schedule_step",
+           "Numerics", "choose_numerics"]

@@ -39,7 +39,7 @@ class TrainConfig:
     layer_decay: float | None = None      # LLRD factor (HAFEM 0.9); needs model.layer_groups()
     # schedule
     scheduler: str = "none"               # cosine (warm-up + cosine, timm) | plateau (ReduceLROnPlateau) | none
-    warmup_epochs: int = 0
+    warmup_epochs: int = 0                # epochs' worth of optimiser steps (the schedule advances every step)
     warmup_lr: float = 1e-6
     min_lr: float = 0.0
     plateau_factor: float = 0.1
@@ -67,9 +67,9 @@ class TrainConfig:
     scaling: str = "range"                # range: x/255 | image: per-image min-max to [0, 1]
     max_train: int | None = None          # stratified subset of the training split (CPU-sized runs)
     # numerics and hardware
-    amp: str = "auto"                     # auto | bf16 | fp16 | off
+    amp: str = "auto"                     # auto (fernb.train.numerics: GPU rule, CPU probe) | bf16 | fp16 | off
     grad_clip: float | None = None        # max global grad norm
-    channels_last: str = "auto"           # auto (CUDA) | on | off
+    channels_last: str = "auto"           # auto (GPU: on; CPU: the probe's choice) | on | off
     compile: bool = False                 # torch.compile the model
     sync_bn: bool = True                  # SyncBatchNorm under DDP
     seed: int = 0

@@ -9,7 +9,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-__all__ = ["epoch_permutation", "shard", "stratified_subset", "Batches"]
+__all__ = ["epoch_permutation", "shard", "steps_per_epoch", "stratified_subset", "Batches"]
 
 
 def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
@@ -28,6 +28,15 @@ def shard(indices: torch.Tensor, rank: int, world: int, pad: bool = True) -> tor
         extra = world - len(indices) % world
         indices = torch.cat([indices, indices[:extra]])
     return indices[rank::world]
+
+
+def steps_per_epoch(n_rows: int, batch_size: int, world: int = 1) -> int:
+    """Optimiser steps in one epoch of ``n_rows`` rows: each rank's (padded) share of the
+    permutation (:func:`shard`) in batches of ``batch_size``, a last batch of one dropped as
+    :class:`Batches` drops it (``drop_single``). Per-step schedules count with it."""
+    share = -(-n_rows // world) if world > 1 else n_rows
+    chunks = -(-share // batch_size)
+    return chunks - 1 if chunks > 1 and share % batch_size == 1 else chunks
 
 
 def stratified_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:

@@ -13,15 +13,18 @@ What one run does (:func:`train_run`: :func:`prepare`, then :func:`fit` epoch by
    (10-px crop padding, 32-px Cutout at 224 px) mean what they say. Stores larger than
    ``device_cache_gb`` stay in (memory-mapped) host memory and are streamed in pinned
    batches by a prefetching thread.
-2. **Each epoch**: train (autocast in bf16 where the GPU supports it, else fp16 with a
-   ``GradScaler``; off on CPU), optional gradient clipping, the scheduler's step, then a
-   validation pass giving the loss and every metric of :func:`fernb.metrics.classification_metrics`.
+2. **Each epoch**: train in the run's numerics (:mod:`fernb.train.numerics`: channels-last
+   and autocast by rule on a GPU — bf16, else fp16 with a ``GradScaler`` — and by a timed
+   probe of the model on the CPU), optional gradient clipping, the warm-up/cosine rate set
+   before every optimiser step (:func:`fernb.train.optim.schedule_step`), then a validation
+   pass giving the loss and every metric of :func:`fernb.metrics.classification_metrics`
+   (ReduceLROnPlateau steps here, once per epoch).
 3. **Selection and stopping**: the ``monitor`` metric (``val_macro_f1``, ``val_loss``,
    ``val_accuracy``...) picks the best checkpoint (``best.pt``) and drives early stopping
    (:class:`EarlyStopping`).
 4. **Checkpoint every epoch** (``checkpoint.pt``, written atomically): model, optimisers,
    scheduler, scaler, early-stopping state, history, the RNG states (Python, NumPy, torch
-   CPU and CUDA) and the augmentation generator. Shuffling is a function of ``(seed,
+   CPU and CUDA), the augmentation generator and the numerics (a resumed run keeps them). Shuffling is a function of ``(seed,
    epoch)``. Calling :func:`train_run` again resumes from it, and in deterministic mode an
    interrupted run ends with the same weights as an uninterrupted one. A finished run with
    the same configuration is not trained again; a run directory holding another
@@ -45,7 +48,6 @@ computing metrics (so they are over exactly the whole split), and logs and write
 checkpoints on rank 0 only. ``batch_size`` is per process.
 """
 from __future__ import annotations
-from __future__ import annotations
 
 import hashlib
 import json
@@ -59,20 +61,21 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn as nn
-from tqdm import tqdm
 
 from fernb.data.core import FERData
-from fernb.machine import amp_plan, environment, select_device
+from fernb.machine import environment, select_device
 from fernb.metrics import classification_metrics, predictions_frame
 from fernb.models import create_model, save_model
 from fernb.models.inputs import input_size, predict_proba, to_input
+from fernb.progress import progress_bar
 from fernb.runs import BEST, CHECKPOINT, HISTORY, MODEL, PREDICTIONS, RESULT, RunResult, load_result
 from fernb.train.augment import HAFEMAugment, lanmsff_offline_augment, scale_pixels
 from fernb.train.config import TrainConfig
 from fernb.train.dist import Dist, init_distributed
-from fernb.train.feed import Batches, epoch_permutation, shard, stratified_subset
+from fernb.train.feed import Batches, epoch_permutation, shard, steps_per_epoch, stratified_subset
 from fernb.train.losses import build_loss
-from fernb.train.optim import build_optimizers, build_scheduler, scheduler_epoch_start
+from fernb.train.numerics import Numerics, choose_numerics
+from fernb.train.optim import build_optimizers, build_scheduler, schedule_step
 from fernb.train.state import EarlyStopping, atomic_torch_save, rng_state, seed_everything, set_rng_state
 from fernb.workbook.report import json_safe, write_json
 
@@ -103,6 +106,8 @@ class Training:
     augment: HAFEMAugment | None
     stopper: EarlyStopping
     size: tuple[int, int] | None
+    numerics: Numerics
+    steps_per_epoch: int
     channels_last: bool
     use_amp: bool
     amp_dtype: torch.dtype | None
@@ -169,13 +174,16 @@ def prepare(model_name: str, model_kwargs: dict, data: FERData, config: TrainCon
         offline = lanmsff_offline_augment(train_images, train_labels, seed=config.seed, size=side)
         train_images, train_labels = offline.images, offline.labels
     criterion = _criterion(config, classes, model.embed_dim, np.bincount(data.labels[train_idx], minlength=k), device)
-    channels_last = config.channels_last == "on" or (config.channels_last == "auto" and device.type == "cuda")
     model.to(device)
-    if channels_last:
+    saved = _matching_checkpoint(directory, identity)
+    numerics = _numerics(model, model_name, model_kwargs, config, device, dist, in_chans, size,
+                         data.images.shape[1:3], saved)
+    if numerics.channels_last:
         model.to(memory_format=torch.channels_last)
     optimizer, center_optimizer = build_optimizers(model, criterion, config)
-    scheduler = build_scheduler(optimizer, config)
-    use_amp, amp_dtype, use_scaler = amp_plan(device, config.amp)
+    steps = steps_per_epoch(len(train_labels), config.batch_size, dist.world)
+    scheduler = build_scheduler(optimizer, config, steps)
+    use_amp, amp_dtype, use_scaler = numerics.autocast(device)
     augment = None
     if config.augment == "hafem":
         options = dict(config.augment_options)
@@ -189,8 +197,9 @@ def prepare(model_name: str, model_kwargs: dict, data: FERData, config: TrainCon
                    optimizer=optimizer, center_optimizer=center_optimizer, scheduler=scheduler,
                    scaler=torch.amp.GradScaler(device.type, enabled=use_scaler), augment=augment,
                    stopper=EarlyStopping(config.monitor_mode, config.patience, config.min_delta), size=size,
-                   channels_last=channels_last, use_amp=use_amp, amp_dtype=amp_dtype)
-    _resume(run)
+                   numerics=numerics, steps_per_epoch=steps, channels_last=numerics.channels_last, use_amp=use_amp,
+                   amp_dtype=amp_dtype)
+    _resume(run, saved)
     dist.barrier()
     if dist.main:
         directory.mkdir(parents=True, exist_ok=True)
@@ -222,14 +231,41 @@ def _criterion(config: TrainConfig, classes: tuple[str, ...], embed_dim: int, co
     return build_loss(config.loss, len(classes), embed_dim, counts, **loss_kwargs).to(device)
 
 
-def _resume(run: Training) -> None:
-    """Load ``checkpoint.pt`` into ``run`` when it has this run's identity; remove another
+def _matching_checkpoint(directory: Path, identity: dict) -> dict | None:
+    """The state in ``directory/checkpoint.pt`` when it belongs to the run ``identity``, else None."""
+    checkpoint = directory / CHECKPOINT
+    if not checkpoint.is_file():
+        return None
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    return state if state.get("identity") == identity else None
+
+
+def _numerics(model: nn.Module, model_name: str, model_kwargs: dict, config: TrainConfig, device: torch.device,
+              dist: Dist, in_chans: int, size: tuple[int, int] | None, stored_size: tuple[int, ...],
+              saved: dict | None) -> Numerics:
+    """The run's numerics: a resumed run's own, else :func:`fernb.train.numerics.choose_numerics`
+    (decided on rank 0 and broadcast, so that every rank computes alike)."""
+    if saved is not None and saved.get("numerics"):
+        return Numerics.from_dict(saved["numerics"])   # a resumed run keeps its numerics
+    side = tuple(size) if size is not None else tuple(stored_size)
+    shape = (min(config.batch_size, 256), in_chans, *side)
+    key = (model_name, json.dumps(json_safe(model_kwargs), sort_keys=True), config.compile)
+    numerics = choose_numerics(model, shape, device, config.channels_last, config.amp,
+                               deterministic=config.deterministic, cache_key=key) if dist.main or dist.world == 1 else None
+    if dist.world > 1:
+        box = [numerics]
+        torch.distributed.broadcast_object_list(box, src=0)
+        numerics = box[0]
+    return numerics
+
+
+def _resume(run: Training, state: dict | None) -> None:
+    """Load the checkpoint ``state`` into ``run`` when it has this run's identity; remove another
     configuration's files from the folder."""
     checkpoint, dist = run.directory / CHECKPOINT, run.dist
     if not checkpoint.is_file():
         return
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    if state.get("identity") == run.identity:
+    if state is not None:
         run.model.load_state_dict(state["model"])
         run.criterion.load_state_dict(state["loss"])
         run.optimizer.load_state_dict(state["optimizer"])
@@ -305,17 +341,19 @@ def train_epoch(run: Training, feeder: Batches, epoch: int) -> dict:
     """One pass over this rank's share of the epoch's permutation; the epoch's record
     (learning rate, training loss, accuracy and loss terms, reduced over ranks)."""
     config, dist = run.config, run.dist
-    scheduler_epoch_start(run.scheduler, epoch)
     run.net.train()
     order = shard(epoch_permutation(len(run.train_labels), config.seed, epoch), dist.rank, dist.world)
-    n_batches = math.ceil(len(order) / config.batch_size)
+    n_batches = run.steps_per_epoch
     sums = {"loss": 0.0, "correct": 0.0, "n": 0.0}
     parts_sum: dict[str, float] = {}
     k = len(run.classes)
-    bar = tqdm(feeder(order, config.batch_size, drop_single=True), total=n_batches, leave=False,
-               desc=f"epoch {epoch + 1}/{config.epochs}", disable=not (config.progress and dist.main),
-               mininterval=2.0, dynamic_ncols=True)
-    for x8, y in bar:
+    bar = progress_bar(feeder(order, config.batch_size, drop_single=True), total=n_batches, leave=False,
+                       desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch",
+                       disable=not (config.progress and dist.main), mininterval=2.0, dynamic_ncols=True)
+    lr_sum = 0.0
+    for step, (x8, y) in enumerate(bar):
+        schedule_step(run.scheduler, epoch * run.steps_per_epoch + step)   # per-step warm-up and cosine
+        lr_sum += run.optimizer.param_groups[-1]["lr"]
         x = to_input(x8, run.size, config.scaling, run.channels_last)
         targets = y
         if run.augment is not None:
@@ -346,7 +384,8 @@ def train_epoch(run: Training, feeder: Batches, epoch: int) -> dict:
     keys = sorted(parts_sum)
     reduced = dist.all_sum([sums["loss"], sums["correct"], sums["n"]] + [parts_sum[p] for p in keys], run.device)
     n_seen = reduced[2]
-    record = {"epoch": epoch + 1, "lr": run.optimizer.param_groups[-1]["lr"],
+    # lr: the head's rate averaged over the epoch's steps (per-step schedules change it every step)
+    record = {"epoch": epoch + 1, "lr": lr_sum / max(step + 1, 1),
               "train_loss": reduced[0] / n_seen, "train_accuracy": reduced[1] / n_seen}
     record.update({f"train_{p}": v / n_seen for p, v in zip(keys, reduced[3:])})
     record["_seen"] = n_seen
@@ -388,7 +427,7 @@ def save_checkpoint(run: Training, epoch: int, improved: bool, stopped: bool) ->
         "center_optimizer": run.center_optimizer.state_dict() if run.center_optimizer is not None else {},
         "scheduler": run.scheduler.state_dict() if run.scheduler is not None else {},
         "scaler": run.scaler.state_dict(), "early_stopping": run.stopper.state_dict(), "rng": rngs,
-        "augment": augs, "history": json_safe(run.history), "stopped": stopped,
+        "augment": augs, "history": json_safe(run.history), "stopped": stopped, "numerics": run.numerics.as_dict(),
     }, run.directory / CHECKPOINT)
     pd.DataFrame(run.history).to_csv(run.directory / HISTORY, index=False)
 
@@ -424,6 +463,7 @@ def finish(run: Training, data: FERData) -> RunResult:
         "val_loss": val_loss, "test_loss": test_loss, "val": val.as_dict(), "test": test.as_dict(),
         "train_seconds_this_call": run.train_seconds, "world_size": dist.world,
         "amp": str(run.amp_dtype).replace("torch.", "") if run.use_amp else "off",
+        "numerics": run.numerics.as_dict(), "steps_per_epoch": run.steps_per_epoch,
         "environment": environment(run.device), "parameters": int(sum(p.numel() for p in run.model.parameters())),
     }
     if dist.main:

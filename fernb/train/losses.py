@@ -44,10 +44,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fernb.models.inputs import input_size, to_input
+
 __all__ = [
     "LossOutput", "soft_targets", "is_mixed", "smoothing_prior", "distribution_aware_smoothing",
     "CenterLoss", "CrossEntropy", "CompoundLoss", "build_loss", "LOSSES",
-    "CENTER_MIXED", "CENTER_UPDATES", "HAFEM_WEIGHTS",
+    "CENTER_MIXED", "CENTER_UPDATES", "HAFEM_WEIGHTS", "centre_term_diagnosis",
 ]
 
 HAFEM_WEIGHTS: tuple[float, float, float] = (0.60, 0.25, 0.15)  # λ1 (CE), λ2 (Center), λ3 (DLS)
@@ -427,3 +429,49 @@ def build_loss(name: str, num_classes: int, embed_dim: int, class_counts=None, *
                              "split) for its distribution-aware label smoothing")
         return CompoundLoss(num_classes, embed_dim, class_counts, **kwargs)
     raise ValueError(f"unknown loss {name!r}; choose one of {LOSSES}")
+
+
+def centre_term_diagnosis(model: nn.Module, images, labels, weights: Sequence[float] = HAFEM_WEIGHTS,
+                          scaling: str = "range") -> dict[str, float]:
+    """What HAFEM's centre term does to ``model``'s features on one batch (stored uint8 faces,
+    made the network's input by :func:`fernb.models.inputs.to_input` with ``scaling``, or a
+    float batch as the network takes it; integer ``labels``), with the centres where Wen's
+    update drives them: the batch's class means of the embedding.
+
+    Returns the embedding width ``d`` and mean norm (HAFEM's encoder ends in a LayerNorm, so
+    the norm sits near √d whatever the network learnt); the centre term ``½·mean‖x − c_y‖²``
+    (the within-class scatter) and cross-entropy; ``term_ratio`` = λ2·centre / λ1·CE; and
+    ``gradient_ratio`` = ‖∂(λ2·centre)/∂x‖ / ‖∂(λ1·CE)/∂x‖ at the embedding, which says
+    whether the centre term or the classifier moves the features; ``fisher_ratio``, the
+    between-class over the within-class scatter (trace), which a collapse of the feature
+    space drives to 0. The network is evaluated in eval mode and left as it was."""
+    l1, l2, _ = (float(w) for w in weights)
+    images = torch.as_tensor(images)
+    if images.dtype == torch.uint8:
+        images = to_input(images, input_size(model), scaling)
+    labels = torch.as_tensor(labels).long()
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            embedding = model.forward_features(images).float()
+        x = embedding.clone().requires_grad_(True)
+        classes = torch.unique(labels)
+        means = torch.zeros(int(labels.max()) + 1, x.shape[1])
+        for k in classes:
+            means[k] = embedding[labels == k].mean(0)
+        centre = 0.5 * ((x - means[labels]) ** 2).sum(1).mean()
+        ce = F.cross_entropy(model.forward_head(x).float(), labels)
+        (g_centre,) = torch.autograd.grad(l2 * centre, x, retain_graph=True)
+        (g_ce,) = torch.autograd.grad(l1 * ce, x)
+        overall = embedding.mean(0)
+        between = sum(float((labels == k).sum()) * float(((means[k] - overall) ** 2).sum()) for k in classes)
+        within = float(((embedding - means[labels]) ** 2).sum())
+        centre, ce = centre.item(), ce.item()
+    finally:
+        model.train(was_training)
+    return {"d": float(x.shape[1]), "embedding_norm": float(embedding.norm(dim=1).mean()),
+            "sqrt_d": float(np.sqrt(x.shape[1])), "centre": centre, "ce": ce,
+            "term_ratio": l2 * centre / (l1 * ce) if l1 > 0 and ce > 0 else float("inf"),
+            "gradient_ratio": float(g_centre.norm() / g_ce.norm().clamp_min(1e-12)),
+            "fisher_ratio": between / max(within, 1e-12)}

@@ -8,7 +8,7 @@ from timm.scheduler import CosineLRScheduler
 from fernb.models.common import layer_decay_param_groups
 from fernb.train.config import TrainConfig
 
-__all__ = ["build_optimizers", "build_scheduler", "scheduler_epoch_start"]
+__all__ = ["build_optimizers", "build_scheduler", "schedule_step"]
 
 
 def build_optimizers(model: nn.Module, loss: nn.Module, config: TrainConfig
@@ -41,19 +41,27 @@ def build_optimizers(model: nn.Module, loss: nn.Module, config: TrainConfig
     return optimizer, center_optimizer
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig):
-    """``cosine``: timm's ``CosineLRScheduler``, linear warm-up from ``warmup_lr`` to ``lr`` over
-    ``warmup_epochs``, then cosine to ``min_lr`` at the last epoch, stepped per epoch with
-    the epoch index (so epoch ``warmup_epochs`` trains at ``lr`` and the schedule reaches
-    ``min_lr`` at ``epochs``); every rate times its group's ``lr_scale`` (LLRD).
-    ``plateau``: PyTorch's ``ReduceLROnPlateau`` on ``plateau_monitor`` (Keras'
-    ``ReduceLROnPlateau(patience=p+1)`` is PyTorch's ``patience=p`` with an absolute
-    threshold, as :mod:`fernb.train.recipes` explains). ``none``: constant."""
-    if config.scheduler == "cosine":
+def build_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int = 1):
+    """The learning-rate schedule of ``config.scheduler``.
 
-        return CosineLRScheduler(optimizer, t_initial=config.epochs - config.warmup_epochs, lr_min=config.min_lr,
-                                 warmup_t=config.warmup_epochs, warmup_lr_init=config.warmup_lr,
-                                 warmup_prefix=True, t_in_epochs=True)
+    ``cosine``: timm's ``CosineLRScheduler`` advanced every optimiser step (``t_in_epochs=False``,
+    :func:`schedule_step`), the paper's epoch counts turned into steps (HAFEM §3: 10 of 140
+    epochs of warm-up are ``10 · steps_per_epoch`` steps). Step 0 trains at ``warmup_lr``; the
+    rate rises linearly to ``lr``, reached on the last warm-up step; a cosine then falls to
+    ``min_lr``, reached on the run's last step. Every rate is times its group's ``lr_scale``
+    (LLRD). ``plateau``: PyTorch's ``ReduceLROnPlateau`` on ``plateau_monitor``, stepped once
+    per epoch as Keras does (Keras' ``ReduceLROnPlateau(patience=p+1)`` is PyTorch's
+    ``patience=p`` with an absolute threshold, as :mod:`fernb.train.recipes` explains).
+    ``none``: constant."""
+    if config.scheduler == "cosine":
+        total = config.epochs * steps_per_epoch
+        # timm's warm-up reaches the peak at step warmup_t, where its cosine starts (warmup_prefix):
+        # warmup_t = W - 1 puts the peak on the W-th (last) warm-up step, and a cosine of
+        # total - 1 - warmup_t steps ends at min_lr on the last step.
+        warmup_t = max(config.warmup_epochs * steps_per_epoch - 1, 0)
+        return CosineLRScheduler(optimizer, t_initial=max(total - 1 - warmup_t, 1), lr_min=config.min_lr,
+                                 warmup_t=warmup_t, warmup_lr_init=config.warmup_lr,
+                                 warmup_prefix=True, t_in_epochs=False)
     if config.scheduler == "plateau":
         mode = "min" if config.plateau_monitor == "val_loss" else "max"
         return torch.optim.lr_scheduler.ReduceLROnPlateau(
@@ -62,6 +70,8 @@ def build_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig):
     return None
 
 
-def scheduler_epoch_start(scheduler, epoch: int) -> None:
+def schedule_step(scheduler, step: int) -> None:
+    """Set the rates of optimiser step ``step`` (0-based, counted over the whole run) for a
+    per-step schedule; ReduceLROnPlateau and a constant rate do nothing here."""
     if scheduler is not None and not isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-        scheduler.step(epoch)
+        scheduler.step_update(step)

@@ -46,7 +46,7 @@ __all__ = ["Recipe", "hafem", "lanmsff", "RECIPES", "TRAINING_STAGES", "settings
 
 HAFEM_MODEL_KEYS = ("backbone", "pretrained", "img_size", "use_cbam", "cbam_placement", "use_transformer",
                     "num_layers", "d_model", "num_heads", "d_ff", "pool", "head_dropout", "drop_path_rate")
-LANMSFF_MODEL_KEYS = ("img_size", "use_massatt", "use_pwfs", "drop_rate")
+LANMSFF_MODEL_KEYS = ("img_size", "use_massatt", "use_pwfs", "drop_rate", "bn_momentum")
 TRAIN_KEYS = ("device", "amp", "deterministic", "device_cache_gb", "progress", "grad_clip", "channels_last",
               "compile")
 
@@ -103,7 +103,7 @@ def hafem(params: dict, train: dict) -> Recipe:
         warmup_lr=params["min_lr"], min_lr=params["min_lr"], monitor="val_macro_f1", patience=params["patience"],
         final_weights="best", loss=params["loss"], loss_weights=tuple(params["loss_weights"]),
         dls_eps=params["dls_eps"], center_mixed=params["center_mixed"], augment=params["augment"],
-        max_train=params["max_train"], seed=_seeds(params)[0], **_pick(params, TRAIN_KEYS, "train"))
+        augment_options=dict(params.get("augment_options") or {}), max_train=params["max_train"], seed=_seeds(params)[0], **_pick(params, TRAIN_KEYS, "train"))
     return _recipe("hafem", _pick(params, HAFEM_MODEL_KEYS, "hafem"), config, params)
 
 
