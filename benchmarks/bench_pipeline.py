@@ -38,15 +38,22 @@ def timed_repro(root: Path, dvc: str) -> tuple[list[tuple[str, float]], float, i
     """``dvc repro -f`` in ``root``: (stage, seconds) in run order, the total, the exit code."""
     started = time.perf_counter()
     marks: list[tuple[str, float]] = []
+    # the stages call `fernb`: the virtualenv's bin first, as the Makefile puts it
+    path = f"{Path(dvc).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     proc = subprocess.Popen([dvc, "repro", "-f"], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, bufsize=1, env={**os.environ, "DVC_NO_ANALYTICS": "1"})
+                            text=True, bufsize=1, env={**os.environ, "DVC_NO_ANALYTICS": "1", "PATH": path,
+                                                       "MPLBACKEND": "Agg"})
     assert proc.stdout is not None
+    tail: list[str] = []
     for line in proc.stdout:
+        tail = (tail + [line.rstrip()])[-30:]
         match = STAGE_LINE.search(line)
         if match:
             marks.append((match.group(1), time.perf_counter()))
             print(f"[{marks[-1][1] - started:7.1f} s] {line.rstrip()}", flush=True)
     code = proc.wait()
+    if code:
+        print(f"dvc repro -f failed (exit {code}); its last lines:\n" + "\n".join(tail), flush=True)
     ended = time.perf_counter()
     times = [(name, (marks[i + 1][1] if i + 1 < len(marks) else ended) - t) for i, (name, t) in enumerate(marks)]
     return times, ended - started, code
@@ -58,7 +65,7 @@ def main() -> int:
     parser.add_argument("--json", help="also write the times to this JSON file")
     args = parser.parse_args()
     root = Path(__file__).resolve().parent.parent
-    dvc = str(Path(sys.executable).with_name("dvc"))
+    dvc = str(Path(sys.executable).parent / "dvc")
     sys.path.insert(0, str(root))
     from fernb.machine import environment
 

@@ -32,11 +32,30 @@ NOTEBOOK_MININTERVAL = 5.0
 
 
 def in_kernel(stream: IO | None = None) -> bool:
-    """Whether ``stream`` (default ``sys.stderr``) is a Jupyter kernel's output stream (ipykernel's
-    ``OutStream``): true in JupyterLab and in the kernel papermill runs, false in a terminal or an
-    IPython shell. ipykernel is never imported here: a process that has not loaded it is no kernel."""
+    """Whether output goes to a Jupyter kernel: ``stream`` (default ``sys.stderr``) is ipykernel's
+    ``OutStream``, or, with no ``stream`` given, IPython's running shell is a kernel's. True in
+    JupyterLab and in the kernel papermill runs, false in a terminal or an IPython shell.
+
+    A stream is looked at under colorama's wrapper: ``colorama.init()`` (which dvc's logger calls)
+    wraps ``sys.stdout`` and ``sys.stderr`` of whatever process imports and sets it up, a kernel's
+    too. ipykernel and IPython are never imported here: a process that has not loaded them is no kernel.
+    """
     iostream = sys.modules.get("ipykernel.iostream")
-    return iostream is not None and isinstance(sys.stderr if stream is None else stream, iostream.OutStream)
+    if iostream is not None and isinstance(_unwrapped(sys.stderr if stream is None else stream), iostream.OutStream):
+        return True
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if stream is None and ipython is not None else None
+    return getattr(shell, "kernel", None) is not None          # ipykernel's ZMQInteractiveShell has one
+
+
+def _unwrapped(stream):
+    """``stream`` without colorama's ``StreamWrapper`` around it (which forwards everything else to it)."""
+    for _ in range(8):
+        inner = vars(stream).get("_StreamWrapper__wrapped") if hasattr(stream, "__dict__") else None
+        if inner is None:
+            return stream
+        stream = inner
+    return stream
 
 
 def progress_bar(iterable: Iterable | None = None, *, desc: str | None = None, total: float | None = None,

@@ -79,6 +79,34 @@ def project_copy(tmp_path) -> Path:
     return dest
 
 
+def notebook_noise(notebook: str | os.PathLike) -> list[str]:
+    """What an executed notebook should not show, one ``"cell N: text"`` each: every stderr stream
+    output (a warning box in Jupyter and in the HTML export) and every output whose text says
+    "Warning" (a warning printed, displayed or raised). Progress bars belong on stdout, and a
+    warning that carries information becomes a displayed note."""
+    import nbformat
+
+    found = []
+    cells = nbformat.read(str(notebook), as_version=4).cells
+    for index, cell in enumerate(c for c in cells if c.cell_type == "code"):
+        for output in cell.get("outputs", []):
+            kind = output.get("output_type")
+            if kind == "stream":
+                texts = [output["text"]]
+                if output.get("name") == "stderr":
+                    found.append(f"code cell {index}: stderr: {output['text'].strip()[:300]!r}")
+            elif kind in ("display_data", "execute_result"):
+                texts = [v if isinstance(v, str) else "".join(v) for k, v in output.get("data", {}).items()
+                         if k.startswith("text/")]
+            else:
+                texts = [f"{output.get('ename', '')}: {output.get('evalue', '')}"]
+            for text in texts:
+                at = text.find("Warning")
+                if at >= 0:
+                    found.append(f"code cell {index}: {text[max(0, at - 120):at + 200].strip()!r}")
+    return [f"{Path(notebook).name}, {line}" for line in found]
+
+
 def tiny_faces(n_per_split=(64, 24, 24), size=32, seed=0, classes=SEVEN) -> FERData:
     """A small learnable dataset: each class is a bright square at its own position on noise,
     with a random head yaw per sample (for pose breakdowns)."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from types import SimpleNamespace
 import time
 
@@ -425,6 +426,38 @@ def test_miss_profiles_profile_only_the_misses():
     assert profile["share %"].sum() <= 100.0 + 1e-9
     met = _fake_benchmark({"lanmsff": 10 * bench.GPU_TARGETS["lanmsff"]})
     assert bench.miss_profiles(met, models, "cpu") == {}
+
+
+def test_op_profile_writes_nothing_to_stderr():
+    """The profiler's C++ logger writes to file descriptor 2 (start/stop lines, and on a CUDA build
+    without a GPU an ERROR from its device probe), which a notebook shows as a warning box. It is
+    read once per process, so the profile runs in a fresh one, as in a notebook's kernel."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from fernb.realtime import bench\n"
+            "from fernb.models import create_model\n"
+            "model = create_model('lanmsff', num_classes=7, in_chans=1, img_size=32).eval()\n"
+            "table = bench.op_profile(model, 'eager', 'cpu', iters=2)\n"
+            "print(len(table))\n")
+    env = {k: v for k, v in os.environ.items() if k != "KINETO_LOG_LEVEL"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.split()[-1]) > 0
+    kineto = [line for line in done.stderr.splitlines() if re.match(r"(USDT|ERROR|STAGE|WARNING|INFO):\d{4}-", line)]
+    assert kineto == [], kineto
+
+
+def test_compiling_for_a_cpu_drops_the_cuda_toolkit_note(caplog):
+    import logging
+
+    bench._TorchRunner(nn.Linear(4, 2), bench.parse_variant("compile"), torch.device("cpu"), (4,))  # compiles lazily
+    logger = logging.getLogger("torch.utils.cpp_extension")
+    with caplog.at_level(logging.WARNING, logger="torch.utils.cpp_extension"):
+        logger.warning("No CUDA runtime is found, using CUDA_HOME='%s'", "/usr/local")
+        logger.warning("another warning of that module")
+    assert [r.getMessage() for r in caplog.records] == ["another warning of that module"]
 
 
 def test_write_video_reads_back_and_refuses_unknown_containers(tmp_path):

@@ -120,3 +120,24 @@ def test_one_per_pose_bin():
     picks = explore.one_per_pose_bin(data)
     assert [round(float(data.pose[i]) / 45) * 45 for i in picks] == [-90, -45, 0, 45, 90]
     assert explore.one_per_pose_bin(make_data()) == []
+
+
+def test_colour_mean_faces_are_drawn_as_they_are(caplog):
+    """explore.mean_faces gives float 0–255; matplotlib reads float RGB as 0–1, clips it white and warns
+    (a stderr box in notebook 00 for every colour dataset)."""
+    import logging
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from fernb.workbook import plots
+
+    means = np.full((2, 4, 4, 3), 200.4, np.float32)
+    means[1] = np.nan                                          # an empty class: no panel
+    with caplog.at_level(logging.WARNING):
+        fig = plots.mean_faces_grid(means, ["happy", "sad"])
+    assert not [r for r in caplog.records if "Clipping" in r.getMessage()]
+    shown = fig.axes[0].images[0].get_array()
+    assert shown.dtype == np.uint8 and int(shown[0, 0, 0]) == 200
+    plt.close(fig)

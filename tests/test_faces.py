@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 import types
+import warnings
 
 import cv2
 import numpy as np
@@ -285,6 +286,21 @@ def test_offline_fallback_runs_without_face_alignment_weights(monkeypatch):
             assert res.image.shape == (224, 224, 3) and res.alignment in ("eyes", "box") and res.landmarks is None
     assert sum(found) >= 3, found                      # Haar finds most SynthFER faces
     assert pipe.process(np.full((200, 200, 3), 90, np.uint8)).status == "no_face"
+
+
+def test_a_quiet_fallback_keeps_its_reason_for_the_caller_to_show(monkeypatch):
+    """Notebook 00 shows the fallback as a note: FacePipeline(warn_fallback=False) warns nothing,
+    and its config still says why FAN could not be had."""
+    monkeypatch.setattr(backends, "fan_status", lambda: {
+        "installed": False, "ready": False, "weights": {}, "reason": "the face-alignment package is not importable"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                 # any warning fails the test
+        pipe = FacePipeline(warn_fallback=False)
+        assert isinstance(pipe.detector, OpenCVBackend)
+        assert isinstance(get_backend("auto", warn=False), OpenCVBackend)
+    assert pipe.config()["fallback_reason"] == "the face-alignment package is not importable"
+    with pytest.warns(RuntimeWarning, match="FACE BACKEND FALLBACK"):   # the default stays loud
+        FacePipeline().detector
 
 
 def test_haar_finds_two_faces_in_one_image():

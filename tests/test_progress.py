@@ -63,6 +63,34 @@ def test_inside_a_kernel_the_bar_is_text_on_stdout_and_redraws_rarely(monkeypatc
     assert slower.mininterval == 2 * NOTEBOOK_MININTERVAL
 
 
+def test_a_kernel_stream_under_colorama_is_still_a_kernel(monkeypatch):
+    """dvc's logger calls colorama.init(), which wraps sys.stdout and sys.stderr: in notebooks 01/02
+    (dvclive) the bar must still go to the kernel's stdout."""
+    ansitowin32 = pytest.importorskip("colorama.ansitowin32")
+    stdout, stderr = KernelStream("stdout"), KernelStream("stderr")
+    monkeypatch.setattr(sys, "stdout", ansitowin32.AnsiToWin32(stdout, strip=True).stream)
+    monkeypatch.setattr(sys, "stderr", ansitowin32.AnsiToWin32(stderr, strip=True).stream)
+    assert type(sys.stderr).__name__ == "StreamWrapper" and in_kernel()
+    progress_bar(range(2), desc="wrapped bar").close()
+    assert "wrapped bar" in stdout.text and stderr.text == ""
+
+
+def test_the_shell_of_a_kernel_is_a_kernel(monkeypatch):
+    """Whatever wraps the streams, IPython's running shell says it is a kernel's (it has a ``kernel``)."""
+    import io
+    from types import SimpleNamespace
+
+    ipython = pytest.importorskip("IPython")
+    monkeypatch.setattr(ipython, "get_ipython", lambda: SimpleNamespace(kernel=object()))
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert in_kernel() and not in_kernel(sys.stderr)           # the stream alone is no kernel's
+    progress_bar(range(2), desc="shell bar").close()
+    assert "shell bar" in sys.stdout.getvalue() and sys.stderr.getvalue() == ""
+    monkeypatch.setattr(ipython, "get_ipython", lambda: SimpleNamespace())   # a terminal IPython shell
+    assert not in_kernel()
+
+
 def test_an_explicit_file_wins(monkeypatch):
     monkeypatch.setattr(sys, "stderr", KernelStream("stderr"))
     mine = KernelStream("mine")

@@ -15,12 +15,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from fernb.data.core import DatasetFormatError, FERData
 from fernb.faces.pipeline import REJECT_REASONS, FacePipeline, LandmarkCache, check_fit, decode_rgb
 from fernb.faces.pose import head_pose
 from fernb.paths import project_root
+from fernb.progress import progress_bar
 
 
 @dataclass
@@ -96,7 +96,8 @@ def build_dataset(name: str, src, records: list[FaceRecord], *, classes: tuple[s
     multiple: list[str] = []
     alignment = Counter()
     present = [n for n in by_name if n in src]
-    bar = tqdm(src.read_many(present), total=len(present), desc=f"{name}: faces", disable=not progress, mininterval=1.0)
+    bar = progress_bar(src.read_many(present), total=len(present), desc=f"{name}: faces", disable=not progress,
+                       mininterval=1.0)
     for member, data in bar:
         image = decode_rgb(data)
         for i in by_name[member]:
@@ -177,7 +178,7 @@ def annotate_pose(data, pipeline, *, upscale: int = 4, progress: bool = True) ->
     landmarks = np.full((n, 68, 2), np.nan, dtype=np.float32) if data.landmarks is None else data.landmarks.astype(np.float32)
     angles = np.full((n, 3), np.nan, dtype=np.float32)
     cache = LandmarkCache(pipeline.cache_dir, {**detector.config(), "whole_frame_upscale": upscale}) if pipeline.cache_dir else None
-    for i in tqdm(range(n), desc=f"{data.name}: landmarks", disable=not progress, mininterval=1.0):
+    for i in progress_bar(range(n), desc=f"{data.name}: landmarks", disable=not progress, mininterval=1.0):
         image = data.images[i]
         h, w = image.shape[:2]
         big = cv2.resize(image, (w * upscale, h * upscale), interpolation=cv2.INTER_CUBIC)

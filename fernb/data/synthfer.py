@@ -66,6 +66,7 @@ import numpy as np
 
 from fernb.data.core import SPLITS, FERData
 from fernb.labels import CANONICAL, class_names
+from fernb.progress import progress_bar
 
 __all__ = [
     "AUS", "CLASS_AUS", "COMPANION_AUS", "FER2013_TRAIN_COUNTS", "KDEF_POSES", "DEFAULT_POSE_PROBS",
@@ -1118,7 +1119,7 @@ def generate(n_train: int = 6000, n_val: int = 1000, n_test: int = 1000, *, imag
         n_identities: None = a fresh identity per sample (subject = code(split)*1e9 + index);
             an int = that many subjects, split disjointly across train/val/test in
             proportion to the split sizes and cycled evenly within a split.
-        progress: show a tqdm progress bar.
+        progress: show a progress bar (:func:`fernb.progress.progress_bar`).
 
     extras: ``au_intensity`` (N, len(AUS)) float32, ``subject`` int64, ``pitch``/``roll``
     float32, ``landmark_visible`` (N,68) bool, ``occluder`` int8 (index into OCCLUDERS).
@@ -1161,8 +1162,6 @@ def generate(n_train: int = 6000, n_val: int = 1000, n_test: int = 1000, *, imag
     subjects = np.empty(N, np.int64)
     occl = np.empty(N, np.int8)
 
-    from tqdm import tqdm  # plain text bar: tqdm.auto needs ipywidgets inside notebooks
-
     jobs = []  # (split, index, label, subject) for every sample, in output order
     for sp in SPLITS:
         n = counts[sp]
@@ -1182,7 +1181,7 @@ def generate(n_train: int = 6000, n_val: int = 1000, n_test: int = 1000, *, imag
             jobs.append((sp, i, int(split_labels[i]), subj))
     common = (int(seed), S, bool(rgb), len(classes), poses_a, probs, float(yaw_jitter), float(occlusion_prob), cw)
     chunks = [jobs[start:start + _CHUNK] for start in range(0, len(jobs), _CHUNK)]
-    bar = tqdm(total=N, desc="SynthFER", unit="img", disable=not progress)
+    bar = progress_bar(total=N, desc="SynthFER", unit="img", disable=not progress)
     row = 0
 
     def _store(part):

@@ -285,11 +285,15 @@ class _Clock:
 
 
 # ---------------------------------------------------------------------------- choose
-def get_backend(name: str = "auto", device: str | None = None, *, download: bool = True, **options):
+def get_backend(name: str = "auto", device: str | None = None, *, download: bool = True, warn: bool = True,
+                **options):
     """A backend by name; ``"auto"`` falls back to OpenCV loudly when FAN cannot be had.
 
     With ``download=True`` an installed face-alignment whose weights are missing tries to
-    fetch them (torch.hub), giving up after a short timeout on an offline machine.
+    fetch them (torch.hub), giving up after a short timeout on an offline machine. The
+    fallback backend carries the reason as ``fallback_reason`` (what is lost:
+    :data:`FALLBACK_LOSSES`); ``warn=False`` leaves the RuntimeWarning out, for a caller that
+    shows both itself (notebook 00 does, as a note, so that it is not a warning box).
     """
     if name not in BACKENDS:
         raise ValueError(f"unknown face backend {name!r}; expected one of {BACKENDS}")
@@ -308,5 +312,6 @@ def get_backend(name: str = "auto", device: str | None = None, *, download: bool
     backend.fallback_reason = reason
     message = ("FACE BACKEND FALLBACK: using OpenCV Haar cascades instead of face-alignment (FAN) because "
                f"{reason}. Lost: " + "; ".join(FALLBACK_LOSSES) + ".")
-    warnings.warn(message, RuntimeWarning, stacklevel=2)
+    if warn:
+        warnings.warn(message, RuntimeWarning, stacklevel=2)
     return backend

@@ -168,6 +168,8 @@ class FacePipeline:
         cache_dir: where detections are cached (None: no cache).
         min_score: lowest mean FAN landmark confidence accepted.
         device: torch device for FAN (default: cuda when available).
+        warn_fallback: warn (RuntimeWarning) when ``"auto"`` falls back to OpenCV; False for a
+            caller that shows ``config()["fallback_reason"]`` itself.
     """
 
     backend: object = "auto"
@@ -181,6 +183,7 @@ class FacePipeline:
     cache_dir: str | os.PathLike | None = None
     min_score: float = 0.2
     device: str | None = None
+    warn_fallback: bool = True
     _backend: object = field(default=None, init=False, repr=False)
     _cache: LandmarkCache | None = field(default=None, init=False, repr=False)
 
@@ -196,7 +199,7 @@ class FacePipeline:
     def detector(self):
         """The backend object, created on first use (so given-landmark datasets never load FAN)."""
         if self._backend is None:
-            self._backend = get_backend(self.backend, device=self.device)
+            self._backend = get_backend(self.backend, device=self.device, warn=self.warn_fallback)
         return self._backend
 
     @property

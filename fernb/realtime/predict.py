@@ -40,7 +40,6 @@ import cv2
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from fernb.faces.backends import Face
 from fernb.faces.pipeline import FacePipeline, FaceResult, decode_rgb
@@ -49,6 +48,7 @@ from fernb.labels import class_names
 from fernb.models import load_model
 from fernb.machine import select_device
 from fernb.models.inputs import predict_proba
+from fernb.progress import progress_bar
 from fernb.runs import RESULT, find_checkpoint
 
 __all__ = ["TrainingInputs", "Predictor", "MediaSource", "Frame", "PredictionRun", "training_inputs",
@@ -582,7 +582,7 @@ def predict_sources(predictor: Predictor, inputs: Sequence[str | os.PathLike | i
             (:data:`VIDEO_CODECS`; the source's fps and size) for one video or webcam, else a
             folder of them.
         max_frames: most frames read from each video or webcam.
-        progress: a tqdm bar over frames.
+        progress: a progress bar over frames (:func:`fernb.progress.progress_bar`).
         keep_rows: keep every row in the returned :class:`PredictionRun` (off for long
             webcam runs: the files hold them).
 
@@ -602,7 +602,8 @@ def predict_sources(predictor: Predictor, inputs: Sequence[str | os.PathLike | i
     counts = [s.frames if max_frames is None or s.frames is None else min(s.frames, max_frames) for s in sources]
     start = time.perf_counter()
     writer = _RowWriter(predictor.columns, csv, json_lines)
-    bar = tqdm(total=None if None in counts else sum(counts), unit="frame", desc="fernb predict", disable=not progress)
+    bar = progress_bar(total=None if None in counts else sum(counts), unit="frame", desc="fernb predict",
+                       disable=not progress)
     pending = _Pending(predictor, writer, annotator, run, keep_rows)
     try:
         for source in sources:

@@ -22,6 +22,10 @@ LANDMARK_GROUPS = {
 
 
 def _show(ax, image, title=None):
+    """Draw ``image`` (0–255, gray or RGB). matplotlib reads a float RGB image as 0–1 and clips the
+    rest with a warning, so float RGB (a mean face) is rounded to uint8 first."""
+    if image.ndim == 3 and image.dtype.kind == "f":
+        image = np.clip(np.round(image), 0, 255).astype(np.uint8)
     ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=255)
     ax.set_xticks([])
     ax.set_yticks([])
