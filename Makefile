@@ -13,7 +13,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
 export MPLBACKEND := Agg
 
-.PHONY: help repro test lock lab kernel fan bench paper clean-notebooks clean
+.PHONY: help repro test lock lab kernel fan bench ablations paper clean-notebooks clean
 .DEFAULT_GOAL := help
 
 help:
@@ -22,7 +22,8 @@ help:
 	@echo "make lock    re-resolve $(LOCK) (exact versions + hashes) from pyproject.toml with pip-compile"
 	@echo "make lab     install JupyterLab and the 'fernb' kernel, then open the notebooks"
 	@echo "make fan     install the face-alignment (FAN) face backend; its weights download on first use"
-	@echo "make bench   print the timing benchmarks (pipeline, FER2013 store, faces, model latency, training throughput)"
+	@echo "make bench   print the timing benchmarks (FER2013 store, faces, model latency, training throughput, search)"
+	@echo "make ablations   notebook 03's ladders at stages 01/02's scale, where the models learn (a DVC experiment; hours on 2 cores)"
 	@echo "make paper DATASET=fer2013   the papers' scale on a GPU box (a DVC experiment; real data from FERNB_DATA)"
 	@echo "make clean-notebooks   strip outputs from notebooks/ before committing (tests require it)"
 
@@ -109,14 +110,24 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_faces.py
 	$(BIN)/python benchmarks/bench_models.py
 	$(BIN)/python benchmarks/bench_train.py
+	$(BIN)/python benchmarks/bench_search.py
+
+# Notebook 03's ladders at stages 01 / 02's own (CPU default) scale, where the default models learn:
+# a DVC experiment that re-runs 03 only, reading the top rows back from 01 / 02 (notebook 03 estimates its time).
+ABLATIONS_ARGS ?=
+ablations: $(VENV)/.installed
+	$(BIN)/dvc exp run -S 'ablations.hafem={}' -S 'ablations.lanmsff={}' $(ABLATIONS_ARGS)
 
 # The papers' scale (GPU box): full training split, HAFEM with EfficientNet-B5 at 224 px and
 # d_model 2048 for 140 epochs (10 warm-up), layer decay 0.9, the compound loss and all six
 # augmentation ops with Mixup; LANMSFF as its code: 64 px, the offline x4 set, dropout 0.4,
-# Keras' BatchNorm momentum, up to 100 epochs; SEEDS each. tests/test_train.py checks that
-# these overrides leave no departure from the stated recipes but the batch size the paper omits.
+# Keras' BatchNorm momentum, up to 100 epochs; SEEDS each; notebook 03's ladders at those settings
+# with ABLATION_SEEDS and a SEARCH_TRIALS-trial search. tests/test_train.py checks that these
+# overrides leave no departure from the stated recipes but the batch size the paper omits.
 DATASET ?= fer2013
 SEEDS ?= [0,1,2]
+ABLATION_SEEDS ?= [0,1,2,3,4]
+SEARCH_TRIALS ?= 40
 PAPER_ARGS ?=
 paper: $(VENV)/.installed
 	$(BIN)/dvc exp run -S "datasets=[$(DATASET)]" -S data.dataset=$(DATASET) \
@@ -126,6 +137,8 @@ paper: $(VENV)/.installed
 	  -S hafem.max_train=null -S 'hafem.seeds=$(SEEDS)' \
 	  -S lanmsff.img_size=64 -S lanmsff.epochs=100 -S lanmsff.max_train=null -S lanmsff.offline_x4=true \
 	  -S lanmsff.drop_rate=0.4 -S lanmsff.bn_momentum=0.01 -S 'lanmsff.seeds=$(SEEDS)' \
+	  -S 'ablations.seeds=$(ABLATION_SEEDS)' -S ablations.resnet_backbone=resnet50 \
+	  -S 'ablations.hafem={}' -S 'ablations.lanmsff={}' -S search.trials=$(SEARCH_TRIALS) \
 	  $(PAPER_ARGS)
 
 clean-notebooks: $(VENV)/.installed

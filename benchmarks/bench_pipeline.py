@@ -4,9 +4,9 @@ The budget (README, "Time budget"): on the 2-core CPU machine the project is bui
 `dvc repro -f` of the whole default pipeline must fit 25 minutes once all eight notebooks
 exist, and stages 00, 01, 02 and 07 together 10 minutes.
 
-A fresh clone has no trained runs, so by default this removes `runs/01_hafem` and
-`runs/02_lanmsff` first (they are `persist: true` outputs, which `dvc repro -f` would
-otherwise read back instead of training): the times include training, as a new user's
+A fresh clone has no trained runs, so by default this removes `runs/01_hafem`,
+`runs/02_lanmsff` and `runs/03_ablations` first (they are `persist: true` outputs, which
+`dvc repro -f` would otherwise read back instead of training): the times include training, as a new user's
 first `make repro` does. `--keep-runs` times the re-render of finished runs instead.
 
 Stage times come from DVC's own output: each "Running stage" line starts a stage, the next
@@ -73,9 +73,10 @@ def main() -> int:
     print(f"cpu {env['cpu']} x{env['cpu_count']}, threads {env['threads']}, torch {env['torch']}, "
           f"commit {env.get('commit')}, lock {env.get('lock_sha256')}")
     if not args.keep_runs:
-        for stage in ("01_hafem", "02_lanmsff"):
+        for stage in ("01_hafem", "02_lanmsff", "03_ablations"):
             shutil.rmtree(root / "runs" / stage, ignore_errors=True)
-        print("removed runs/01_hafem and runs/02_lanmsff: the times include training, as on a fresh clone")
+        print("removed runs/01_hafem, runs/02_lanmsff and runs/03_ablations: the times include training and the "
+              "search, as on a fresh clone")
     times, total, code = timed_repro(root, dvc)
     print(f"\n{'stage':28s} {'seconds':>8s}")
     for name, seconds in times:

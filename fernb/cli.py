@@ -16,6 +16,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("stage", help="stage name, e.g. 00_data_prep")
     run.add_argument("-p", "--param", action="append", metavar="NAME=VALUE",
                      help="override one declared parameter (value parsed as YAML); repeatable")
+    run.add_argument("--params-file", metavar="YAML", help="overrides from a file such as the search's best.yaml "
+                     "({section: {key: value}}); -p wins over it")
     run.add_argument("--quiet", action="store_true", help="do not stream cell outputs")
 
     show = sub.add_parser("params", help="print the parameters a stage's notebook receives")
@@ -45,6 +47,14 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("stage", help="a training stage: 01_hafem or 02_lanmsff")
     tr.add_argument("-p", "--param", action="append", metavar="NAME=VALUE",
                     help="override one of the stage's parameters (value parsed as YAML); repeatable")
+    tr.add_argument("--params-file", metavar="YAML", help="overrides from a file such as the search's best.yaml "
+                    "({section: {key: value}}); -p wins over it")
+
+    se = sub.add_parser("search", help="Optuna search over a recipe's knobs on validation data (params.yaml's "
+                        "search section); run it in several shells or machines to add workers to one study")
+    se.add_argument("-p", "--param", action="append", metavar="NAME=VALUE",
+                    help="override a key of stage 03's parameters, e.g. search.trials=20 or "
+                    "search.storage=postgresql://user:pw@host/fernb (value parsed as YAML); repeatable")
 
     pr = sub.add_parser("predict", help="read emotions from images, folders, a video or a webcam with a trained checkpoint",
                         description="Detect every face, align it and CLAHE it as the training images were, and "
@@ -91,8 +101,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "run":
-            page = stages.run_stage(args.stage, overrides=stages.parse_overrides(args.param),
-                                      log_output=not args.quiet)
+            page = stages.run_stage(args.stage, overrides=_overrides(args), log_output=not args.quiet)
             print(f"fernb: {args.stage} done -> {page}")
         elif args.command == "params":
             for name, value in stages.stage_parameters(args.stage).items():
@@ -122,15 +131,55 @@ def main(argv: list[str] | None = None) -> int:
             return _export(args)
         elif args.command == "train":
             try:
-                for result in train_stage(args.stage, stages.parse_overrides(args.param)):
+                for result in train_stage(args.stage, _overrides(args)):
                     if int(os.environ.get("RANK", 0)) == 0:
                         print(f"fernb: {result.dir}: test accuracy {result.test.accuracy:.4f}, macro-F1 {result.test.f1:.4f}")
             except (ValueError, FileNotFoundError) as err:   # unknown stage, no prepared store: say so, no traceback
                 print(f"fernb: error: {err}", file=sys.stderr)
                 return 1
+        elif args.command == "search":
+            try:
+                return search_stage(stages.parse_overrides(args.param))
+            except (ValueError, KeyError, FileNotFoundError, ConnectionError) as err:
+                print(f"fernb: error: {err}", file=sys.stderr)
+                return 1
     except stages.StageError as err:
         print(f"fernb: error: {err}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _overrides(args) -> dict:
+    """``--params-file`` (``{section: {key: value}}``) then ``-p`` overrides, as one dict."""
+    from fernb.workbook import stages
+
+    overrides = {}
+    if getattr(args, "params_file", None):
+        from fernb.train.search import read_params_file
+
+        overrides.update(read_params_file(args.params_file))
+    overrides.update(stages.parse_overrides(args.param))
+    return overrides
+
+
+def search_stage(overrides: dict | None = None, stage: str = "03_ablations") -> int:
+    """``fernb search``: run (or join) the Optuna study of stage 03's ``search`` section on the
+    prepared dataset, print its trials and write ``best.yaml`` (:mod:`fernb.train.search`)."""
+    from fernb.data import load_prepared
+    from fernb.data.protocols import FOLD_DATASETS, apply_protocol
+    from fernb.train import search
+    from fernb.workbook.stages import stage_parameters
+
+    params = stage_parameters(stage, None, overrides)
+    dataset = params["dataset"]
+    data = apply_protocol(load_prepared(dataset), params["test_fold"] if dataset in FOLD_DATASETS else None)
+    sections = {name: params[name] for name in ("hafem", "lanmsff")}
+    recipe = params["search"]["recipe"]
+    study = search.run_search(params["search"], sections, params["train"], data,
+                              default_scale=(params["ablations"].get(recipe) or {}))
+    print(search.trials_frame(study).to_string(index=False))
+    best = search.write_best(search.best_path(study.study_name), study, recipe, sections[recipe])
+    print(f"fernb: best trial {study.best_trial.number} (validation macro-F1 {study.best_value:.4f}) -> {best}")
     return 0
 
 

@@ -52,13 +52,14 @@ def run_dir(stage: str, model: str, seed: int, root: str | os.PathLike | None = 
 
 @dataclass
 class RunResult:
-    """A finished run in memory: its folder, per-epoch history, validation and test metrics,
-    per-sample predictions and ``result.json`` (``info``)."""
+    """A finished run in memory: its folder, per-epoch history, validation and test metrics
+    (``test`` is None for a run whose data had no test split: a search trial), per-sample
+    predictions and ``result.json`` (``info``)."""
 
     dir: Path
     history: pd.DataFrame
     val: Metrics
-    test: Metrics
+    test: Metrics | None
     predictions: pd.DataFrame
     info: dict
 
@@ -76,9 +77,10 @@ def load_result(directory: str | os.PathLike, classes: Sequence[str] | None = No
     info = json.loads((directory / RESULT).read_text())
     classes = tuple(classes or info["classes"])
     frame = read_predictions(directory / PREDICTIONS)
+    test = frame[frame["split"] == "test"]
     return RunResult(dir=directory, history=pd.read_csv(directory / HISTORY),
                      val=metrics_from_frame(frame[frame["split"] == "val"], classes),
-                     test=metrics_from_frame(frame[frame["split"] == "test"], classes),
+                     test=metrics_from_frame(test, classes) if len(test) else None,
                      predictions=frame, info=info)
 
 

@@ -136,6 +136,12 @@ TINY_TRAINING = {
 }
 
 
+# Notebook 03 on tiny settings: two seeds, the training stages' tiny recipes as the ablation scale
+# (so the ladder's top rows with seed 0 are read back from stages 01 and 02), a two-trial search.
+TINY_ABLATIONS = {"seeds": [0, 1], "hafem": {}, "lanmsff": {}}
+TINY_SEARCH = {"trials": 2, "startup_trials": 1}
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """One intra-op thread for a module of tiny tensors: a second one buys nothing there, and on a

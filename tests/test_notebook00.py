@@ -14,7 +14,7 @@ from fernb.workbook import stages
 from fernb.data import load_store
 from fernb.faces import fan_status
 
-from conftest import BIN, TINY_FPS, TINY_TRAINING, notebook_noise
+from conftest import BIN, TINY_ABLATIONS, TINY_FPS, TINY_SEARCH, TINY_TRAINING, notebook_noise
 
 TINY = {"n_train": 84, "n_val": 28, "n_test": 28, "grid_per_class": 2, "demo_photos": 12, "pose_check_photos": 40}
 
@@ -93,6 +93,34 @@ def _check_training_reports(project, stage, model):
     assert set(summary["headline"]) == {"dataset", "test.accuracy.mean", "test.f1.mean", "test.balanced_accuracy.mean"}
 
 
+def _check_ablation_report(project):
+    """Notebook 03's metrics: every variant of every ladder over both seeds, the pose variance
+    rows, the search; the top rows' seed-0 runs read back from stages 01 and 02."""
+    out = project / "reports" / "03_ablations"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["seeds"] == TINY_ABLATIONS["seeds"]
+    expected = {"hafem_components": 5, "hafem_loss": 4, "lanmsff_modules": 4}
+    assert {name: len(ladder["variants"]) for name, ladder in metrics["ladders"].items()} == expected
+    for ladder in metrics["ladders"].values():
+        for variant in ladder["variants"].values():
+            assert variant["seeds"] == 2 and 0.0 <= variant["test_accuracy_mean"] <= 1.0
+            assert variant["test_accuracy_sd"] is not None
+        assert len(ladder["steps"]) == len(ladder["variants"]) - 1
+    assert [row["variant"] for row in metrics["lanmsff_pose"]] == ["whole", "-PWFS", "-MassAtt", "-both"]
+    assert all(row["var (sample)"] >= row["var (population)"] for row in metrics["lanmsff_pose"]
+               if row["var (sample)"] is not None)        # a tiny test split may leave a pose empty
+    search = metrics["search"]
+    assert sum(search["trials"].values()) == TINY_SEARCH["trials"] and 0.0 <= search["best_value"] <= 1.0
+    assert (project / search["best_file"]).is_file()
+    runs = pd.read_csv(out / "tables" / "runs.csv")
+    top = runs[(runs["seed"] == 0) & runs["variant"].isin(["+recipe loss", "whole"])].set_index("variant")["origin"]
+    assert top.to_dict() == {"+recipe loss": "read back from 01_hafem", "whole": "read back from 02_lanmsff"}
+    for figure in ("hafem_components_ladder", "lanmsff_modules_ladder", "lanmsff_pose", "search_history"):
+        assert (out / "figures" / f"{figure}.png").stat().st_size > 1000, figure
+    predictions = pd.read_csv(project / search["best_file"].replace("best.yaml", "trial0000/predictions.csv"))
+    assert set(predictions["split"]) == {"val"}, "a search trial scored the test split"
+
+
 def _dvc(project, *args, check=True):
     scratch = project.parent / "scratch"                               # the stages' temporary files
     scratch.mkdir(exist_ok=True)
@@ -143,6 +171,8 @@ def test_dvc_repro_end_to_end_and_incremental(project_copy):
     for section, values in TINY_TRAINING.items():
         params[section].update(values)
     params["fps"].update(TINY_FPS)
+    params["ablations"].update(TINY_ABLATIONS)
+    params["search"].update(TINY_SEARCH)
     (project_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
     _dvc(project_copy, "repro")
@@ -154,22 +184,31 @@ def test_dvc_repro_end_to_end_and_incremental(project_copy):
     _check_training_reports(project_copy, "01_hafem", "hafem")
     _check_training_reports(project_copy, "02_lanmsff", "lanmsff")
     _check_fps_report(project_copy)
+    _check_ablation_report(project_copy)
+    assert 'href="03_ablations/03_ablations.html"' in (reports / "index.html").read_text()
     _assert_quiet(reports / "00_data_prep" / "synthfer" / "00_data_prep.ipynb", reports / "01_hafem" / "01_hafem.ipynb",
-                  reports / "02_lanmsff" / "02_lanmsff.ipynb", reports / "07_fps" / "07_fps.ipynb")
+                  reports / "02_lanmsff" / "02_lanmsff.ipynb", reports / "03_ablations" / "03_ablations.ipynb",
+                  reports / "07_fps" / "07_fps.ipynb")
     left = sorted(p.name for p in (project_copy.parent / "scratch").iterdir() if p.name.startswith("fernb"))
     assert left == [], f"the pipeline left temporary files behind: {left}"
 
     second = _dvc(project_copy, "repro")
     assert "Running stage" not in second.stdout, "a second dvc repro with nothing changed re-ran a stage"
 
-    # A HAFEM-only key re-runs notebook 01 only; a shared training key re-runs both trainings.
+    # A HAFEM key re-runs notebook 01 and the ablations (which read the hafem section); a shared
+    # training key re-runs both trainings and the ablations; an ablation key re-runs 03 only.
     params["hafem"]["head_dropout"] = 0.3
     (project_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    assert set(json.loads(_dvc(project_copy, "status", "--json").stdout)) == {"01_hafem"}
+    assert set(json.loads(_dvc(project_copy, "status", "--json").stdout)) == {"01_hafem", "03_ablations"}
     params["hafem"]["head_dropout"] = TINY_TRAINING["hafem"].get("head_dropout", 0.2)
     params["train"]["grad_clip"] = 1.0
     (project_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    assert set(json.loads(_dvc(project_copy, "status", "--json").stdout)) == {"01_hafem", "02_lanmsff"}
+    assert set(json.loads(_dvc(project_copy, "status", "--json").stdout)) == {"01_hafem", "02_lanmsff", "03_ablations"}
+    params["train"]["grad_clip"] = None
+    params["search"]["trials"] = 3
+    (project_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert set(json.loads(_dvc(project_copy, "status", "--json").stdout)) == {"03_ablations"}
+    params["search"]["trials"] = TINY_SEARCH["trials"]
     params["train"]["grad_clip"] = None
     params["fps"]["e2e_frames"] = 3                                     # a benchmark key: notebook 07 only
     (project_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

@@ -373,7 +373,7 @@ def test_default_pipeline_prepares_synthfer_and_trains_on_a_prepared_dataset():
 def _requirement_names(specs: list[str]) -> dict[str, str]:
     out = {}
     for spec in specs:
-        match = re.match(r"\s*([A-Za-z0-9_.\-]+)\s*(.*)", spec)
+        match = re.match(r"\s*([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?\s*(.*)", spec)   # extras ([binary]) are pip's
         out[match.group(1).lower().replace("_", "-")] = match.group(2).split("#")[0].replace(" ", "")
     return out
 

@@ -556,7 +556,8 @@ def test_make_paper_restores_every_stated_setting():
     target = makefile[makefile.index("\npaper:"):]
     target = target[:target.index("\n\n")].replace("\\\n", " ")
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    words = shlex.split(target.replace("$(SEEDS)", "[0,1,2]").replace("$(DATASET)", "fer2013"))
+    words = shlex.split(target.replace("$(SEEDS)", "[0,1,2]").replace("$(DATASET)", "fer2013")
+                        .replace("$(ABLATION_SEEDS)", "[0,1,2,3,4]").replace("$(SEARCH_TRIALS)", "40"))
     overrides = [words[i + 1] for i, w in enumerate(words) if w == "-S"]
     assert overrides, "no -S overrides found in the paper target"
     for item in overrides:
@@ -574,3 +575,15 @@ def test_make_paper_restores_every_stated_setting():
     assert re.search(r"seeds", target) and hafem.seeds == lanmsff.seeds == [0, 1, 2]
     default = recipes.hafem(yaml.safe_load((REPO / "params.yaml").read_text())["hafem"], params["train"])
     assert len(default.notes) > 3          # the CPU default does depart, and says where
+    # The ablation ladders at the papers' settings, five seeds: each ladder's top row is stage 01's / 02's
+    # configuration (so its seeds are read back, not retrained) and Figure 3's first row is a ResNet-50.
+    from fernb.train import ablations
+
+    cells = ablations.expand(params["ablations"]["ladders"], {"hafem": params["hafem"], "lanmsff": params["lanmsff"]},
+                             params["train"], params["ablations"])
+    assert {c.seed for c in cells} == {0, 1, 2, 3, 4}
+    top = next(c for c in cells if c.variant == "+recipe loss")
+    assert top.recipe.model_kwargs == hafem.model_kwargs and top.recipe.config == hafem.config
+    whole = next(c for c in cells if c.variant == "whole")
+    assert whole.recipe.model_kwargs == lanmsff.model_kwargs and whole.recipe.config == lanmsff.config
+    assert next(c for c in cells if c.variant == "ResNet").recipe.model_kwargs["backbone"] == "resnet50"

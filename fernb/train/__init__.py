@@ -9,7 +9,9 @@
 - :mod:`.dist` — DDP under ``torchrun``;
 - :mod:`.losses` — cross-entropy and HAFEM's compound loss (CE + centre + DLS);
 - :mod:`.augment` — HAFEM's online augmentation + Mixup, LANMSFF's offline ×4 set;
-- :mod:`.recipes` — both papers' recipes from ``params.yaml`` sections.
+- :mod:`.recipes` — both papers' recipes from ``params.yaml`` sections;
+- :mod:`.ablations` — both papers' ablation ladders as data, every variant × seed a cached run;
+- :mod:`.search` — Optuna's TPE search over a recipe's knobs, on validation data only.
 
 What a finished run leaves, and how later notebooks read it, is :mod:`fernb.runs`.
 Under ``torchrun``: ``torchrun --nproc_per_node=N -m fernb.train STAGE`` (:mod:`fernb.train.__main__`).

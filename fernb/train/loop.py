@@ -443,13 +443,14 @@ def finish(run: Training, data: FERData) -> RunResult:
         run.model.load_state_dict(best["state_dict"])
     val_mask, test_mask = data.split == "val", data.split == "test"
     val_probs, val_loss = evaluate(run, data.images[val_mask], data.labels[val_mask])
-    test_probs, test_loss = evaluate(run, data.images[test_mask], data.labels[test_mask])
     val = classification_metrics(data.labels[val_mask], val_probs, classes)
-    test = classification_metrics(data.labels[test_mask], test_probs, classes)
-    frame = pd.concat([
-        predictions_frame(data.labels[val_mask], val_probs, classes, **_prediction_columns(data, "val")),
-        predictions_frame(data.labels[test_mask], test_probs, classes, **_prediction_columns(data, "test")),
-    ], ignore_index=True)
+    frames = [predictions_frame(data.labels[val_mask], val_probs, classes, **_prediction_columns(data, "val"))]
+    test, test_loss = None, None   # data without a test split (a search trial, fernb.train.search): none is read
+    if test_mask.any():
+        test_probs, test_loss = evaluate(run, data.images[test_mask], data.labels[test_mask])
+        test = classification_metrics(data.labels[test_mask], test_probs, classes)
+        frames.append(predictions_frame(data.labels[test_mask], test_probs, classes, **_prediction_columns(data, "test")))
+    frame = pd.concat(frames, ignore_index=True)
     frame["model"], frame["seed"] = run.model_name, config.seed
     hist = pd.DataFrame(run.history)
     stopper = run.stopper
@@ -460,7 +461,7 @@ def finish(run: Training, data: FERData) -> RunResult:
         "best_epoch": None if stopper.best_epoch is None else stopper.best_epoch + 1, "best_value": stopper.best,
         "monitor": config.monitor, "reported_weights": config.final_weights,
         "train_images": int(len(run.train_idx)), "train_rows_per_epoch": int(len(run.train_labels)),
-        "val_loss": val_loss, "test_loss": test_loss, "val": val.as_dict(), "test": test.as_dict(),
+        "val_loss": val_loss, "test_loss": test_loss, "val": val.as_dict(), "test": None if test is None else test.as_dict(),
         "train_seconds_this_call": run.train_seconds, "world_size": dist.world,
         "amp": str(run.amp_dtype).replace("torch.", "") if run.use_amp else "off",
         "numerics": run.numerics.as_dict(), "steps_per_epoch": run.steps_per_epoch,

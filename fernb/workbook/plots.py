@@ -392,3 +392,75 @@ def stage_shares(table: pd.DataFrame, title: str = "Where the time of a frame go
     ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def ablation_ladder(table: pd.DataFrame, summary: pd.DataFrame, steps: pd.DataFrame, title: str,
+                    metric: str = "test_accuracy") -> plt.Figure:
+    """Notebook 03's ladder figure. Left: each variant's test accuracy (%) per seed (dots) and
+    its mean ± sd (bar), in ladder order. Right: each step between adjacent rows, ours (mean
+    over seeds with its 95 % t interval) beside the paper's step (points)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"width_ratios": [1.1, 1]})
+    order = list(summary.index)
+    x = np.arange(len(order))
+    left.errorbar(x, summary["mean %"], yerr=summary["sd %"], fmt="o", color="C0", capsize=4, label="ours: mean ± sd")
+    for i, variant in enumerate(order):
+        values = 100 * table.loc[table["variant"] == variant, metric].astype(float)
+        left.scatter(np.full(len(values), i) + 0.12, values, s=14, color="C0", alpha=0.45)
+    left.set_xticks(x, order, rotation=20, ha="right")
+    left.set_ylabel("test accuracy (%)")
+    left.set_title("Our runs (dots: seeds)")
+    left.legend(loc="best", fontsize=8)
+    y = np.arange(len(steps))
+    ours, low, high = steps["our step (pt)"], steps["95% CI low"], steps["95% CI high"]
+    right.errorbar(ours, y, xerr=[ours - low, high - ours], fmt="o", color="C0", capsize=4, label="ours (95% CI, seeds)")
+    paper = pd.to_numeric(steps["paper step (pt)"], errors="coerce")
+    if paper.notna().any():
+        right.scatter(paper, y, marker="D", color="C3", zorder=3, label="the paper")
+    right.axvline(0, color="0.5", lw=0.8)
+    right.set_yticks(y, list(steps.index))
+    right.invert_yaxis()
+    right.set_xlabel("step (accuracy points)")
+    right.set_title("Each step: ours beside the paper's")
+    right.legend(loc="best", fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def pose_lines(poses: pd.DataFrame, paper: pd.DataFrame | None, title: str) -> plt.Figure:
+    """Accuracy (%) per camera yaw for each variant (rows of ``poses``, columns ending in
+    ``°``), ours on the left and the paper's (``paper``, same layout) on the right."""
+    columns = [c for c in poses.columns if str(c).endswith("°")]
+    panels = 2 if paper is not None else 1
+    fig, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 3.4), squeeze=False)
+    for ax, (frame, name) in zip(axes[0], [(poses, "ours (mean over seeds)"), (paper, "the paper")][:panels]):
+        for variant, row in frame[columns].iterrows():
+            ax.plot(range(len(columns)), row.to_numpy(dtype=float), marker="o", label=variant)
+        ax.set_xticks(range(len(columns)), columns)
+        ax.set_xlabel("camera yaw")
+        ax.set_ylabel("accuracy (%)")
+        ax.set_title(name)
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def search_history(trials: pd.DataFrame, title: str = "Optuna search: validation macro-F1 per trial") -> plt.Figure:
+    """Each trial's value (complete: dots; pruned: crosses at their last reported value where
+    known) and the best value so far."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    done = trials[trials["state"] == "COMPLETE"]
+    ax.scatter(done["number"], done["value"], color="C0", label="complete")
+    pruned = trials[trials["state"] == "PRUNED"]
+    if len(pruned):
+        ax.scatter(pruned["number"], pruned.get("last_value", pd.Series(np.nan, index=pruned.index)), marker="x",
+                   color="C3", label="pruned (last reported)")
+    best = done.set_index("number")["value"].cummax()
+    ax.step(best.index, best.to_numpy(), where="post", color="C2", label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("validation macro-F1")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
