@@ -68,6 +68,8 @@ def test_ladders_carry_the_papers_numbers():
 
 @pytest.mark.parametrize("change, message", [
     ({"ladders": ["hafem_componets"]}, "unknown ladder"),
+    ({"ladders": [{"hafem_components": ["backbone", "+Transfomer"]}]}, r"no variant\(s\) \['\+Transfomer'\]"),
+    ({"ladders": [{"hafem_components": ["backbone"]}]}, "at least two variants"),
     ({"seeds": []}, "seeds must be"),
     ({"seeds": [0, 0]}, "seeds must be"),
     ({"hafem": {"epoch": 3}}, "'epoch'"),
@@ -210,3 +212,11 @@ def test_loss_gains_are_per_class_and_paired_by_seed():
     p = stats.ttest_rel([20, 19, 22.0], [10, 12, 11]).pvalue
     assert gains.loc[("compound", "disgust"), "p (t)"] == pytest.approx(p)
     assert gains.loc[("compound", "disgust"), "p_holm"] == pytest.approx(min(1.0, 2 * p))
+
+
+def test_a_ladder_entry_can_pick_rows():
+    chosen = ab.select(["lanmsff_modules", {"hafem_components": ["+CBAM", "backbone"]}])
+    assert list(chosen) == ["lanmsff_modules", "hafem_components"]
+    assert chosen["hafem_components"].order == ["backbone", "+CBAM"]          # the ladder's order, not the entry's
+    cells = ab.expand([{"hafem_components": ["+CBAM", "backbone"]}], SECTIONS, TRAIN, ABLATIONS)
+    assert {c.variant for c in cells} == {"backbone", "+CBAM"} and len(cells) == 6

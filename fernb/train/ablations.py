@@ -32,6 +32,7 @@ training stage's, as with ``make paper``).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 import os
@@ -49,7 +50,7 @@ from fernb.train.loop import run_identity, train_run
 from fernb.train.recipes import RECIPES, TRAINING_STAGES, Recipe
 from fernb.workbook.report import json_safe, write_json
 
-__all__ = ["Ref", "Rung", "Ladder", "LADDERS", "Cell", "expand", "ladder_cells", "ladder_frame", "cells_frame", "stage_scale_estimate", "validate_ablations", "apply_overrides",
+__all__ = ["Ref", "Rung", "Ladder", "LADDERS", "Cell", "select", "expand", "ladder_cells", "ladder_frame", "cells_frame", "stage_scale_estimate", "validate_ablations", "apply_overrides",
            "find_trained", "run_cells", "ABLATION_KEYS"]
 
 ABLATION_KEYS = ("ladders", "seeds", "resnet_backbone", "hafem", "lanmsff")
@@ -139,16 +140,38 @@ class Cell:
     section: dict                    # the recipe's params section after the overrides
 
 
+def select(entries: Sequence) -> dict[str, Ladder]:
+    """The ladders ``ablations.ladders`` names, in order: each entry a ladder name (every row)
+    or ``{name: [row, ...]}`` (those rows, kept in the ladder's order, at least two so that
+    there is a step). An unknown ladder or row is refused with the names there are."""
+    chosen: dict[str, Ladder] = {}
+    for entry in entries:
+        name, rows = (entry, None) if isinstance(entry, str) else (next(iter(entry)), list(next(iter(entry.values()))))
+        if not isinstance(entry, str) and len(entry) != 1:
+            raise ValueError(f"ablations.ladders: an entry is a ladder name or {{name: [rows]}}, got {entry!r}")
+        if name not in LADDERS:
+            raise KeyError(f"ablations.ladders: unknown ladder {name!r}; fernb.train.ablations.LADDERS has {sorted(LADDERS)}")
+        ladder = LADDERS[name]
+        if rows is not None:
+            unknown = [r for r in rows if r not in ladder.order]
+            if unknown:
+                raise KeyError(f"ablations.ladders: ladder {name} has no variant(s) {unknown}; its variants: {ladder.order}")
+            if len(set(rows)) < 2:
+                raise ValueError(f"ablations.ladders: {name} needs at least two variants for a step, got {rows}")
+            ladder = dataclasses.replace(ladder, variants=tuple(v for v in ladder.variants if v.name in rows))
+        if name in chosen:
+            raise ValueError(f"ablations.ladders names {name} twice")
+        chosen[name] = ladder
+    return chosen
+
+
 def validate_ablations(ablations: Mapping, sections: Mapping[str, Mapping]) -> None:
     """Refuse, before anything trains, an ``ablations`` section with unknown keys or ladders,
     bad seeds, or a scale override of a key the recipe does not have."""
     unknown = sorted(set(ablations) - set(ABLATION_KEYS))
     if unknown:
         raise KeyError(f"ablations: unknown keys {unknown}; it takes {list(ABLATION_KEYS)}")
-    ladders = ablations.get("ladders") or []
-    bad = [name for name in ladders if name not in LADDERS]
-    if bad:
-        raise KeyError(f"ablations.ladders: unknown ladder(s) {bad}; fernb.train.ablations.LADDERS has {sorted(LADDERS)}")
+    select(ablations.get("ladders") or [])
     seeds = ablations.get("seeds")
     if not isinstance(seeds, (list, tuple)) or not seeds or len(set(seeds)) != len(seeds) \
             or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
@@ -207,13 +230,12 @@ def ladder_cells(ladder: Ladder, section: Mapping, train: Mapping, ablations: Ma
     return cells
 
 
-def expand(ladders: Sequence[str], sections: Mapping[str, Mapping], train: Mapping, ablations: Mapping) -> list[Cell]:
-    """Every (ladder, variant, seed) of ``ladders`` (names in :data:`LADDERS`) as a
+def expand(ladders: Sequence, sections: Mapping[str, Mapping], train: Mapping, ablations: Mapping) -> list[Cell]:
+    """Every (ladder, variant, seed) of ``ladders`` (entries as :func:`select` reads them) as a
     :class:`Cell` (:func:`ladder_cells`), after checking the ``ablations`` section."""
     validate_ablations({**ablations, "ladders": list(ladders)}, sections)
     cells = []
-    for name in ladders:
-        ladder = LADDERS[name]
+    for name, ladder in select(ladders).items():
         if ladder.recipe not in sections:
             raise KeyError(f"ladder {name} needs the {ladder.recipe} section of params.yaml")
         cells += ladder_cells(ladder, sections[ladder.recipe], train, ablations)
@@ -287,12 +309,11 @@ def _show(value: Any, refs: Mapping) -> Any:
     return refs.get(value.key, f"ablations.{value.key}") if isinstance(value, Ref) else value
 
 
-def ladder_frame(ladders: Sequence[str], ablations: Mapping) -> pd.DataFrame:
+def ladder_frame(ladders: Sequence, ablations: Mapping) -> pd.DataFrame:
     """The ladders as declared: one row per variant with the paper's row name, its overrides
     of the recipe (``Ref`` values read from ``ablations``) and where the paper reports it."""
     rows = []
-    for name in ladders:
-        ladder = LADDERS[name]
+    for name, ladder in select(ladders).items():
         for variant in ladder.variants:
             overrides = {k: _show(v, ablations) for k, v in variant.overrides.items()}
             rows.append({"ladder": name, "variant": variant.name, "recipe": ladder.recipe,
@@ -313,7 +334,7 @@ def cells_frame(cells: Sequence[Cell]) -> pd.DataFrame:
     return frame
 
 
-def stage_scale_estimate(ladders: Sequence[str], sections: Mapping[str, Mapping], train: Mapping, ablations: Mapping,
+def stage_scale_estimate(ladders: Sequence, sections: Mapping[str, Mapping], train: Mapping, ablations: Mapping,
                          data, root: str | os.PathLike | None = None) -> pd.DataFrame:
     """What the ladders would cost at stages 01 / 02's own scale (``ablations.<recipe>: {}``):
     per recipe, the distinct runs to train (a run equal to a finished stage-01/02 run would be
