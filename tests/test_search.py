@@ -190,3 +190,22 @@ def test_two_workers_share_one_postgresql_study(tmp_path):
     assert len(numbers) == len(set(numbers))
     assert 10 <= len([t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]) <= 11
     optuna.delete_study(study_name=name, storage=url)
+
+
+def test_workers_racing_to_create_a_new_databases_tables_retry(tmp_path, monkeypatch):
+    """Two workers opening a fresh database both create Optuna's tables; the loser's
+    IntegrityError (PostgreSQL: duplicate key in pg_type, seen in CI) is retried, not fatal."""
+    from sqlalchemy.exc import IntegrityError
+
+    calls = []
+    real = optuna.storages.RDBStorage
+
+    def racing(url, **kwargs):
+        calls.append(url)
+        if len(calls) == 1:
+            raise IntegrityError("CREATE TYPE", {}, Exception("duplicate key value violates unique constraint"))
+        return real(url, **kwargs)
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", racing)
+    storage = srch._storage(f"sqlite:///{tmp_path / 'race.db'}", tmp_path)
+    assert len(calls) == 2 and isinstance(storage, real)

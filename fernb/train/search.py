@@ -37,6 +37,7 @@ import math
 import os
 import re
 import shutil
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,7 @@ import optuna
 import pandas as pd
 import yaml
 from optuna.storages.journal import JournalFileBackend, JournalStorage
+from sqlalchemy.exc import IntegrityError
 
 from fernb.paths import RUNS, project_root
 from fernb.train.loop import train_run
@@ -214,15 +216,22 @@ def _storage(storage: str | None, directory: Path):
         path = Path(storage[len("journal:"):]) if storage else directory / "optuna.journal"
         path.parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(str(path)))
-    try:
-        with warnings.catch_warnings():   # the heartbeat (stale trials of a dead worker fail) is "experimental"
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(storage, heartbeat_interval=60, grace_period=180)
-    except Exception as err:   # SQLAlchemy's OperationalError, a missing driver, a malformed URL
-        raise ConnectionError(f"search.storage {storage_label(storage)} cannot be reached or opened "
-                              f"({type(err).__name__}: {str(err).splitlines()[0]}); expected a database URL such "
-                              "as postgresql://user:password@host:5432/db or sqlite:///path.db, or null for the "
-                              "embedded journal file") from None
+    for attempt in range(5):
+        try:
+            with warnings.catch_warnings():   # the heartbeat (stale trials of a dead worker fail) is "experimental"
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(storage, heartbeat_interval=60, grace_period=180)
+        except IntegrityError:
+            # Workers that open a new database at the same moment all create Optuna's tables; all but one
+            # lose the race (PostgreSQL: duplicate key in pg_type). Once the winner is done they exist.
+            if attempt == 4:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+        except Exception as err:   # SQLAlchemy's OperationalError, a missing driver, a malformed URL
+            raise ConnectionError(f"search.storage {storage_label(storage)} cannot be reached or opened "
+                                  f"({type(err).__name__}: {str(err).splitlines()[0]}); expected a database URL "
+                                  "such as postgresql://user:password@host:5432/db or sqlite:///path.db, or null "
+                                  "for the embedded journal file") from None
 
 
 def open_study(name: str, knobs: list[Knob], *, storage: str | None = None, directory: str | os.PathLike | None = None,
