@@ -1,5 +1,5 @@
-"""The ``fernb`` command: run notebook stages, build the report index, prepare datasets, train, read emotions
-from images and videos (``predict``), export to ONNX."""
+"""The ``fernb`` command: run notebook stages, build the report index, prepare datasets and SynthFER's domain
+shifts, train, read emotions from images and videos (``predict``), export to ONNX."""
 from __future__ import annotations
 
 import argparse
@@ -33,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     prep.add_argument("--face-backend", default="auto", choices=("auto", "fan", "opencv"),
                       help="photo datasets (rafdb, affectnet, kdef, ckplus): face detector (default auto: FAN, else OpenCV)")
     prep.add_argument("--face-size", type=int, default=224, help="photo datasets: aligned crop side in pixels (default 224)")
+
+    shifts = sub.add_parser("shifts", help="render the SynthFER domain shifts of params.yaml's shifts section (the "
+                            "synthfer section's faces with one factor changed each) into data/prepared/shifts/")
+    shifts.add_argument("--quiet", action="store_true", help="no progress bar")
 
     card = sub.add_parser("card", help="print a model card: parameters, BN statistics, FLOPs, per component")
     card.add_argument("model", help="a model name (" + "lanmsff, hafem, resnet50, efficientnet_b4, vit_base_16, "
@@ -123,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
             out = write_store(data, args.out or prepared_dir(args.dataset))
             print(f"fernb: {data!r}")
             print(f"fernb: loaded in {loaded - start:.1f} s, stored in {time.perf_counter() - loaded:.1f} s -> {out}")
+        elif args.command == "shifts":
+            return _shifts(args)
         elif args.command == "card":
             return _card(args)
         elif args.command == "predict":
@@ -213,6 +219,33 @@ def train_stage(stage: str, overrides: dict | None = None) -> list:
     dataset = params["dataset"]
     data = apply_protocol(load_prepared(dataset), params["test_fold"] if dataset in FOLD_DATASETS else None)
     return run_recipe(stage, recipe, data, live_root=reports_dir(stage) / "live")
+
+
+def _shifts(args) -> int:
+    """``fernb shifts``: :func:`fernb.data.shifts.prepare_shifts` on params.yaml's ``synthfer``
+    and ``shifts`` sections, one line per written store."""
+    from fernb.data import read_meta
+    from fernb.data.shifts import prepare_shifts
+    from fernb.paths import project_root
+    from fernb.workbook import stages
+
+    params = stages._load_yaml(project_root() / "params.yaml")
+    missing = [name for name in ("synthfer", "shifts") if not isinstance(params.get(name), dict)]
+    if missing:
+        print(f"fernb: error: params.yaml has no {' or '.join(missing)} section", file=sys.stderr)
+        return 1
+    start = time.perf_counter()
+    try:
+        written = prepare_shifts(params["synthfer"], params["shifts"], progress=not args.quiet)
+    except (ValueError, KeyError) as err:   # a shift that is no shift, a missing key: say so, no traceback
+        print(f"fernb: error: {err}", file=sys.stderr)
+        return 1
+    for name, path in written.items():
+        meta = read_meta(path)
+        sizes = ", ".join(f"{split}={n}" for split, n in meta["split_sizes"].items())
+        print(f"fernb: {name}: {meta['num_samples']} images ({sizes}) -> {path}")
+    print(f"fernb: {len(written)} shifts in {time.perf_counter() - start:.1f} s")
+    return 0
 
 
 def _card(args) -> int:

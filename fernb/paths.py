@@ -12,6 +12,7 @@ from pathlib import Path
 PREPARED = Path("data") / "prepared"
 REPORTS = Path("reports")
 RUNS = Path("runs")
+SHIFT_PREFIX = "synthfer-"           # a SynthFER domain shift's dataset name: synthfer-<shift>
 
 
 def project_root() -> Path:
@@ -32,9 +33,12 @@ def data_dir() -> Path | None:
     return Path(env).expanduser().resolve() if env else None
 
 
-def prepared_dir(dataset: str) -> Path:
-    """Where notebook 00 writes the prepared store of ``dataset``."""
-    return project_root() / PREPARED / dataset
+def prepared_dir(dataset: str, root: str | os.PathLike | None = None) -> Path:
+    """Where the prepared store of ``dataset`` lives: ``data/prepared/<dataset>/`` (notebook 00),
+    or ``data/prepared/shifts/<dataset>/`` for a SynthFER shift named ``synthfer-<shift>``
+    (:mod:`fernb.data.shifts`)."""
+    base = (Path(root) if root is not None else project_root()) / PREPARED
+    return base / "shifts" / dataset if dataset.startswith(SHIFT_PREFIX) else base / dataset
 
 
 def reports_dir(stage: str, root: str | os.PathLike | None = None) -> Path:

@@ -94,7 +94,8 @@ def load_prepared(dataset: str, *, mmap: bool = False) -> FERData:
 # Each loader's keyword -> the notebook parameter (params.yaml key) that sets it.
 _OPTION_PARAMS: dict[str, dict[str, str]] = {
     "synthfer": {"n_train": "n_train", "n_val": "n_val", "n_test": "n_test", "image_size": "image_size",
-                 "seed": "synth_seed", "contempt": "contempt", "imbalance": "imbalance", "occlusion_prob": "occlusion_prob"},
+                 "seed": "synth_seed", "contempt": "contempt", "imbalance": "imbalance", "occlusion_prob": "occlusion_prob",
+                 "identity_range": "identity_range"},
     "fer2013": {"on_unreadable": "on_unreadable"},
     "ferplus": {"rule": "vote_rule", "ties": "vote_ties", "num_classes": "ferplus_classes", "on_unreadable": "on_unreadable"},
     "rafdb": {"variant": "rafdb_variant", "val_fraction": "val_fraction"},

@@ -9,7 +9,9 @@ How a face is made
 1. **Identity** (per subject): head ellipsoid (width, height above/below the eyes, depth,
    jaw taper, chin projection), feature placement and size (eye spacing/size, brow height,
    thickness, arch and density, nose length/width/projection, mouth position/width, lip
-   thickness, resting mouth-corner and brow offsets), skin tone, hair colour and hairline.
+   thickness, resting mouth-corner and brow offsets), skin tone, hair colour and hairline,
+   each from one uniform draw u (34 in all, kept as ``identity_quantiles``);
+   ``identity_range=(lo, hi)`` maps every u to ``lo + (hi - lo) * u``, a sub-population of faces.
 2. **Expression**: the class's FACS Action Units (:data:`CLASS_AUS`) get intensities drawn
    uniformly in 0.2-1.0 (15% of samples are "subtle": all class AUs scaled by 0.4); AU25
    (lips part) accompanies jaw-drop classes and most happy faces (:data:`COMPANION_AUS`);
@@ -31,7 +33,10 @@ How a face is made
    gradient over the image, background variation, optional occluders (sunglasses, a
    hand-like blob over mouth/cheek, a bar), brightness/contrast, mild blur, drawing at
    2x the output size with anti-aliased cv2 primitives, INTER_AREA downsampling, then
-   Gaussian sensor noise.
+   Gaussian sensor noise. ``lighting="harsh"`` maps the same light, ambient and gradient
+   draws outside their normal ranges (a low side light); ``resolution=r`` passes the
+   finished image through r x r pixels (a low-resolution camera). Both, like
+   ``identity_range``, change nothing else about a sample (:mod:`fernb.data.shifts`).
 
 Conventions
 -----------
@@ -70,7 +75,8 @@ from fernb.progress import progress_bar
 
 __all__ = [
     "AUS", "CLASS_AUS", "COMPANION_AUS", "FER2013_TRAIN_COUNTS", "KDEF_POSES", "DEFAULT_POSE_PROBS",
-    "SynthSample", "render_sample", "au_region_masks", "generate", "class_weights", "allocate_counts",
+    "LIGHTINGS", "N_IDENTITY_DRAWS", "SynthSample", "render_sample", "au_region_masks", "generate", "class_weights",
+    "allocate_counts",
 ]
 
 AUS: tuple[str, ...] = (
@@ -109,6 +115,9 @@ _SUBJECT_STREAM = 3                  # rng stream tag for shared identities (not
 _FRESH_SUBJECT_BASE = 10 ** 9        # fresh identity: subject = code(split) * 1e9 + index
 OCCLUDERS: tuple[str, ...] = ("", "sunglasses", "hand", "bar")
 
+LIGHTINGS: tuple[str, ...] = ("normal", "harsh")
+N_IDENTITY_DRAWS = 34               # the uniform draws u[0..33] an identity is made from
+
 _SUBTLE_PROB, _SUBTLE_SCALE = 0.15, 0.4
 _LEAK_PROB, _LEAK_RANGE = 0.10, (0.05, 0.35)
 
@@ -129,6 +138,7 @@ class SynthSample:
     subject: int
     silhouette: np.ndarray | None = None  # bool (S,S) projected head (+ nose, lips), when masks are made
     occluder: str = ""                  # "", "sunglasses", "hand" or "bar"
+    identity_quantiles: np.ndarray | None = None  # float32 (N_IDENTITY_DRAWS,) draws after identity_range
 
 
 # --------------------------------------------------------------------------------------
@@ -249,9 +259,15 @@ def _lerp(lo: float, hi: float, t: float) -> float:
     return lo + (hi - lo) * t
 
 
-def _identity(rng: np.random.Generator) -> SimpleNamespace:
+def _identity(rng: np.random.Generator, identity_range: tuple[float, float] = (0.0, 1.0)) -> SimpleNamespace:
+    """The face of one subject from 40 uniform draws (34 used), each mapped into ``identity_range``
+    first: a sub-range of every draw is a sub-population of faces (see :func:`generate`)."""
     u = rng.random(40)
+    lo, hi = identity_range
+    if (lo, hi) != (0.0, 1.0):      # the default keeps the draws bit for bit
+        u = lo + (hi - lo) * u
     p = SimpleNamespace()
+    p.quantiles = u[:N_IDENTITY_DRAWS].astype(np.float32)
     p.a = _lerp(0.9, 1.08, u[0])            # face half-width (cheekbones)
     p.c = _lerp(1.15, 1.35, u[1])           # head depth (half)
     p.b_up = _lerp(1.5, 1.7, u[2])          # eye level to crown
@@ -614,6 +630,26 @@ def _check_common(image_size, occlusion_prob, seed):
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
 
 
+def _check_domain_args(identity_range, lighting, resolution, image_size):
+    """The options that shift one imaging or population factor (:mod:`fernb.data.shifts`), checked."""
+    expected = f"identity_range must be a pair (lo, hi) with 0 <= lo < hi <= 1, got {identity_range!r}"
+    try:
+        lo, hi = (float(v) for v in identity_range)
+    except (TypeError, ValueError):
+        raise ValueError(expected) from None
+    if not (0.0 <= lo < hi <= 1.0):
+        raise ValueError(expected)
+    if lighting not in LIGHTINGS:
+        raise ValueError(f"lighting must be one of {LIGHTINGS}, got {lighting!r}")
+    if resolution is not None:
+        if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) \
+                or not (8 <= resolution < image_size):
+            raise ValueError(f"resolution must be None or an integer with 8 <= resolution < image_size "
+                             f"({image_size}), got {resolution!r}")
+        resolution = int(resolution)
+    return (lo, hi), str(lighting), resolution
+
+
 def render_sample(seed: int, split: str, index: int, *, image_size: int = 48, rgb: bool = False,
                   contempt: bool = False, label: int | None = None, yaw: float | None = None,
                   subject: int | None = None, **options) -> SynthSample:
@@ -622,10 +658,12 @@ def render_sample(seed: int, split: str, index: int, *, image_size: int = 48, rg
     ``label``, ``yaw`` and ``subject`` override the random draws without changing any other
     draw (same identity, intensities, lighting...), so e.g. ``yaw=0`` and ``yaw=45`` show the
     same face turned. Without ``label`` the class is drawn from ``imbalance`` weights.
-    ``options``: ``imbalance``, ``poses``, ``pose_probs``, ``yaw_jitter``, ``occlusion_prob``
-    (as in :func:`generate`) and ``masks`` (default True; False skips the masks).
+    ``options``: ``imbalance``, ``poses``, ``pose_probs``, ``yaw_jitter``, ``occlusion_prob``,
+    ``identity_range``, ``lighting``, ``resolution`` (as in :func:`generate`) and ``masks``
+    (default True; False skips the masks).
     """
-    allowed = {"imbalance", "poses", "pose_probs", "yaw_jitter", "occlusion_prob", "masks"}
+    allowed = {"imbalance", "poses", "pose_probs", "yaw_jitter", "occlusion_prob", "identity_range", "lighting",
+               "resolution", "masks"}
     unknown = sorted(set(options) - allowed)
     if unknown:
         raise ValueError(f"unknown options {unknown}; expected some of {sorted(allowed)}")
@@ -639,6 +677,9 @@ def render_sample(seed: int, split: str, index: int, *, image_size: int = 48, rg
     poses, probs = _check_pose_args(options.get("poses", KDEF_POSES), options.get("pose_probs"),
                                     options.get("yaw_jitter", 5.0))
     cw = class_weights(options.get("imbalance", "fer2013"), classes)
+    identity_range, lighting, resolution = _check_domain_args(
+        options.get("identity_range", (0.0, 1.0)), options.get("lighting", "normal"), options.get("resolution"),
+        image_size)
     if label is not None and not (0 <= int(label) < len(classes)):
         raise ValueError(f"label {label} outside the {len(classes)} classes {list(classes)}")
     if yaw is not None and not np.isfinite(yaw):
@@ -647,11 +688,11 @@ def render_sample(seed: int, split: str, index: int, *, image_size: int = 48, rg
         raise ValueError(f"subject must be a non-negative integer, got {subject!r}")
     return _render(int(seed), split, int(index), int(image_size), bool(rgb), len(classes), label, yaw, subject,
                    poses, probs, float(options.get("yaw_jitter", 5.0)), float(occlusion_prob), cw,
-                   bool(options.get("masks", True)))
+                   bool(options.get("masks", True)), identity_range, lighting, resolution)
 
 
 def _render(seed, split, index, S, rgb, n_classes, label, yaw, subject, poses, probs, yaw_jitter,
-            occlusion_prob, cw, masks) -> SynthSample:
+            occlusion_prob, cw, masks, identity_range=(0.0, 1.0), lighting="normal", resolution=None) -> SynthSample:
     code = SPLIT_CODES[split]
     rng = np.random.default_rng([seed, code, index, 0])
     u = rng.random(64)
@@ -670,7 +711,7 @@ def _render(seed, split, index, S, rgb, n_classes, label, yaw, subject, poses, p
         subject = code * _FRESH_SUBJECT_BASE + index
     else:
         id_rng = np.random.default_rng([seed, _SUBJECT_STREAM, int(subject)])
-    p = _identity(id_rng)
+    p = _identity(id_rng, identity_range)
 
     # ---- action units ------------------------------------------------------------------
     cname = CANONICAL[label]
@@ -713,9 +754,15 @@ def _render(seed, split, index, S, rgb, n_classes, label, yaw, subject, poses, p
     def facing(normals):
         return np.asarray(normals) @ rot[2]
 
-    light = np.array([(2 * u[10] - 1) * 0.9, (2 * u[11] - 1) * 0.6 - 0.2, 1.0])
+    if lighting == "harsh":     # the same draws mapped outside the normal ranges: a low side light
+        side_u = 2 * u[10] - 1
+        light_x = math.copysign(_lerp(1.3, 2.0, abs(side_u)), side_u)
+        ambient = _lerp(0.05, 0.2, u[12])
+    else:
+        light_x = (2 * u[10] - 1) * 0.9
+        ambient = _lerp(0.35, 0.6, u[12])
+    light = np.array([light_x, (2 * u[11] - 1) * 0.6 - 0.2, 1.0])
     light /= np.linalg.norm(light)
-    ambient = _lerp(0.35, 0.6, u[12])
 
     def shade_of(normal_cam):
         return ambient + (1 - ambient) * _clip(normal_cam @ light, 0.0, 1.0)
@@ -1034,7 +1081,7 @@ def _render(seed, split, index, S, rgb, n_classes, label, yaw, subject, poses, p
         small = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
     gx, gy = _grid(S)
     ang = u[40] * 2 * math.pi
-    strength = _lerp(0.0, 0.45, u[41])
+    strength = _lerp(0.5, 0.8, u[41]) if lighting == "harsh" else _lerp(0.0, 0.45, u[41])
     gain = _lerp(0.75, 1.2, u[42])
     bias = _lerp(-25, 25, u[43])
     ramp = (gx * np.float32(gain * strength * math.cos(ang)) + gy * np.float32(gain * strength * math.sin(ang))
@@ -1043,6 +1090,9 @@ def _render(seed, split, index, S, rgb, n_classes, label, yaw, subject, poses, p
     noise_sigma = 9.0 * u[45] ** 2
     f = f + rng.standard_normal(f.shape, dtype=np.float32) * np.float32(noise_sigma)
     image = _clip(np.rint(f), 0, 255).astype(np.uint8)
+    if resolution is not None:  # a low-resolution camera: the finished image through r x r pixels
+        image = cv2.resize(cv2.resize(image, (resolution, resolution), interpolation=cv2.INTER_AREA), (S, S),
+                           interpolation=cv2.INTER_LINEAR)
 
     # ---- outputs --------------------------------------------------------------------------
     k = R / S
@@ -1058,7 +1108,8 @@ def _render(seed, split, index, S, rgb, n_classes, label, yaw, subject, poses, p
         silhouette = sil.astype(bool)
     return SynthSample(image=image, label=label, yaw=yaw, pitch=pitch, roll=roll, landmarks=landmarks,
                        visible=visible, au_intensity=intensity.astype(np.float32), au_masks=au_masks,
-                       subject=int(subject), silhouette=silhouette, occluder=occluder)
+                       subject=int(subject), silhouette=silhouette, occluder=occluder,
+                       identity_quantiles=p.quantiles)
 
 
 # --------------------------------------------------------------------------------------
@@ -1069,12 +1120,12 @@ _CHUNK = 256                          # samples rendered, then stacked, at a tim
 
 def _render_chunk(common: tuple, jobs: list[tuple]) -> dict[str, np.ndarray]:
     """Render ``jobs`` [(split, index, label, subject)] and stack the results."""
-    seed, S, rgb, n_classes, poses, probs, yaw_jitter, occlusion_prob, cw = common
+    seed, S, rgb, n_classes, poses, probs, yaw_jitter, occlusion_prob, cw, identity_range, lighting, resolution = common
     out: dict[str, list] = {k: [] for k in ("image", "label", "split", "source_id", "yaw", "pitch", "roll",
-                                             "landmarks", "visible", "au", "subject", "occluder")}
+                                             "landmarks", "visible", "au", "subject", "occluder", "quantiles")}
     for sp, i, label, subj in jobs:
         smp = _render(seed, sp, i, S, rgb, n_classes, label, None, subj, poses, probs, yaw_jitter,
-                      occlusion_prob, cw, False)
+                      occlusion_prob, cw, False, identity_range, lighting, resolution)
         out["image"].append(smp.image)
         out["label"].append(smp.label)
         out["split"].append(sp)
@@ -1087,6 +1138,7 @@ def _render_chunk(common: tuple, jobs: list[tuple]) -> dict[str, np.ndarray]:
         out["au"].append(smp.au_intensity)
         out["subject"].append(smp.subject)
         out["occluder"].append(OCCLUDERS.index(smp.occluder))
+        out["quantiles"].append(smp.identity_quantiles)
     return {k: np.asarray(v) for k, v in out.items()}
 
 
@@ -1100,7 +1152,8 @@ def generate(n_train: int = 6000, n_val: int = 1000, n_test: int = 1000, *, imag
              rgb: bool = False, seed: int = 0, contempt: bool = False,
              imbalance: str | Mapping[str, float] = "fer2013", poses: Sequence[float] = KDEF_POSES,
              pose_probs: Sequence[float] | None = None, yaw_jitter: float = 5.0, occlusion_prob: float = 0.1,
-             n_identities: int | None = None, progress: bool = True) -> FERData:
+             n_identities: int | None = None, identity_range: Sequence[float] = (0.0, 1.0),
+             lighting: str = "normal", resolution: int | None = None, progress: bool = True) -> FERData:
     """Generate SynthFER as a :class:`FERData` (name ``"synthfer"``).
 
     Args:
@@ -1119,15 +1172,29 @@ def generate(n_train: int = 6000, n_val: int = 1000, n_test: int = 1000, *, imag
         n_identities: None = a fresh identity per sample (subject = code(split)*1e9 + index);
             an int = that many subjects, split disjointly across train/val/test in
             proportion to the split sizes and cycled evenly within a split.
+        identity_range: (lo, hi), 0 <= lo < hi <= 1: each of an identity's uniform draws u
+            becomes ``lo + (hi - lo) * u``, so the faces (head shape, features, skin tone,
+            hair) come from that slice of every parameter's range; two disjoint ranges give
+            two populations that share no face shape or skin tone.
+        lighting: ``"normal"``, or ``"harsh"``: the same draws mapped outside the normal
+            ranges, a low side light (light x component of magnitude 1.3-2.0 instead of
+            within +-0.9, ambient 0.05-0.2 instead of 0.35-0.6, illumination gradient
+            strength 0.5-0.8 instead of 0-0.45).
+        resolution: None, or r with 8 <= r < image_size: the finished image (after noise) is
+            resized to r x r (INTER_AREA) and back (INTER_LINEAR), a low-resolution camera;
+            landmarks and masks are unchanged.
         progress: show a progress bar (:func:`fernb.progress.progress_bar`).
 
     extras: ``au_intensity`` (N, len(AUS)) float32, ``subject`` int64, ``pitch``/``roll``
-    float32, ``landmark_visible`` (N,68) bool, ``occluder`` int8 (index into OCCLUDERS).
+    float32, ``landmark_visible`` (N,68) bool, ``occluder`` int8 (index into OCCLUDERS),
+    ``identity_quantiles`` (N, N_IDENTITY_DRAWS) float32 (the identity's draws, after
+    ``identity_range``).
     """
     counts = {"train": _check_count("n_train", n_train), "val": _check_count("n_val", n_val),
               "test": _check_count("n_test", n_test)}
     _check_common(image_size, occlusion_prob, seed)
     poses_a, probs = _check_pose_args(poses, pose_probs, yaw_jitter)
+    identity_range, lighting, resolution = _check_domain_args(identity_range, lighting, resolution, image_size)
     classes = class_names(8 if contempt else 7)
     cw = class_weights(imbalance, classes)
     if n_identities is not None:
@@ -1161,6 +1228,7 @@ def generate(n_train: int = 6000, n_val: int = 1000, n_test: int = 1000, *, imag
     au = np.empty((N, len(AUS)), np.float32)
     subjects = np.empty(N, np.int64)
     occl = np.empty(N, np.int8)
+    quantiles = np.empty((N, N_IDENTITY_DRAWS), np.float32)
 
     jobs = []  # (split, index, label, subject) for every sample, in output order
     for sp in SPLITS:
@@ -1179,7 +1247,8 @@ def generate(n_train: int = 6000, n_val: int = 1000, n_test: int = 1000, *, imag
         for i in range(n):
             subj = int(split_subj[i]) if n_identities is not None else None
             jobs.append((sp, i, int(split_labels[i]), subj))
-    common = (int(seed), S, bool(rgb), len(classes), poses_a, probs, float(yaw_jitter), float(occlusion_prob), cw)
+    common = (int(seed), S, bool(rgb), len(classes), poses_a, probs, float(yaw_jitter), float(occlusion_prob), cw,
+              identity_range, lighting, resolution)
     chunks = [jobs[start:start + _CHUNK] for start in range(0, len(jobs), _CHUNK)]
     bar = progress_bar(total=N, desc="SynthFER", unit="img", disable=not progress)
     row = 0
@@ -1192,6 +1261,7 @@ def generate(n_train: int = 6000, n_val: int = 1000, n_test: int = 1000, *, imag
         pose[sl], pitch[sl], roll[sl] = part["yaw"], part["pitch"], part["roll"]
         landmarks[sl], visible[sl], au[sl] = part["landmarks"], part["visible"], part["au"]
         subjects[sl], occl[sl] = part["subject"], part["occluder"]
+        quantiles[sl] = part["quantiles"]
         row += k
         bar.update(k)
 
@@ -1204,13 +1274,15 @@ def generate(n_train: int = 6000, n_val: int = 1000, n_test: int = 1000, *, imag
         "imbalance": imbalance if isinstance(imbalance, str) else {k: float(v) for k, v in imbalance.items()},
         "poses": [float(v) for v in poses_a], "pose_probs": None if pose_probs is None else [float(v) for v in probs],
         "yaw_jitter": float(yaw_jitter), "occlusion_prob": float(occlusion_prob),
-        "n_identities": None if n_identities is None else int(n_identities), "progress": bool(progress),
+        "n_identities": None if n_identities is None else int(n_identities),
+        "identity_range": list(identity_range), "lighting": lighting, "resolution": resolution,
+        "progress": bool(progress),
     }
     return FERData(
         name="synthfer", images=images, labels=labels, split=split_arr, classes=classes,
         source_ids=source_ids.astype(str), pose=pose, landmarks=landmarks,
         extras={"au_intensity": au, "subject": subjects, "pitch": pitch, "roll": roll,
-                "landmark_visible": visible, "occluder": occl},
+                "landmark_visible": visible, "occluder": occl, "identity_quantiles": quantiles},
         meta={"generator": "fernb.data.synthfer", "params": params, "aus": list(AUS),
               "class_aus": {c: list(CLASS_AUS[c]) for c in classes},
               "companion_aus": {c: [[a, p] for a, p in v] for c, v in COMPANION_AUS.items() if c in classes},
