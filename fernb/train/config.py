@@ -66,6 +66,9 @@ class TrainConfig:
     offline_size: int | None = None       # side of the offline set (None = the model's input size)
     scaling: str = "range"                # range: x/255 | image: per-image min-max to [0, 1]
     max_train: int | None = None          # stratified subset of the training split (CPU-sized runs)
+    init_from: str | None = None          # fine-tuning: start from a finished run's weights (a model.pt or its run
+                                          # folder, fernb.runs.find_checkpoint); the head is re-initialised when the
+                                          # class set differs (fernb.train.loop.initialise_from)
     # numerics and hardware
     amp: str = "auto"                     # auto (fernb.train.numerics: GPU rule, CPU probe) | bf16 | fp16 | off
     grad_clip: float | None = None        # max global grad norm

@@ -34,7 +34,12 @@ What one run does (:func:`train_run`: :func:`prepare`, then :func:`fit` epoch by
    ``predictions.csv`` (one row per validation and test sample: probabilities, label,
    split, dataset, pose, source id: what statistics and audits read instead of re-running
    models), ``result.json`` (config, metrics, timings, environment).
-6. **Logging**: a tqdm bar per epoch and one line per epoch; per-epoch metrics through
+6. **Fine-tuning** (``init_from``, notebook 04): the run starts from a finished run's weights
+   (:func:`initialise_from`; the classifier keeps its fresh initialisation when the class
+   set differs), and before its first step scores them on the new data's validation split
+   (``result.json``'s ``init``: the zero-shot point of a fine-tuning curve). The source
+   file's digest is part of the run's identity.
+7. **Logging**: a tqdm bar per epoch and one line per epoch; per-epoch metrics through
    DVCLive (``live_dir``) so that ``dvc plots`` and ``dvc exp show`` see them.
 
 Distributed (``torchrun --nproc_per_node=N -m fernb.train STAGE``, :mod:`fernb.train.dist`): the same function
@@ -68,7 +73,8 @@ from fernb.metrics import classification_metrics, predictions_frame
 from fernb.models import create_model, save_model
 from fernb.models.inputs import input_size, predict_proba, to_input
 from fernb.progress import progress_bar
-from fernb.runs import BEST, CHECKPOINT, HISTORY, MODEL, PREDICTIONS, RESULT, RunResult, load_result
+from fernb.paths import project_root
+from fernb.runs import BEST, CHECKPOINT, HISTORY, MODEL, PREDICTIONS, RESULT, RunResult, find_checkpoint, load_result
 from fernb.train.augment import HAFEMAugment, lanmsff_offline_augment, scale_pixels
 from fernb.train.config import TrainConfig
 from fernb.train.dist import Dist, init_distributed
@@ -79,7 +85,8 @@ from fernb.train.optim import build_optimizers, build_scheduler, schedule_step
 from fernb.train.state import EarlyStopping, atomic_torch_save, rng_state, seed_everything, set_rng_state
 from fernb.workbook.report import json_safe, write_json
 
-__all__ = ["train_run", "prepare", "fit", "finish", "evaluate", "run_identity", "Training"]
+__all__ = ["train_run", "prepare", "fit", "finish", "evaluate", "run_identity", "initialise_from", "source_checkpoint",
+           "Training"]
 
 
 @dataclass
@@ -116,6 +123,7 @@ class Training:
     net: nn.Module | None = None        # what trains: compiled and/or DDP-wrapped
     eval_net: nn.Module | None = None   # what evaluates: the unwrapped network
     train_seconds: float = 0.0
+    init: dict | None = None            # fine-tuning: where the weights came from, and their zero-shot val scores
 
 
 def train_run(model_name: str, model_kwargs: dict, data: FERData, config: TrainConfig,
@@ -146,8 +154,62 @@ def train_run(model_name: str, model_kwargs: dict, data: FERData, config: TrainC
 def run_identity(model_name: str, model_kwargs: dict, data: FERData, config: TrainConfig) -> dict:
     """What makes two runs the same run: model, its knobs, the data, and the configuration's
     fingerprint. A checkpoint or result with another identity is never resumed or reused."""
-    return {"model": model_name, "model_kwargs": json_safe(model_kwargs), "dataset": data.name,
-            "classes": list(data.classes), "fingerprint": config.fingerprint(), "data": _data_digest(data)}
+    identity = {"model": model_name, "model_kwargs": json_safe(model_kwargs), "dataset": data.name,
+                "classes": list(data.classes), "fingerprint": config.fingerprint(), "data": _data_digest(data)}
+    if config.init_from is not None:   # a retrained source is another starting point: another run
+        identity["init_weights"] = _file_digest(source_checkpoint(config.init_from))
+    return identity
+
+
+def source_checkpoint(init_from: str | Path) -> Path:
+    """The ``model.pt`` a fine-tuning run starts from: ``init_from`` as :func:`fernb.runs.find_checkpoint`
+    reads it (a file, a run folder, a model or stage folder), a relative path taken from the project root
+    when it is not found from the working directory."""
+    path = Path(init_from)
+    if not path.is_absolute() and not path.exists():
+        path = project_root() / path
+    return find_checkpoint(path)
+
+
+def initialise_from(model: nn.Module, model_name: str, model_kwargs: dict, classes: Sequence[str],
+                    init_from: str | Path) -> dict:
+    """Load a finished run's weights into ``model`` (built for ``classes``) to fine-tune it.
+
+    The source must be the same network (name and knobs, :func:`fernb.models.save_model`'s
+    ``fernb_model``; the input channel count may differ, since the input adapter has no
+    weights). When its class set differs from ``classes`` (8 -> 7, contempt), the tensors whose
+    shape depends on the classes (the classifier) keep ``model``'s fresh initialisation and
+    are listed; with the same class set every tensor must load. Returns what was done:
+    ``from``, ``digest``, ``source_classes``, ``reinitialised``.
+    """
+    path = source_checkpoint(init_from)
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(ckpt, dict) or "fernb_model" not in ckpt:
+        raise ValueError(f"init_from: {path} is not a fernb model checkpoint (fernb.models.save_model writes one)")
+    config = dict(ckpt["fernb_model"])
+    source_name = config.pop("name")
+    source_classes = list(ckpt.get("extra", {}).get("classes") or [])
+    knobs = {k: v for k, v in config.items() if k not in ("num_classes", "in_chans")}
+    ours = json_safe({k: v for k, v in model_kwargs.items() if k in knobs})
+    if source_name != model_name or json_safe(knobs) != ours:
+        raise ValueError(f"init_from: {path} holds {source_name} with {json_safe(knobs)}; this run builds {model_name} "
+                         f"with {ours}. Fine-tuning starts from the same network: give the source run's knobs")
+    state, own = ckpt["state_dict"], model.state_dict()
+    same_classes = source_classes == list(classes)
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    if missing or unexpected:
+        raise ValueError(f"init_from: {path} does not fit this network: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    reinitialised = [k for k in own if tuple(state[k].shape) != tuple(own[k].shape)]
+    if reinitialised and same_classes:
+        raise ValueError(f"init_from: {path} has the same classes but tensors of other shapes: {reinitialised[:5]}")
+    model.load_state_dict({k: (own[k] if k in reinitialised else state[k]) for k in own})
+    return {"from": str(path), "digest": _file_digest(path), "source_classes": source_classes,
+            "classes": list(classes), "reinitialised": reinitialised}
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
 # ---------------------------------------------------------------------------- prepare
@@ -176,6 +238,9 @@ def prepare(model_name: str, model_kwargs: dict, data: FERData, config: TrainCon
     criterion = _criterion(config, classes, model.embed_dim, np.bincount(data.labels[train_idx], minlength=k), device)
     model.to(device)
     saved = _matching_checkpoint(directory, identity)
+    init = None
+    if config.init_from is not None and saved is None:
+        init = initialise_from(model, model_name, model_kwargs, classes, config.init_from)
     numerics = _numerics(model, model_name, model_kwargs, config, device, dist, in_chans, size,
                          data.images.shape[1:3], saved)
     if numerics.channels_last:
@@ -198,7 +263,7 @@ def prepare(model_name: str, model_kwargs: dict, data: FERData, config: TrainCon
                    scaler=torch.amp.GradScaler(device.type, enabled=use_scaler), augment=augment,
                    stopper=EarlyStopping(config.monitor_mode, config.patience, config.min_delta), size=size,
                    numerics=numerics, steps_per_epoch=steps, channels_last=numerics.channels_last, use_amp=use_amp,
-                   amp_dtype=amp_dtype)
+                   amp_dtype=amp_dtype, init=init)
     _resume(run, saved)
     dist.barrier()
     if dist.main:
@@ -279,6 +344,7 @@ def _resume(run: Training, state: dict | None) -> None:
             augs = state["augment"]
             run.augment.load_state_dict(augs[dist.rank] if dist.rank < len(augs) else augs[0])
         run.history = list(state["history"])
+        run.init = state.get("init")
         run.start_epoch = int(state["epoch"]) + 1
         set_rng_state(state["rng"][dist.rank] if dist.rank < len(state["rng"]) else state["rng"][0])
         if dist.main:
@@ -301,6 +367,12 @@ def fit(run: Training, data: FERData, *, live_dir: str | Path | None = None,
 
         live = Live(str(live_dir), resume=run.start_epoch > 0, save_dvc_exp=False, dvcyaml=False)
     feeder = Batches(run.train_images, run.train_labels, run.device, config.device_cache_gb)
+    if run.init is not None and "val_loss" not in run.init:
+        # epoch 0 of a fine-tuning run: the source weights on the new data, before any step
+        val_mask = data.split == "val"
+        probs, val_loss = evaluate(run, data.images[val_mask], data.labels[val_mask])
+        run.init.update(val_loss=val_loss, **{f"val_{m}": v for m, v in
+                                              classification_metrics(data.labels[val_mask], probs, run.classes).headline().items()})
     stopped = run.stopper.should_stop
     started = time.perf_counter()
     for epoch in range(run.start_epoch, config.epochs):
@@ -428,6 +500,7 @@ def save_checkpoint(run: Training, epoch: int, improved: bool, stopped: bool) ->
         "scheduler": run.scheduler.state_dict() if run.scheduler is not None else {},
         "scaler": run.scaler.state_dict(), "early_stopping": run.stopper.state_dict(), "rng": rngs,
         "augment": augs, "history": json_safe(run.history), "stopped": stopped, "numerics": run.numerics.as_dict(),
+        "init": json_safe(run.init),
     }, run.directory / CHECKPOINT)
     pd.DataFrame(run.history).to_csv(run.directory / HISTORY, index=False)
 
@@ -466,6 +539,7 @@ def finish(run: Training, data: FERData) -> RunResult:
         "amp": str(run.amp_dtype).replace("torch.", "") if run.use_amp else "off",
         "numerics": run.numerics.as_dict(), "steps_per_epoch": run.steps_per_epoch,
         "environment": environment(run.device), "parameters": int(sum(p.numel() for p in run.model.parameters())),
+        "init": json_safe(run.init),
     }
     if dist.main:
         # what inference needs to feed the network as training did (fernb predict reads it)

@@ -103,7 +103,8 @@ def hafem(params: dict, train: dict) -> Recipe:
         warmup_lr=params["min_lr"], min_lr=params["min_lr"], monitor="val_macro_f1", patience=params["patience"],
         final_weights="best", loss=params["loss"], loss_weights=tuple(params["loss_weights"]),
         dls_eps=params["dls_eps"], center_mixed=params["center_mixed"], augment=params["augment"],
-        augment_options=dict(params.get("augment_options") or {}), max_train=params["max_train"], seed=_seeds(params)[0], **_pick(params, TRAIN_KEYS, "train"))
+        augment_options=dict(params.get("augment_options") or {}), max_train=params["max_train"],
+        init_from=params.get("init_from"), seed=_seeds(params)[0], **_pick(params, TRAIN_KEYS, "train"))
     return _recipe("hafem", _pick(params, HAFEM_MODEL_KEYS, "hafem"), config, params)
 
 
@@ -117,7 +118,7 @@ def lanmsff(params: dict, train: dict) -> Recipe:
         scheduler="plateau", plateau_factor=0.1, plateau_patience=params["plateau_patience"], plateau_threshold=1e-4,
         plateau_monitor="val_loss", monitor="val_loss", patience=params["patience"], final_weights="last",
         loss="ce", offline_x4=params["offline_x4"], scaling=params["scaling"], max_train=params["max_train"],
-        seed=_seeds(params)[0], **_pick(params, TRAIN_KEYS, "train"))
+        init_from=params.get("init_from"), seed=_seeds(params)[0], **_pick(params, TRAIN_KEYS, "train"))
     return _recipe("lanmsff", _pick(params, LANMSFF_MODEL_KEYS, "lanmsff"), config, params)
 
 
