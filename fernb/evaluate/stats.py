@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 
-__all__ = ["mcnemar_test", "paired_bootstrap", "paired_seed_test", "holm", "seeds_needed", "runs_for_p",
+__all__ = ["mcnemar_test", "paired_bootstrap", "bootstrap_metric", "bootstrap_index", "percentile_interval", "paired_seed_test", "holm", "seeds_needed", "runs_for_p",
            "max_dz_per_image", "variances", "step_table", "BOOTSTRAP_METRICS", "STEP_COLUMNS"]
 
 BOOTSTRAP_METRICS = ("accuracy", "macro_f1", "balanced_accuracy")
@@ -222,6 +222,84 @@ def paired_bootstrap(y_true, pred_a, pred_b, *, metric: str = "accuracy", n_boot
     p_boot = min(1.0, 2 * min(np.mean(diffs <= 0), np.mean(diffs >= 0)))
     return {"difference": difference, "low": float(low), "high": float(high), "n_boot": int(n_boot),
             "metric": metric, "p_boot": float(p_boot)}
+
+
+def bootstrap_index(n: int, n_boot: int = 2000, seed: int = 0) -> np.ndarray:
+    """The ``(n_boot, n)`` matrix of image indices a bootstrap resamples with
+    (``numpy.random.default_rng(seed).integers(0, n, ...)``). Two test sets scored with the
+    *same* matrix are paired: image ``i`` of one is image ``i`` of the other (notebook 04's
+    shifts, which render the same faces with one factor changed)."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive number of images, got {n!r}")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
+        raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
+    return np.random.default_rng(seed).integers(0, n, size=(int(n_boot), int(n)))
+
+
+def percentile_interval(resamples, confidence: float = 0.95) -> tuple[float, float]:
+    """The percentile interval of bootstrap ``resamples`` at ``confidence`` (NaNs ignored)."""
+    confidence = _probability(confidence, "confidence")
+    tail = (1 - confidence) / 2
+    low, high = np.nanpercentile(np.asarray(resamples, float), [100 * tail, 100 * (1 - tail)])
+    return float(low), float(high)
+
+
+def bootstrap_metric(y_true, preds, *, metric: str = "accuracy", n_boot: int = 2000, seed: int = 0,
+                     confidence: float = 0.95, classes: Sequence | None = None,
+                     index: np.ndarray | None = None) -> dict:
+    """A metric on one test set with its percentile bootstrap interval over the test images.
+
+    ``preds``: one prediction per image (``(n,)``), or one row per run (``(R, n)``: seeds of
+    one model scored on the same images), whose metric is averaged over the runs on every
+    resample, so the interval is that of the seed mean over images. Metrics and ``classes``
+    as in :func:`paired_bootstrap` (scikit-learn's definitions; a prediction outside
+    ``classes`` counts as wrong and is averaged over by no class). ``index``: a
+    :func:`bootstrap_index` matrix to resample with (pass the same one to two test sets
+    that are paired image by image); by default one is drawn from ``seed``.
+
+    Returns ``value`` (full set), ``low``, ``high``, ``n``, ``n_boot``, ``metric`` and
+    ``resamples`` (the ``n_boot`` values, for differences).
+    """
+    if metric not in BOOTSTRAP_METRICS:
+        raise ValueError(f"metric must be one of {BOOTSTRAP_METRICS}, got {metric!r}")
+    y = _vector(y_true, "y_true")
+    p = np.asarray(preds)
+    if p.ndim == 1:
+        p = p[None]
+    if p.ndim != 2 or p.shape[1] != len(y) or len(y) == 0:
+        raise ValueError(f"preds must be (n,) or (runs, n) for n = {len(y)} images, got shape {np.asarray(preds).shape}")
+    seen = np.concatenate([y, p.ravel()])
+    if classes is None:
+        averaged_labels = np.unique(y)
+        labels = np.unique(seen)
+    else:
+        averaged_labels = _vector(classes, "classes")
+        labels = np.unique(np.concatenate([averaged_labels, seen]))
+    k = len(labels)
+    averaged = np.searchsorted(labels, averaged_labels)
+    cells = np.searchsorted(labels, y)[None] * k + np.searchsorted(labels, p)   # (R, n)
+
+    def metric_of(c: np.ndarray) -> np.ndarray:   # (B, n) cells -> metric per row
+        rows = c.shape[0]
+        flat = (np.arange(rows)[:, None] * (k * k) + c).ravel()
+        counts = np.bincount(flat, minlength=rows * k * k).reshape(rows, k, k)
+        return _metric_from_confusion(counts, metric, averaged)
+
+    n = len(y)
+    if index is None:
+        index = bootstrap_index(n, n_boot, seed)
+    index = np.asarray(index)
+    if index.ndim != 2 or index.shape[1] != n:
+        raise ValueError(f"index must be (n_boot, {n}), got shape {index.shape}")
+    value = float(np.mean([metric_of(run[None])[0] for run in cells]))
+    block = max(1, _BOOT_CELLS // n)
+    resamples = np.empty(len(index))
+    for start in range(0, len(index), block):
+        rows = index[start:start + block]
+        resamples[start:start + len(rows)] = np.mean([metric_of(run[rows]) for run in cells], axis=0)
+    low, high = percentile_interval(resamples, confidence)
+    return {"value": value, "low": low, "high": high, "n": int(n), "n_boot": int(len(index)), "metric": metric,
+            "resamples": resamples}
 
 
 # --------------------------------------------------------------------------- over seeds

@@ -5,6 +5,7 @@
 - :mod:`fernb.papers.lanmsff`: LANMSFF's claims (``CLAIMS``), recipe (``RECIPE``), the official
   code's disagreements with the paper (``CODE_VS_PAPER``), :func:`~fernb.papers.lanmsff.information_density`
   and :func:`~fernb.papers.lanmsff.density_claims`;
+- :mod:`fernb.papers.published`: what other work reports (``CROSS_DATASET``), with sources;
 - :func:`versus_paper`: one row per stated item — the paper's value, ours, and the ``gap``
   (numbers), ``same`` (settings) or ``ours / paper`` (rates).
 
@@ -18,9 +19,9 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from . import hafem, lanmsff
+from . import hafem, lanmsff, published
 
-__all__ = ["hafem", "lanmsff", "STATED_RECIPES", "versus_paper", "is_number", "same_as_stated"]
+__all__ = ["hafem", "lanmsff", "published", "STATED_RECIPES", "versus_paper", "is_number", "same_as_stated"]
 
 # Each paper's stated training recipe, by the name fernb.train.recipes gives the recipe.
 STATED_RECIPES: dict[str, dict[str, Any]] = {"hafem": hafem.RECIPE, "lanmsff": lanmsff.RECIPE}

@@ -464,3 +464,82 @@ def search_history(trials: pd.DataFrame, title: str = "Optuna search: validation
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def value_heatmap(values: pd.DataFrame, annotations: pd.DataFrame | None = None, title: str = "",
+                  cmap: str = "viridis", vmin: float | None = 0.0, vmax: float | None = 1.0,
+                  colorbar: str = "") -> plt.Figure:
+    """A table of numbers as a heat map (rows and columns as labelled), each cell annotated by
+    ``annotations`` (same shape, strings) or its value; a NaN cell is grey and annotated when
+    ``annotations`` says why (notebook 04's transfer matrix, the collapse of the largest drop)."""
+    data = values.astype(float)
+    fig, ax = plt.subplots(figsize=(1.6 + 1.25 * data.shape[1], 1.2 + 0.65 * data.shape[0]))
+    sns.heatmap(data, cmap=cmap, vmin=vmin, vmax=vmax, cbar=True, ax=ax, linewidths=0.5, linecolor="white",
+                cbar_kws={"label": colorbar} if colorbar else None)
+    ax.set_facecolor("#d9d9d9")
+    middle = np.nanmean(data.to_numpy()) if np.isfinite(data.to_numpy()).any() else 0.5
+    for r in range(data.shape[0]):
+        for c in range(data.shape[1]):
+            value = data.iat[r, c]
+            text = annotations.iat[r, c] if annotations is not None else ("" if np.isnan(value) else f"{value:.2f}")
+            light = not np.isnan(value) and value < middle if cmap == "viridis" else not np.isnan(value) and value > middle
+            ax.text(c + 0.5, r + 0.5, text, ha="center", va="center", fontsize=7,
+                    color="white" if light else "black")
+    ax.set_xlabel(values.columns.name or "")
+    ax.set_ylabel(values.index.name or "")
+    ax.set_xticklabels(ax.get_xticklabels(), rotation=30, ha="right")
+    ax.set_yticklabels(ax.get_yticklabels(), rotation=0)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def finetune_curves(curve: pd.DataFrame, epochs: pd.DataFrame | None = None, paper: float | None = None,
+                    title: str = "Fine-tuning on the target") -> plt.Figure:
+    """Left: target test accuracy and macro-F1 against fine-tuning epochs N (``curve``, index
+    ``epochs``, N = 0 the zero-shot score), with the paper's claimed accuracy as a line when
+    given. Right: the validation curve by epoch of the longest run (``epochs``, epoch 0 = the
+    source weights)."""
+    panels = 2 if epochs is not None else 1
+    fig, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 3.4), squeeze=False)
+    ax = axes[0][0]
+    for column, label in (("accuracy", "accuracy"), ("macro_f1", "macro-F1")):
+        ax.plot(curve.index, curve[column], marker="o", label=label)
+    if paper is not None:
+        ax.axhline(paper, color="C3", linestyle="--", label=f"the paper's claim ({100 * paper:.1f} %)")
+    ax.set_xlabel("fine-tuning epochs N (0 = zero-shot)")
+    ax.set_ylabel("target test score")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=8)
+    ax.set_title("after N epochs (one run per N)", fontsize=9)
+    if epochs is not None:
+        ax = axes[0][1]
+        ax.plot(epochs.index, epochs["val_accuracy"], marker=".", label="val accuracy")
+        ax.plot(epochs.index, epochs["val_f1"], marker=".", label="val macro-F1")
+        ax.set_xlabel("epoch of the longest run (0 = source weights)")
+        ax.set_ylim(0, 1)
+        ax.legend(fontsize=8)
+        ax.set_title("validation by epoch", fontsize=9)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def paired_grid(rows: dict, title: str = "", max_images: int = 8) -> plt.Figure:
+    """The same samples side by side under several conditions: ``rows`` maps a row label to
+    uint8 images ``(n, H, W[, 3])`` (row ``r``, column ``i`` = sample ``i`` under condition ``r``)."""
+    names = list(rows)
+    n = min(max_images, min(len(v) for v in rows.values()))
+    fig, axes = plt.subplots(len(names), n, figsize=(1.15 * n + 1.2, 1.2 * len(names)), squeeze=False)
+    for r, name in enumerate(names):
+        for i in range(n):
+            ax = axes[r][i]
+            image = rows[name][i]
+            ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=255)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
