@@ -140,6 +140,10 @@ TINY_TRAINING = {
 # (so the ladder's top rows with seed 0 are read back from stages 01 and 02), a two-trial search.
 TINY_ABLATIONS = {"seeds": [0, 1], "hafem": {}, "lanmsff": {}}
 TINY_SEARCH = {"trials": 2, "startup_trials": 1}
+# Stage 00_shifts and notebook 04 on tiny settings: small shift splits, two fine-tuning lengths.
+TINY_SHIFTS = {"n_train": 42, "n_val": 14}
+TINY_TRANSFER = {"n_boot": 200, "finetune": {"models": ["01_hafem"], "target": "synthfer-identity", "epochs": [1, 2],
+                                             "overrides": {"lr": 1.0e-4, "warmup_epochs": 0}}}
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from fernb.workbook import stages
 from fernb.data import load_store
 from fernb.faces import fan_status
 
-from conftest import BIN, TINY_ABLATIONS, TINY_FPS, TINY_SEARCH, TINY_TRAINING, notebook_noise
+from conftest import BIN, TINY_ABLATIONS, TINY_FPS, TINY_SEARCH, TINY_SHIFTS, TINY_TRAINING, TINY_TRANSFER, notebook_noise
 
 TINY = {"n_train": 84, "n_val": 28, "n_test": 28, "grid_per_class": 2, "demo_photos": 12, "pose_check_photos": 40}
 
@@ -121,6 +121,37 @@ def _check_ablation_report(project):
     assert set(predictions["split"]) == {"val"}, "a search trial scored the test split"
 
 
+def _check_transfer_report(project):
+    """Notebook 04's metrics: both training stages x the in-domain split and every shift, each cell
+    with its interval, every shift's drop paired except the prior's; the fine-tuning curve."""
+    out = project / "reports" / "04_cross_dataset"
+    metrics = json.loads((out / "metrics.json").read_text())
+    shifts = [f"synthfer-{name}" for name in ("identity", "pose", "lighting", "occlusion", "resolution", "prior")]
+    assert metrics["targets"] == ["synthfer", *shifts]
+    assert metrics["models"] == ["HAFEM (01) · synthfer", "LANMSFF (02) · synthfer"]
+    for model, row in metrics["matrix"]["accuracy"].items():
+        assert set(row) == {"synthfer", *shifts}
+        assert row["synthfer"]["drop"] is None
+        for name in shifts:
+            cell = row[name]
+            assert cell["low"] <= cell["value"] <= cell["high"]
+            assert cell["paired"] is (name != "synthfer-prior"), (model, name)
+            assert cell["drop"] == pytest.approx(row["synthfer"]["value"] - cell["value"])
+    curve = metrics["finetune"]["HAFEM (01) · synthfer"]
+    assert [p["epochs"] for p in curve] == [0, 1, 2]
+    assert curve[0]["accuracy"] == pytest.approx(metrics["matrix"]["accuracy"]["HAFEM (01) · synthfer"]["synthfer-identity"]["value"])
+    for epochs in (1, 2):
+        run = project / "runs" / "04_cross_dataset" / "finetune" / "synthfer-identity" / "01_hafem_hafem" / f"epochs{epochs}" / "seed0"
+        info = json.loads((run / "result.json").read_text())
+        assert info["config"]["init_from"].endswith("runs/01_hafem/hafem/seed0") and info["epochs_run"] == epochs
+    predictions = list((project / "runs" / "04_cross_dataset" / "predictions").rglob("*.csv"))
+    assert len(predictions) == 2 * 7
+    for figure in ("transfer_matrix", "shift_faces", "largest_drop_confusion", "finetune_01_hafem"):
+        assert (out / "figures" / f"{figure}.png").stat().st_size > 1000, figure
+    claims = pd.read_csv(out / "tables" / "claims_versus_ours.csv")
+    assert claims["ours"].str.contains("not measured here").sum() == 4   # no FER2013, RAF-DB or AffectNet here
+
+
 def _dvc(project, *args, check=True):
     scratch = project.parent / "scratch"                               # the stages' temporary files
     scratch.mkdir(exist_ok=True)
@@ -173,6 +204,8 @@ def test_dvc_repro_end_to_end_and_incremental(project_copy):
     params["fps"].update(TINY_FPS)
     params["ablations"].update(TINY_ABLATIONS)
     params["search"].update(TINY_SEARCH)
+    params["shifts"].update(TINY_SHIFTS)
+    params["transfer"].update(TINY_TRANSFER)
     (project_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
     _dvc(project_copy, "repro")
@@ -186,9 +219,11 @@ def test_dvc_repro_end_to_end_and_incremental(project_copy):
     _check_fps_report(project_copy)
     _check_ablation_report(project_copy)
     assert 'href="03_ablations/03_ablations.html"' in (reports / "index.html").read_text()
+    _check_transfer_report(project_copy)
+    assert 'href="04_cross_dataset/04_cross_dataset.html"' in (reports / "index.html").read_text()
     _assert_quiet(reports / "00_data_prep" / "synthfer" / "00_data_prep.ipynb", reports / "01_hafem" / "01_hafem.ipynb",
                   reports / "02_lanmsff" / "02_lanmsff.ipynb", reports / "03_ablations" / "03_ablations.ipynb",
-                  reports / "07_fps" / "07_fps.ipynb")
+                  reports / "04_cross_dataset" / "04_cross_dataset.ipynb", reports / "07_fps" / "07_fps.ipynb")
     left = sorted(p.name for p in (project_copy.parent / "scratch").iterdir() if p.name.startswith("fernb"))
     assert left == [], f"the pipeline left temporary files behind: {left}"
 
@@ -203,7 +238,8 @@ def test_dvc_repro_end_to_end_and_incremental(project_copy):
     params["hafem"]["head_dropout"] = TINY_TRAINING["hafem"].get("head_dropout", 0.2)
     params["train"]["grad_clip"] = 1.0
     (project_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    assert set(json.loads(_dvc(project_copy, "status", "--json").stdout)) == {"01_hafem", "02_lanmsff", "03_ablations"}
+    assert set(json.loads(_dvc(project_copy, "status", "--json").stdout)) == {"01_hafem", "02_lanmsff", "03_ablations",
+                                                                             "04_cross_dataset"}
     params["train"]["grad_clip"] = None
     params["search"]["trials"] = 3
     (project_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -214,6 +250,14 @@ def test_dvc_repro_end_to_end_and_incremental(project_copy):
     (project_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     assert set(json.loads(_dvc(project_copy, "status", "--json").stdout)) == {"07_fps"}
     params["fps"]["e2e_frames"] = TINY_FPS["e2e_frames"]
+    params["transfer"]["label_rule"] = "error"                          # a transfer key: notebook 04 only
+    (project_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert set(json.loads(_dvc(project_copy, "status", "--json").stdout)) == {"04_cross_dataset"}
+    params["transfer"]["label_rule"] = "drop"
+    params["shifts"]["datasets"]["occlusion"] = {"occlusion_prob": 0.9}  # a shift: its stage (and 04 after it)
+    (project_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert set(json.loads(_dvc(project_copy, "status", "--json").stdout)) == {"00_shifts", "04_cross_dataset"}
+    params["shifts"]["datasets"]["occlusion"] = {"occlusion_prob": 1.0}
 
     # A key only stage 00 declares re-runs 00 (and what reads its outputs), nothing is re-run for an unread key.
     params["data_prep"]["grid_per_class"] = 3

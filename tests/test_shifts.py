@@ -111,6 +111,19 @@ def test_factor_table_flags_each_shifts_own_factor_and_no_other_metadata(source,
         assert not others.changed.any(), (name, others)
 
 
+def test_factor_summary_stars_each_shifts_own_factor(source, written):
+    shifted = {name: load_store(path) for name, path in written.items()}
+    summary = sh.factor_summary(source, shifted)
+    assert list(summary.columns) == ["source", *[n.removeprefix("synthfer-") for n in written]]
+    for name, data in shifted.items():
+        column = summary[name.removeprefix("synthfer-")]
+        own = data.meta["shift"]["factor"]
+        assert column.loc[own].str.endswith("*").any(), name
+        for factor in {"identity", "head pose", "occlusion", "class prior"} - {own}:
+            assert not column.loc[factor].str.endswith("*").any(), (name, factor)
+    assert sh.factor_summary(source, {}).empty
+
+
 # ---------------------------------------------------------------- the renderer's options
 def test_defaults_are_byte_identical_to_before():
     d = sf.generate(20, 5, 5, identity_range=(0.0, 1.0), lighting="normal", resolution=None, progress=False)
@@ -171,6 +184,12 @@ def test_prepare_shifts_checks_every_shift_before_rendering_any(tmp_path):
     with pytest.raises(ValueError, match="synthfer-occlusion"):
         sh.prepare_shifts(SYNTHFER, _with(pose=DATASETS["pose"], occlusion={"occlusion_prob": 0.1}), root=tmp_path)
     assert not (tmp_path / "data").exists()
+
+
+def test_no_shift_at_all_is_an_empty_output_folder(tmp_path):
+    assert sh.shift_names(_with()) == []
+    assert sh.prepare_shifts(SYNTHFER, _with(), root=tmp_path) == {}
+    assert (tmp_path / "data" / "prepared" / "shifts").is_dir()   # the stage's output exists, empty
 
 
 def test_shift_options_are_the_source_with_one_change():

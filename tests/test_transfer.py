@@ -288,3 +288,58 @@ def test_hafem_claims_sit_beside_the_matching_cells_or_say_why_not():
     assert none["ours"].str.contains("no HAFEM trained on fer2013").all()
     published = tr.published_beside(table.assign(source="rafdb", target="fer2013"))
     assert published.iloc[0]["ours % (zero-shot)"] == pytest.approx(60.0)
+
+
+def test_fer2013_and_ferplus_both_ways_from_files_in_their_published_layouts(tmp_path):
+    """FER2013 (Kaggle image folders) and FERPlus (label.csv + PNGs, 8 classes with contempt),
+    each model trained on one and scored on both: FERPlus's contempt images are dropped for the
+    7-class FER2013 model, and the 8-class FERPlus model's contempt answers count as wrong."""
+    from test_loaders import FERPLUS_ROWS, _clear, write_ferplus_folders, write_msambare
+
+    from fernb.data import load, write_store
+    from fernb.paths import prepared_dir
+
+    root = tmp_path / "project"
+    (root / "fernb").mkdir(parents=True)
+    (root / "dvc.yaml").write_text("stages: {}\n")
+    write_msambare(tmp_path / "fer2013")
+    rows = {**FERPLUS_ROWS, "FER2013Test": [*FERPLUS_ROWS["FER2013Test"], (19, _clear(7)), (20, _clear(1))]}
+    write_ferplus_folders(tmp_path / "ferplus", rows)       # two contempt-free test faces, one contempt
+    fer = load("fer2013", tmp_path / "fer2013")
+    plus = load("ferplus", tmp_path / "ferplus", num_classes=8)
+    assert fer.classes == SEVEN and plus.classes == CANONICAL and (plus.labels == 7).any()
+    for data in (fer, plus):
+        write_store(data, prepared_dir(data.name, root))
+    config = TrainConfig(epochs=1, batch_size=4, optimizer="adam", loss="ce", progress=False, amp="off",
+                         channels_last="off")
+    result = train_run("lanmsff", {"img_size": 32}, fer, config, root / "runs" / "01_hafem" / "lanmsff" / "seed0")
+    write_manifest("01_hafem", [result], root)
+    models, _ = tr.stage_models(["01_hafem"], root=root)
+    other = ft.retrain_on(models[0].runs[0], plus, root=root)
+    assert other.info["dataset"] == "ferplus" and other.info["classes"] == list(CANONICAL)
+    models.append(tr.TransferModel.from_runs("LANMSFF · ferplus", [ft.as_run(other)]))
+    targets = {"fer2013": fer, "ferplus": plus}
+    table = tr.transfer_table(models, targets, n_boot=200, root=root)
+    acc = table[table["metric"] == "accuracy"].set_index(["source", "target"])
+    assert set(acc["status"]) == {"in-domain", "ok"} and acc["value"].notna().all()
+    plus_test = plus.labels[plus.split == "test"]
+    assert (plus_test == 7).sum() == 1
+    assert acc.loc[("fer2013", "ferplus"), "dropped"] == int((plus_test == 7).sum())
+    assert acc.loc[("ferplus", "fer2013"), "dropped"] == 0
+    assert "model-only contempt" in acc.loc[("ferplus", "fer2013"), "labels"]
+    assert not acc.loc[("fer2013", "ferplus"), "paired"]           # other files, other ids: resampled apart
+
+
+def test_cached_predictions_match_the_contiguous_layout_and_say_how_the_target_was_converted(trained):
+    root, data = trained
+    run = tr.stage_models(["02_lanmsff"], root=root)[0][0].runs[0]
+    colour = dataclasses.replace(data, name="tiny-colour", images=np.repeat(data.images[..., None], 3, axis=-1))
+    frame_ = tr.cell_predictions(run, "tiny-colour", colour, root=root)
+    test = data.split == "test"
+    probs, _ = predict_proba(load_model(run.checkpoint), data.images[test])
+    assert np.allclose(frame_[[f"prob_{c}" for c in SEVEN]].to_numpy(), probs, atol=1e-5)
+    assert list(frame_["source_id"]) == list(data.source_ids[test])
+    key = tr._cache_path(run, "tiny-colour", root).with_suffix(".json")
+    assert "luma" in __import__("json").loads(key.read_text())["conversion"]
+    table = tr.conversion_table({"m": tr.input_convention(run.checkpoint)}, {"tiny-colour": colour})
+    assert table.iloc[0]["channels"].startswith("RGB → grey") and table.iloc[0]["resize"] == "none"

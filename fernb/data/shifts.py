@@ -43,7 +43,7 @@ from fernb.data.synthfer import DEFAULT_POSE_PROBS, KDEF_POSES, generate
 from fernb.paths import SHIFT_PREFIX, prepared_dir
 
 __all__ = ["SHIFT_PREFIX", "Shift", "FACTORS", "shift_names", "shift_options", "prepare_shifts", "factor_table",
-           "describe"]
+           "factor_summary", "describe"]
 
 # generate() options that decide the labels: a shift changing one re-draws the test labels.
 _LABEL_OPTIONS = ("imbalance", "contempt")
@@ -116,7 +116,7 @@ def _shift_key(name: str) -> str:
 
 def _datasets(shifts: Mapping) -> Mapping:
     datasets = shifts.get("datasets")
-    if not isinstance(datasets, Mapping) or not datasets:
+    if not isinstance(datasets, Mapping):   # {} is allowed: no shift (a run on real data may want none)
         raise ValueError(f"the shifts section needs datasets: {{shift: {{option: value}}}}, got {datasets!r}")
     return datasets
 
@@ -201,6 +201,7 @@ def prepare_shifts(synthfer: Mapping, shifts: Mapping, *, root=None, progress: b
     overrides), ``source`` (``"synthfer"``), ``cause`` and ``paired``. Returns {name: store}.
     """
     plan = {name: shift_options(synthfer, shifts, name) for name in shift_names(shifts)}
+    prepared_dir(SHIFT_PREFIX, root).parent.mkdir(parents=True, exist_ok=True)   # the stage's output, even when empty
     written = {}
     for name, options in plan.items():
         key = _shift_key(name)
@@ -284,6 +285,24 @@ def factor_table(source: FERData, shifted: FERData, split: str = "test") -> pd.D
         rows.append({"factor": FACTORS[key].factor, "measure": measure, "source": a, "shifted": b,
                      "changed": bool(changed) if np.isfinite(a) and np.isfinite(b) else False, "changed_if": rule})
     return pd.DataFrame(rows)
+
+
+def factor_summary(source: FERData, shifted: Mapping[str, FERData], split: str = "test") -> pd.DataFrame:
+    """:func:`factor_table` for several shifts at once, compact: one row per (factor, measure),
+    the source's value, then each shift's value with ``*`` where it moved beyond the measure's
+    tolerance, so the table reads as a diagonal of stars when every shift changed its own factor only."""
+    columns = {}
+    base = None
+    for name, data in shifted.items():
+        table = factor_table(source, data, split)
+        if base is None:
+            base = table[["factor", "measure", "source"]].copy()
+        columns[name.removeprefix(SHIFT_PREFIX)] = [f"{v:.3g}{' *' if c else ''}" for v, c in
+                                                    zip(table["shifted"], table["changed"])]
+    if base is None:
+        return pd.DataFrame()
+    base["source"] = [f"{v:.3g}" for v in base["source"]]
+    return base.assign(**columns).set_index(["factor", "measure"])
 
 
 def describe(shifts: Mapping) -> pd.DataFrame:

@@ -52,10 +52,14 @@ def input_size(model: nn.Module) -> tuple[int, int] | None:
 @torch.no_grad()
 def predict_proba(model: nn.Module, images: np.ndarray, *, batch_size: int = 256, device: torch.device | None = None,
                   scaling: str = "range", amp: str = "off", criterion: nn.Module | None = None,
-                  labels: np.ndarray | None = None, loss_reduction: str = "mean") -> tuple[np.ndarray, float | None]:
+                  labels: np.ndarray | None = None, loss_reduction: str = "mean",
+                  channels_last: bool = False) -> tuple[np.ndarray, float | None]:
     """Class probabilities ``(N, K)`` float64 for uint8 ``images`` (eval mode, restored after),
     and the ``criterion`` loss over them when ``criterion`` and ``labels`` are given (its mean,
     or its sum with ``loss_reduction="sum"``; else None).
+
+    ``channels_last`` feeds the batches in that memory layout (the same float32 arithmetic in
+    another order: LANMSFF's separable convolutions run about twice as fast so on a CPU).
 
     ``amp`` is read by :func:`fernb.machine.amp_plan` (``"auto"``: bf16 or fp16 on a GPU, off
     on the CPU).
@@ -74,7 +78,7 @@ def predict_proba(model: nn.Module, images: np.ndarray, *, batch_size: int = 256
         for start in range(0, len(images), batch_size):
             x = torch.from_numpy(np.ascontiguousarray(images[start:start + batch_size])).to(device)
             with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-                out = model(to_input(x, size, scaling))
+                out = model(to_input(x, size, scaling, channels_last))
             logits = out.logits.float()
             probs.append(torch.softmax(logits, dim=1).double().cpu())
             if with_loss:

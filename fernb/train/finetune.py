@@ -94,10 +94,11 @@ def curve_frame(results: dict[int, RunResult], zero_shot: dict[str, float]) -> p
     """Target test metrics against fine-tuning epochs: N = 0 is ``zero_shot`` (the source
     model scored on the target's test split, from the transfer matrix), then one row per
     fine-tuning run (N epochs from the source weights)."""
-    rows = [{"epochs": 0, **zero_shot}]
+    rows = [{"epochs": 0, **{m: zero_shot.get(m) for m in ("accuracy", "balanced_accuracy", "macro_f1")}}]
     for n, r in sorted(results.items()):
-        rows.append({"epochs": n, **{m: getattr(r.test, m) for m in ("accuracy", "balanced_accuracy", "f1")}})
-    return pd.DataFrame(rows).rename(columns={"f1": "macro_f1"}).set_index("epochs")
+        rows.append({"epochs": n, "accuracy": r.test.accuracy, "balanced_accuracy": r.test.balanced_accuracy,
+                     "macro_f1": r.test.f1})
+    return pd.DataFrame(rows).set_index("epochs")
 
 
 def epoch_curve(result: RunResult) -> pd.DataFrame:
