@@ -268,6 +268,16 @@ def test_the_head_is_reinitialised_when_the_class_set_differs(trained):
         ft.run_config(source, colour=1)
 
 
+def test_fine_tuning_into_the_source_runs_own_folder_is_refused(trained):
+    root, data = trained
+    source = tr.stage_models(["02_lanmsff"], root=root)[0][0].runs[0]
+    config = dataclasses.replace(ft.run_config(source), epochs=1, init_from=str(source.dir))
+    before = source.checkpoint.read_bytes()
+    with pytest.raises(ValueError, match="own folder"):
+        train_run("lanmsff", {"img_size": 32}, dataclasses.replace(data, name="other"), config, source.dir)
+    assert source.checkpoint.read_bytes() == before
+
+
 def test_hafem_claims_sit_beside_the_matching_cells_or_say_why_not():
     from fernb.papers import hafem as paper
     table = pd.DataFrame([
@@ -279,6 +289,8 @@ def test_hafem_claims_sit_beside_the_matching_cells_or_say_why_not():
     zero = claims.loc["HAFEM zero-shot: fer2013 → rafdb"]
     assert zero["paper %"] == paper.CLAIMS["zero_shot_from_fer2013"]["rafdb"]
     assert zero["ours %"] == pytest.approx(40.0) and zero["gap (points)"] == pytest.approx(40.0 - zero["paper %"])
+    # HAFEM's zero-shot RAF-DB number is Table 1's CNN+LSTM row on RAF-DB, and Table 3's CNN+LSTM on FER2013
+    assert zero["the same number elsewhere in the paper"] == "Table 1 [6] CNN+LSTM (rafdb); Table 3 CNN+LSTM (fer2013)"
     tuned = claims.loc["HAFEM fine-tuned 20 epochs: fer2013 → rafdb"]
     assert tuned["ours %"] == pytest.approx(55.0) and "20 epochs" in tuned["ours"]
     assert "affectnet not prepared" in claims.loc["HAFEM zero-shot: fer2013 → affectnet", "ours"]
@@ -315,10 +327,15 @@ def test_fer2013_and_ferplus_both_ways_from_files_in_their_published_layouts(tmp
     result = train_run("lanmsff", {"img_size": 32}, fer, config, root / "runs" / "01_hafem" / "lanmsff" / "seed0")
     write_manifest("01_hafem", [result], root)
     models, _ = tr.stage_models(["01_hafem"], root=root)
-    other = ft.retrain_on(models[0].runs[0], plus, root=root)
-    assert other.info["dataset"] == "ferplus" and other.info["classes"] == list(CANONICAL)
-    models.append(tr.TransferModel.from_runs("LANMSFF · ferplus", [ft.as_run(other)]))
-    targets = {"fer2013": fer, "ferplus": plus}
+    targets = {"fer2013": fer, "ferplus": plus, "rafdb": FileNotFoundError("no prepared store")}
+    retrained, skipped = ft.retrain_all({m.label: m.runs for m in models}, targets, ["fer2013", "ferplus", "rafdb"],
+                                        root=root)
+    assert list(retrained) == [(models[0].label, "ferplus")] and list(skipped) == [(models[0].label, "rafdb")]
+    other = retrained[(models[0].label, "ferplus")][0]
+    assert other.dataset == "ferplus" and other.classes == CANONICAL
+    assert other.info()["config"] == result.info["config"]      # the same configuration, another dataset
+    models.append(tr.TransferModel.from_runs("LANMSFF · ferplus", [other]))
+    targets.pop("rafdb")
     table = tr.transfer_table(models, targets, n_boot=200, root=root)
     acc = table[table["metric"] == "accuracy"].set_index(["source", "target"])
     assert set(acc["status"]) == {"in-domain", "ok"} and acc["value"].notna().all()
@@ -343,3 +360,19 @@ def test_cached_predictions_match_the_contiguous_layout_and_say_how_the_target_w
     assert "luma" in __import__("json").loads(key.read_text())["conversion"]
     table = tr.conversion_table({"m": tr.input_convention(run.checkpoint)}, {"tiny-colour": colour})
     assert table.iloc[0]["channels"].startswith("RGB → grey") and table.iloc[0]["resize"] == "none"
+
+
+def test_interval_and_drop_tables_read_the_long_table():
+    rows = []
+    for target, value, drop in (("a", 0.8, None), ("b", 0.6, 0.2), ("c", 0.7, 0.1)):
+        rows.append({"model": "M", "source": "a", "target": target, "metric": "accuracy", "value": value,
+                     "low": value - 0.05, "high": value + 0.05, "in_domain": 0.8, "drop": drop,
+                     "drop_low": None if drop is None else drop - 0.03, "drop_high": None if drop is None else drop + 0.03,
+                     "paired": None if drop is None else True, "status": "in-domain" if drop is None else "ok"})
+    rows.append({"model": "M", "source": "a", "target": "d", "metric": "accuracy", "status": "d: no prepared store"})
+    table = pd.DataFrame(rows)
+    grid = tr.interval_table(table)
+    assert grid.loc["M", "b"] == "60.0 [55.0, 65.0]" and grid.loc["M", "d"] == "—"
+    drops = tr.drop_table(table, {"b": "the lights went out"})
+    assert list(drops["target"]) == ["b", "c"] and drops.loc[0, "drop (pt)"] == pytest.approx(20.0)
+    assert drops.loc[0, "cause"] == "the lights went out" and drops.loc[1, "cause"] == ""

@@ -62,7 +62,8 @@ __all__ = ["LABEL_RULES", "TRANSFER_STAGE", "LabelMap", "label_map", "input_conv
            "TransferModel", "cell_predictions", "score_cell", "transfer_table", "paired_test_sets", "collapse_table",
            "largest_drop", "matrix", "CellError", "stage_models", "claims_versus_ours", "published_beside",
            "load_targets", "annotations", "target_table",
-           "label_table", "check_transfer", "TRANSFER_KEYS"]
+           "label_table", "check_transfer", "TRANSFER_KEYS",
+           "interval_table", "drop_table"]
 
 LABEL_RULES = ("drop", "error")
 TRANSFER_STAGE = "04_cross_dataset"
@@ -513,6 +514,11 @@ def claims_versus_ours(table: pd.DataFrame, finetuned: Mapping[tuple[str, str], 
             if epochs is not None and not why:
                 why = [f"not fine-tuned on {target} (transfer.finetune.target)"]
             row["ours"] = "not measured here: " + ", ".join(why or ["cell not scored"])
+        same = [f"Table 1 {r['ref'] or ''} {r['method']} ({r['dataset']})".replace("  ", " ")
+                for r in hafem_paper.TABLE1 if r["accuracy"] == value and r["method"] != "HAFEM (ours)"]
+        same += [f"Table 3 {name} (fer2013)" for name, r in hafem_paper.TABLE3.items()
+                 if r["accuracy"] == value and name != "HAFEM"]
+        row["the same number elsewhere in the paper"] = "; ".join(same) or "—"
         rows.append(row)
     return pd.DataFrame(rows).set_index("claim")
 
@@ -640,3 +646,25 @@ def check_transfer(transfer: dict, known_targets: Sequence[str]) -> None:
         if tune.get("target") not in known_targets:
             raise ValueError(f"transfer.finetune.target {tune.get('target')!r} is not a dataset this stage scores; "
                              f"expected one of {list(known_targets)}")
+
+
+def interval_table(table: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
+    """One metric of :func:`transfer_table` as a matrix of strings, ``"74.7 [71.9, 77.5]"``
+    (%, with the bootstrap interval); ``"—"`` for a cell not scored."""
+    part = table[table["metric"] == metric]
+    cells = part.apply(lambda r: f"{100 * r['value']:.1f} [{100 * r['low']:.1f}, {100 * r['high']:.1f}]"
+                       if pd.notna(r["value"]) else "—", axis=1)
+    return part.assign(cell=cells).pivot(index="model", columns="target", values="cell").reindex(
+        index=list(dict.fromkeys(part["model"])), columns=list(dict.fromkeys(part["target"])))
+
+
+def drop_table(table: pd.DataFrame, causes: Mapping[str, str] | None = None, metric: str = "accuracy") -> pd.DataFrame:
+    """Every scored off-diagonal cell, largest drop first: in-domain and target value, the drop
+    in points with its interval, whether it was paired, and the target's known cause (a
+    shift's, from :func:`target_table`)."""
+    part = table[(table["metric"] == metric) & (table["status"] == "ok")].dropna(subset=["drop"])
+    out = part.assign(**{"drop (pt)": 100 * part["drop"], "low (pt)": 100 * part["drop_low"],
+                         "high (pt)": 100 * part["drop_high"], "cause": part["target"].map(dict(causes or {})).fillna("")})
+    return out.sort_values("drop", ascending=False)[["model", "target", "in_domain", "value", "drop", "drop_low",
+                                                     "drop_high", "drop (pt)", "low (pt)", "high (pt)", "paired",
+                                                     "cause"]].reset_index(drop=True)

@@ -13,6 +13,7 @@ toward. Where each block comes from:
   confusions it names ("Fear classified as Surprise" 4.2 %, …) from §4's text; the FPS claim (52) from the
   abstract and Table 3; the parameter counts (31.2M Transformer overhead, 30.4M backbone)
   from §3; the conclusion's (§5) "95.1 % without fine-tuning on RAF-DB", which contradicts §4.
+- :data:`TABLE1`: Table 1, the literature comparison (each method's dataset and accuracy, as printed).
 - :data:`TABLE3`: Table 3, "Comparative Performance Evaluation on FER2013 Benchmark", every
   row as printed (which rows exist as architectures, and the fernb model that rebuilds each,
   is :data:`fernb.models.baselines.BASELINE_MODELS`).
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["HARDWARE", "CLAIMS", "TABLE3", "RECIPE", "DISPUTED"]
+__all__ = ["HARDWARE", "CLAIMS", "TABLE1", "TABLE3", "RECIPE", "DISPUTED"]
 
 # §3, implementation: where the paper's FPS (Table 3, abstract) were measured.
 HARDWARE = "RTX 3090"
@@ -46,6 +47,21 @@ CLAIMS: dict = {
     # §4, confusion analysis: its largest confusions on FER2013, % of the true class: (true, predicted) -> %
     "confusions": {("fear", "surprise"): 4.2, ("disgust", "anger"): 3.8, ("sad", "neutral"): 3.1},
 }
+
+# Table 1, "Literature Comparison Matrix of FER Methods (2021-2025)": reference, year, method, the dataset
+# each row names and its accuracy (%), as printed (one row has no reference number).
+TABLE1: list[dict] = [
+    {"ref": "[5]", "year": 2021, "method": "ResNet-50+SVM", "dataset": "fer2013", "accuracy": 71.4},
+    {"ref": "[6]", "year": 2021, "method": "CNN+LSTM", "dataset": "rafdb", "accuracy": 87.3},
+    {"ref": "[7]", "year": 2022, "method": "VGGFace2 Transfer", "dataset": "affectnet", "accuracy": 83.1},
+    {"ref": "[8]", "year": 2022, "method": "GAN Augmentation", "dataset": "ckplus", "accuracy": 92.1},
+    {"ref": "[9]", "year": 2022, "method": "ViT Transformer", "dataset": "fer2013", "accuracy": 73.6},
+    {"ref": "[10]", "year": 2023, "method": "EfficientNet-B4", "dataset": "rafdb", "accuracy": 89.5},
+    {"ref": "[21]", "year": 2024, "method": "Swin Transformer", "dataset": "affectnet", "accuracy": 88.7},
+    {"ref": None, "year": 2024, "method": "Cross-Attention", "dataset": "ferplus", "accuracy": 90.1},
+    {"ref": "[14]", "year": 2025, "method": "DualPath CNN", "dataset": "rafdb", "accuracy": 91.2},
+    {"ref": "Proposed", "year": 2025, "method": "HAFEM (ours)", "dataset": "multiple", "accuracy": 94.7},
+]
 
 # Table 3 (FER2013): every method's accuracy, precision, recall, F1 (%), AUC and FPS (on HARDWARE).
 TABLE3: dict[str, dict[str, float]] = {

@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import pandas as pd
 
@@ -31,7 +31,8 @@ from fernb.train.config import TrainConfig
 from fernb.train.loop import train_run
 from fernb.train.recipes import TRAIN_KEYS
 
-__all__ = ["FINETUNE_STAGE", "run_config", "finetune", "retrain_on", "as_run", "curve_frame", "epoch_curve"]
+__all__ = ["FINETUNE_STAGE", "run_config", "finetune", "retrain_on", "retrain_all", "as_run", "curve_frame",
+           "epoch_curve"]
 
 FINETUNE_STAGE = "04_cross_dataset"
 
@@ -78,6 +79,27 @@ def retrain_on(run: Run, data: FERData, *, train: dict | None = None,
     ``runs/04_cross_dataset/sources/<dataset>/<stage>_<model>/seed<k>``."""
     folder = _folder("sources", data.name, f"{run.stage}_{run.model}", f"seed{run.seed}", root=root)
     return train_run(run.model, run.model_kwargs, data, run_config(run, train), folder)
+
+
+def retrain_all(sources: Mapping[str, Sequence[Run]], datasets: Mapping[str, FERData | Exception],
+                names: Sequence[str], *, train: dict | None = None,
+                root: str | os.PathLike | None = None) -> tuple[dict[tuple[str, str], list[Run]], dict[tuple[str, str], str]]:
+    """Every source model (``sources``: a label -> its runs, one per seed) trained afresh on each
+    dataset in ``names`` (:func:`retrain_on`, same network, configuration and seeds), skipping the
+    dataset a model was trained on. Returns {(label, dataset): runs} and, for a pair that cannot
+    be trained, the reason: a dataset not prepared (its loading error in ``datasets``) or one
+    without a training split."""
+    trained, skipped = {}, {}
+    for label, runs in sources.items():
+        for name in names:
+            if any(r.dataset == name for r in runs):
+                continue
+            data = datasets.get(name, FileNotFoundError(f"{name} was not loaded"))
+            if isinstance(data, Exception) or not (data.split == "train").any():
+                skipped[(label, name)] = str(data) if isinstance(data, Exception) else f"{name} has no training split"
+                continue
+            trained[(label, name)] = [as_run(retrain_on(run, data, train=train, root=root)) for run in runs]
+    return trained, skipped
 
 
 def as_run(result: RunResult, stage: str = FINETUNE_STAGE) -> Run:

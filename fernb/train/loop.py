@@ -239,6 +239,9 @@ def prepare(model_name: str, model_kwargs: dict, data: FERData, config: TrainCon
     model.to(device)
     saved = _matching_checkpoint(directory, identity)
     init = None
+    if config.init_from is not None and source_checkpoint(config.init_from).parent.resolve() == directory.resolve():
+        raise ValueError(f"init_from names this run's own folder {directory}: fine-tuning there would replace the "
+                         "weights it starts from. Copy the source run elsewhere, or train into another folder")
     if config.init_from is not None and saved is None:
         init = initialise_from(model, model_name, model_kwargs, classes, config.init_from)
     numerics = _numerics(model, model_name, model_kwargs, config, device, dist, in_chans, size,
