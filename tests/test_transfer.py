@@ -373,6 +373,6 @@ def test_interval_and_drop_tables_read_the_long_table():
     table = pd.DataFrame(rows)
     grid = tr.interval_table(table)
     assert grid.loc["M", "b"] == "60.0 [55.0, 65.0]" and grid.loc["M", "d"] == "—"
-    drops = tr.drop_table(table, {"b": "the lights went out"})
+    drops = tr.drop_table(table, pd.Series({"b": "the lights went out"}))   # target_table()["cause"]
     assert list(drops["target"]) == ["b", "c"] and drops.loc[0, "drop (pt)"] == pytest.approx(20.0)
     assert drops.loc[0, "cause"] == "the lights went out" and drops.loc[1, "cause"] == ""

@@ -664,7 +664,7 @@ def drop_table(table: pd.DataFrame, causes: Mapping[str, str] | None = None, met
     shift's, from :func:`target_table`)."""
     part = table[(table["metric"] == metric) & (table["status"] == "ok")].dropna(subset=["drop"])
     out = part.assign(**{"drop (pt)": 100 * part["drop"], "low (pt)": 100 * part["drop_low"],
-                         "high (pt)": 100 * part["drop_high"], "cause": part["target"].map(dict(causes or {})).fillna("")})
+                         "high (pt)": 100 * part["drop_high"], "cause": part["target"].map({} if causes is None else dict(causes)).fillna("")})
     return out.sort_values("drop", ascending=False)[["model", "target", "in_domain", "value", "drop", "drop_low",
                                                      "drop_high", "drop (pt)", "low (pt)", "high (pt)", "paired",
                                                      "cause"]].reset_index(drop=True)
