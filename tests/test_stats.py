@@ -365,3 +365,12 @@ def test_step_table_rejects_bad_input():
     lonely = pd.DataFrame({"variant": ["x", "x", "y"], "seed": [0, 1, 1], "accuracy": [1.0, 2.0, 3.0]})
     with pytest.raises(ValueError, match="'x' → 'y'.*at least 2"):
         s.step_table(lonely, ["x", "y"])
+
+
+def test_seeds_needed_for_an_effect_of_float_noise_is_infinite_not_an_endless_scan():
+    # two seeds with equal accuracy: the mean difference is float noise, d_z ~ 1e-16
+    from fernb.evaluate.stats import MAX_SEEDS, seeds_needed
+    assert seeds_needed(1e-16) == math.inf and seeds_needed(-1e-9) == math.inf
+    small = 0.004                                    # normal approximation ~ 4.9e5 pairs: still answered
+    n = seeds_needed(small)
+    assert 4e5 < n <= MAX_SEEDS

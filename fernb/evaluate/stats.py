@@ -34,9 +34,10 @@ import pandas as pd
 from scipy import stats as st
 
 __all__ = ["mcnemar_test", "paired_bootstrap", "bootstrap_metric", "bootstrap_index", "percentile_interval", "paired_seed_test", "holm", "seeds_needed", "runs_for_p",
-           "max_dz_per_image", "variances", "step_table", "BOOTSTRAP_METRICS", "STEP_COLUMNS"]
+           "max_dz_per_image", "variances", "step_table", "BOOTSTRAP_METRICS", "STEP_COLUMNS", "MAX_SEEDS"]
 
 BOOTSTRAP_METRICS = ("accuracy", "macro_f1", "balanced_accuracy")
+MAX_SEEDS = 10 ** 6        # seeds_needed answers math.inf beyond this many pairs
 STEP_COLUMNS = ("from", "to", "n", "mean_difference", "sd_difference", "ci_low", "ci_high", "p_t", "p_wilcoxon",
                 "wilcoxon_floor", "d_z", "d_av", "p_holm")
 
@@ -454,7 +455,10 @@ def seeds_needed(d_z: float, *, alpha: float = 0.05, power: float = 0.8) -> int:
     power=power, alternative="two-sided")`` rounded up, then checked with the power itself
     (the solver is unreliable for large effects: it can answer 2 where 2 pairs fall short)
     so the answer is the smallest n ≥ 2 whose power reaches ``power``. The sign of ``d_z``
-    does not matter; ``math.inf`` (a float) for ``d_z == 0``.
+    does not matter; ``math.inf`` (a float) for ``d_z == 0``, and for an effect so small that
+    even the normal approximation, ``((z_{α/2} + z_power) / d_z)²``, which no t-test beats,
+    needs more than :data:`MAX_SEEDS` pairs (two seeds with equal accuracy give a d_z of
+    float noise, ~1e-16, for which the scan would never end).
     """
     from statsmodels.stats.power import TTestPower
     # Imported before the filter below: on import this module sets ConvergenceWarning to "always".
@@ -467,11 +471,14 @@ def seeds_needed(d_z: float, *, alpha: float = 0.05, power: float = 0.8) -> int:
     if d_z == 0:
         return math.inf
     d_z = abs(d_z)
+    normal = ((st.norm.isf(alpha / 2) + st.norm.isf(1 - power)) / d_z) ** 2
+    if normal > MAX_SEEDS:
+        return math.inf
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)   # no root for large effects: the scan below decides
         warnings.simplefilter("ignore", RuntimeWarning)
         solved = float(TTestPower().solve_power(effect_size=d_z, alpha=alpha, power=power, alternative="two-sided"))
-    n = max(2, math.ceil(solved)) if math.isfinite(solved) else 2
+    n = max(2, math.ceil(solved)) if math.isfinite(solved) else max(2, math.floor(normal))
     while _t_power(d_z, n, alpha) < power:
         n += 1
     while n > 2 and _t_power(d_z, n - 1, alpha) >= power:
