@@ -209,3 +209,22 @@ def test_workers_racing_to_create_a_new_databases_tables_retry(tmp_path, monkeyp
     monkeypatch.setattr(optuna.storages, "RDBStorage", racing)
     storage = srch._storage(f"sqlite:///{tmp_path / 'race.db'}", tmp_path)
     assert len(calls) == 2 and isinstance(storage, real)
+
+
+def test_importances_need_two_complete_trials_that_differ():
+    import optuna
+
+    from fernb.train.search import param_importances
+
+    def study_of(values):
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+        for v in values:
+            study.enqueue_trial({"lr": 0.01 * (len(study.trials) + 1)})
+            study.optimize(lambda t, v=v: (t.suggest_float("lr", 1e-3, 1.0), v)[1], n_trials=1)
+        return study
+
+    assert param_importances(study_of([0.5]))[0] is None
+    none, why = param_importances(study_of([0.4, 0.4]))
+    assert none is None and "no variance" in why              # fANOVA itself would raise here
+    found, what = param_importances(study_of([0.1, 0.4, 0.3]))
+    assert set(found) == {"lr"} and "FanovaImportanceEvaluator" in what

@@ -56,7 +56,7 @@ from fernb.train.recipes import RECIPES, TRAINING_STAGES
 
 __all__ = ["SPACES", "SEARCH_KEYS", "Knob", "parse_space", "validate_search", "search_data", "cv_folds_data",
            "open_study", "storage_label", "run_search", "best_overrides", "write_best", "read_params_file",
-           "trials_frame", "STAGE"]
+           "trials_frame", "param_importances", "STAGE"]
 
 STAGE = "03_ablations"
 SEARCH_KEYS = ("recipe", "trials", "sampler_seed", "storage", "study", "pruner", "startup_trials", "scale",
@@ -385,3 +385,19 @@ def best_path(study_name: str, root: str | os.PathLike | None = None) -> Path:
     """Where the study's ``best.yaml`` goes: ``runs/03_ablations/search/<study>/best.yaml``."""
     root = Path(root) if root is not None else project_root()
     return root / RUNS / STAGE / "search" / study_name / "best.yaml"
+
+
+def param_importances(study: optuna.Study, seed: int = 0) -> tuple[dict | None, str]:
+    """Optuna's fANOVA importance of each knob (``FanovaImportanceEvaluator(seed=seed)``, named
+    explicitly because Optuna's default evaluator changed between releases), and a sentence
+    saying what was computed. None, with the reason, when it cannot be: fewer than two complete
+    trials, or complete trials whose values are all equal (fANOVA then has no variance to
+    apportion and raises)."""
+    values = [t.value for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if len(values) < 2:
+        return None, f"{len(values)} complete trial(s): an importance needs at least two"
+    if np.ptp(values) == 0:
+        return None, f"all {len(values)} complete trials scored {values[0]:.4f}: there is no variance to apportion"
+    evaluator = optuna.importance.FanovaImportanceEvaluator(seed=seed)
+    return (optuna.importance.get_param_importances(study, evaluator=evaluator),
+            f"importance ({type(evaluator).__name__}, seed {seed})")
