@@ -308,3 +308,44 @@ def test_render_sample_validation():
         sf.render_sample(0, "train", 0, colour=True)
     with pytest.raises(ValueError, match=r"landmarks must be \(68,2\)"):
         sf.au_region_masks(np.zeros((5, 2)), 48)
+
+
+# --- au_off: the same face with Action Units switched off (notebook 05's causal check) -------------
+def test_au_off_zeroes_only_that_au_and_keeps_every_other_draw():
+    from fernb.data.synthfer import AUS, CLASS_AUS, render_sample
+    label = CANONICAL.index("happy")
+    on = render_sample(0, "test", 1, label=label, occlusion_prob=0.0)
+    off = render_sample(0, "test", 1, label=label, occlusion_prob=0.0, au_off=["AU12"])
+    k = AUS.index("AU12")
+    assert on.au_intensity[k] > 0 and off.au_intensity[k] == 0
+    keep = [i for i in range(len(AUS)) if i != k]
+    np.testing.assert_array_equal(on.au_intensity[keep], off.au_intensity[keep])
+    assert (on.yaw, on.pitch, on.roll, on.subject, on.label) == (off.yaw, off.pitch, off.roll, off.subject, off.label)
+    assert (on.image != off.image).any()
+    assert "AU12" in CLASS_AUS["happy"]
+
+
+def test_au_off_of_an_inactive_au_renders_the_same_bytes():
+    from fernb.data.synthfer import AUS, render_sample
+    on = render_sample(3, "train", 7, label=CANONICAL.index("sad"))
+    inactive = [a for a, v in zip(AUS, on.au_intensity) if v == 0]
+    assert inactive
+    off = render_sample(3, "train", 7, label=CANONICAL.index("sad"), au_off=inactive)
+    np.testing.assert_array_equal(on.image, off.image)
+    np.testing.assert_array_equal(on.landmarks, off.landmarks)
+
+
+def test_au_off_moves_the_landmarks_that_au_displaces_and_not_the_jaw_line_for_brows():
+    from fernb.data.synthfer import render_sample
+    label = CANONICAL.index("surprise")
+    on = render_sample(0, "test", 3, label=label, occlusion_prob=0.0)
+    off = render_sample(0, "test", 3, label=label, occlusion_prob=0.0, au_off="AU1")
+    moved = np.linalg.norm(on.landmarks - off.landmarks, axis=1) > 1e-4
+    assert moved[17:27].any()           # the brows (iBUG 17-26) move
+    assert not moved[0:17].any()        # the jaw line does not
+
+
+def test_au_off_names_an_unknown_au():
+    from fernb.data.synthfer import render_sample
+    with pytest.raises(ValueError, match="au_off: unknown AUs \\['AU99'\\]"):
+        render_sample(0, "test", 0, au_off=["AU99"])

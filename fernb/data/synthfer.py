@@ -659,11 +659,13 @@ def render_sample(seed: int, split: str, index: int, *, image_size: int = 48, rg
     draw (same identity, intensities, lighting...), so e.g. ``yaw=0`` and ``yaw=45`` show the
     same face turned. Without ``label`` the class is drawn from ``imbalance`` weights.
     ``options``: ``imbalance``, ``poses``, ``pose_probs``, ``yaw_jitter``, ``occlusion_prob``,
-    ``identity_range``, ``lighting``, ``resolution`` (as in :func:`generate`) and ``masks``
-    (default True; False skips the masks).
+    ``identity_range``, ``lighting``, ``resolution`` (as in :func:`generate`), ``masks``
+    (default True; False skips the masks) and ``au_off`` (AU names whose intensity is set to
+    zero after every draw is made: the same face, light and noise with those AUs switched off,
+    the causal check of notebook 05's interpretability scores).
     """
     allowed = {"imbalance", "poses", "pose_probs", "yaw_jitter", "occlusion_prob", "identity_range", "lighting",
-               "resolution", "masks"}
+               "resolution", "masks", "au_off"}
     unknown = sorted(set(options) - allowed)
     if unknown:
         raise ValueError(f"unknown options {unknown}; expected some of {sorted(allowed)}")
@@ -686,13 +688,19 @@ def render_sample(seed: int, split: str, index: int, *, image_size: int = 48, rg
         raise ValueError(f"yaw must be a finite angle in degrees, got {yaw!r}")
     if subject is not None and (isinstance(subject, bool) or not isinstance(subject, (int, np.integer)) or subject < 0):
         raise ValueError(f"subject must be a non-negative integer, got {subject!r}")
+    au_off = options.get("au_off", ())
+    au_off = (au_off,) if isinstance(au_off, str) else tuple(au_off)
+    unknown_aus = [a for a in au_off if a not in _AU]
+    if unknown_aus:
+        raise ValueError(f"au_off: unknown AUs {unknown_aus}; expected names from {AUS}")
     return _render(int(seed), split, int(index), int(image_size), bool(rgb), len(classes), label, yaw, subject,
                    poses, probs, float(options.get("yaw_jitter", 5.0)), float(occlusion_prob), cw,
-                   bool(options.get("masks", True)), identity_range, lighting, resolution)
+                   bool(options.get("masks", True)), identity_range, lighting, resolution, au_off)
 
 
 def _render(seed, split, index, S, rgb, n_classes, label, yaw, subject, poses, probs, yaw_jitter,
-            occlusion_prob, cw, masks, identity_range=(0.0, 1.0), lighting="normal", resolution=None) -> SynthSample:
+            occlusion_prob, cw, masks, identity_range=(0.0, 1.0), lighting="normal", resolution=None,
+            au_off=()) -> SynthSample:
     code = SPLIT_CODES[split]
     rng = np.random.default_rng([seed, code, index, 0])
     u = rng.random(64)
@@ -728,6 +736,8 @@ def _render(seed, split, index, S, rgb, n_classes, label, yaw, subject, poses, p
     for a in range(len(AUS)):
         if a not in active and au_u[2, a] < _LEAK_PROB:
             intensity[a] = _LEAK_RANGE[0] + (_LEAK_RANGE[1] - _LEAK_RANGE[0]) * au_u[3, a]
+    for au in au_off:                 # after every draw: nothing else about the sample changes
+        intensity[_AU[au]] = 0.0
     w_right = intensity.copy()
     w_left = intensity.copy()
     if cname == "contempt":
