@@ -1,7 +1,8 @@
-"""Attribution maps, and their scores against a ground-truth region (issue 17, in progress).
+"""Attribution maps, and their scores against a ground-truth region.
 
-HAFEM's interpretability claims are qualitative (its Grad-CAM and SHAP figures:
-``../shared/papers/``); LANMSFF's too. This module measures instead:
+HAFEM's interpretability claims are qualitative (its Grad-CAM and SHAP figures and their
+discussion), and so are LANMSFF's (its Grad-CAM maps across poses). This module measures
+instead:
 
 * :func:`grad_cam`: Grad-CAM from captum (``LayerGradCam`` with ``relu_attributions=True``,
   since captum does not ReLU unless asked), upsampled bilinearly to the input's size, on the
@@ -17,8 +18,8 @@ HAFEM's interpretability claims are qualitative (its Grad-CAM and SHAP figures:
   pixel inside the region grown by a tolerance scaled to the image size; its chance level is
   the grown region's share).
 
-Still to come (issue 17): SHAP, the AU-mask tables, the causal AU-off check, the sanity
-checks and notebook 05.
+Ground-truth regions come from SynthFER (:func:`fernb.data.synthfer.au_region_masks`, and
+``render_sample(..., au_off=...)`` for the same face with an Action Unit switched off).
 """
 from __future__ import annotations
 
