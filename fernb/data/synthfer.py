@@ -661,8 +661,8 @@ def render_sample(seed: int, split: str, index: int, *, image_size: int = 48, rg
     ``options``: ``imbalance``, ``poses``, ``pose_probs``, ``yaw_jitter``, ``occlusion_prob``,
     ``identity_range``, ``lighting``, ``resolution`` (as in :func:`generate`), ``masks``
     (default True; False skips the masks) and ``au_off`` (AU names whose intensity is set to
-    zero after every draw is made: the same face, light and noise with those AUs switched off,
-    the causal check of notebook 05's interpretability scores).
+    zero after every draw is made: the same face, light and noise with those AUs switched off;
+    an occluder is placed from the landmarks, so it moves with them).
     """
     allowed = {"imbalance", "poses", "pose_probs", "yaw_jitter", "occlusion_prob", "identity_range", "lighting",
                "resolution", "masks", "au_off"}
