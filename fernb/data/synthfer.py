@@ -50,7 +50,14 @@ Conventions
   iBUG 68-point order; ``visible`` is True where the landmark's surface faces the camera.
   Landmarks stay where the face is under an occluder (occlusion is not self-occlusion).
 * ``au_masks`` holds every AU in :data:`AUS` (active or not): check ``au_intensity`` to
-  keep the active ones.
+  keep the active ones. Each is the landmark region of :func:`au_region_masks` united with
+  the renderer's own record (``_AUTrace``) of every drawn primitive the AU moves (through
+  the displacement table or the jaw drop, widened by how far it moves them in this face),
+  gates or strengthens (texture curves, teeth, mouth cavity), the head outline a jaw drop
+  moves, spread by the sample's blur. It is drawn from this sample's geometry, so an
+  inactive AU's mask still holds its landmark region and the drawn curves it would
+  strengthen; an effect that exists only while the AU is active (e.g. its wrinkles) adds
+  nothing then. :func:`au_footprint` gives the pixels an AU actually changes.
 
 Reproducibility: sample ``i`` of split ``s`` is drawn from ``np.random.default_rng([seed,
 code(s), i, 0])`` (and its identity from ``[seed, code(s), i, 1]``, or ``[seed, 3,
@@ -75,7 +82,7 @@ from fernb.progress import progress_bar
 
 __all__ = [
     "AUS", "CLASS_AUS", "COMPANION_AUS", "FER2013_TRAIN_COUNTS", "KDEF_POSES", "DEFAULT_POSE_PROBS",
-    "LIGHTINGS", "N_IDENTITY_DRAWS", "SynthSample", "render_sample", "au_region_masks", "generate", "class_weights",
+    "LIGHTINGS", "N_IDENTITY_DRAWS", "SynthSample", "render_sample", "au_region_masks", "au_footprint", "generate", "class_weights",
     "allocate_counts",
 ]
 
@@ -134,7 +141,7 @@ class SynthSample:
     landmarks: np.ndarray               # float32 (68,2) output-pixel (x, y)
     visible: np.ndarray                 # bool (68,) landmark faces the camera
     au_intensity: np.ndarray            # float32 (len(AUS),) in [0,1]
-    au_masks: dict[str, np.ndarray]     # every AU in AUS -> bool (S,S) region where it acts
+    au_masks: dict[str, np.ndarray]     # every AU in AUS -> bool (S,S): landmark region | renderer's record
     subject: int
     silhouette: np.ndarray | None = None  # bool (S,S) projected head (+ nose, lips), when masks are made
     occluder: str = ""                  # "", "sunglasses", "hand" or "bar"
@@ -555,6 +562,95 @@ def au_region_masks(landmarks: np.ndarray, image_size: int, aus: Sequence[str] =
 
 
 # --------------------------------------------------------------------------------------
+# The renderer's own record of where each AU changes the pixels
+# --------------------------------------------------------------------------------------
+# AU a moves landmark i (any displacement row of _D_ALL is non-zero there); AU26's jaw drop
+# is added per face (it depends on the identity's jaw weights), see _render.
+_TRACE_LEVEL = 1                     # blurred record >= 1 grey level: any pixel the drawing can reach
+_MOVES = (np.abs(_D_RIGHT).sum(2) + np.abs(_D_LEFT).sum(2) + np.abs(_D_MID).sum(2)) > 0
+
+
+class _AUTrace:
+    """Per-AU masks, at the 2x render canvas, of every drawn primitive an AU moves, gates or strengthens.
+
+    A primitive is recorded for AU ``a`` when ``a`` moves one of the landmarks it is anchored
+    to (``moves``, from the displacement table and the jaw drop) or sets its existence,
+    strength or colour (``gates``). A *gated* primitive is recorded as drawn (filled, with its
+    thickness): switching the AU off can remove or re-colour all of it. A primitive that ``a``
+    only *moves* is recorded as its outline band, widened by ``delta[a]``, how far ``a`` moves
+    those landmarks in this face (2x-canvas pixels; 0 when ``a`` is inactive): a uniformly
+    coloured shape whose vertices move by at most d changes only within d of its outline.
+    Each primitive carries ``value``, the most it can change a pixel it covers (grey levels:
+    255 for a shape, the darkening of a texture curve); ``finish`` blurs the record with the
+    sample's own blur kernel (the renderer blurs the 2x canvas before INTER_AREA) and keeps
+    the pixels where that blurred bound reaches ``_TRACE_LEVEL``.
+    """
+
+    def __init__(self, R: int, moves: np.ndarray, delta: np.ndarray):
+        self.R, self.moves, self.delta = R, moves, delta
+        self.ops: dict[int, list] = {}        # AU index -> [(value, draw(canvas, value))]
+        self.regions: dict[int, np.ndarray] = {}
+
+    def targets(self, idx, gates=(), geo=None):
+        """[(AU index, gated, grow px)] for a primitive anchored to landmarks ``idx``."""
+        idx = np.asarray(idx, int).ravel()
+        gated = {_AU[g] for g in gates}
+        movers = set(np.flatnonzero(self.moves[:, idx].any(1)).tolist()) if idx.size else set()
+        out = []
+        for a in sorted(gated | movers):
+            grow = float(self.delta[a, idx].max()) if idx.size else 0.0
+            grow += float((geo or {}).get(AUS[a], 0.0))
+            out.append((a, a in gated, int(math.ceil(grow - 1e-6)) if grow > 1e-6 else 0))
+        return out
+
+    def _add(self, a, value, draw):
+        self.ops.setdefault(a, []).append((int(value), draw))
+
+    def lines(self, runs, thickness, idx, gates=(), geo=None, value=255):
+        """Open polylines ``runs`` (shifted int points, as drawn) of width ``thickness``."""
+        for a, _, grow in self.targets(idx, gates, geo):
+            t = thickness + 2 * grow + 2
+            self._add(a, value, lambda c, v, t=t: cv2.polylines(c, runs, False, v, t, cv2.LINE_8, _SHIFT))
+
+    def shape(self, pts, idx, gates=(), geo=None, outline=1, value=255):
+        """A filled polygon (shifted int points, as drawn) with an outline of width ``outline``."""
+        for a, gated, grow in self.targets(idx, gates, geo):
+            t = outline + 2 * grow + 2
+            if gated:
+                self._add(a, value, lambda c, v: cv2.fillPoly(c, [pts], v, cv2.LINE_8, _SHIFT))
+            self._add(a, value, lambda c, v, t=t: cv2.polylines(c, [pts], True, v, t, cv2.LINE_8, _SHIFT))
+
+    def ellipse(self, centre, axes, angle, idx, gates=(), geo=None, value=255):
+        """A filled ellipse (shifted int centre and axes, as drawn)."""
+        for a, _, grow in self.targets(idx, gates, geo):
+            ax = (axes[0] + (grow + 1) * _ONE, axes[1] + (grow + 1) * _ONE)
+            self._add(a, value, lambda c, v, ax=ax: cv2.ellipse(c, centre, ax, angle, 0, 360, v, -1, cv2.LINE_8,
+                                                                 _SHIFT))
+
+    def area(self, au: str, region: np.ndarray):
+        """A bool (R,R) region (e.g. where the head silhouette moves) for ``au``, value 255."""
+        a = _AU[au]
+        self.regions[a] = region if a not in self.regions else self.regions[a] | region
+
+    def finish(self, S: int, sigma: float) -> dict[str, np.ndarray]:
+        """Output-resolution bool masks: the sample's blur spread, then any 2x2 block."""
+        out = {}
+        for au in AUS:
+            a = _AU[au]
+            if a not in self.ops and a not in self.regions:
+                out[au] = np.zeros((S, S), bool)
+                continue
+            canvas = np.zeros((self.R, self.R), np.uint8)
+            for value, draw in sorted(self.ops.get(a, []), key=lambda op: op[0]):   # ascending: the max wins
+                draw(canvas, value)
+            if a in self.regions:
+                canvas[self.regions[a]] = 255
+            spread = cv2.GaussianBlur(canvas, (0, 0), sigma) >= _TRACE_LEVEL
+            out[au] = spread.reshape(S, 2, S, 2).any(axis=(1, 3))
+        return out
+
+
+# --------------------------------------------------------------------------------------
 # The renderer
 # --------------------------------------------------------------------------------------
 def class_weights(imbalance: str | Mapping[str, float], classes: Sequence[str]) -> np.ndarray:
@@ -698,6 +794,26 @@ def render_sample(seed: int, split: str, index: int, *, image_size: int = 48, rg
                    bool(options.get("masks", True)), identity_range, lighting, resolution, au_off)
 
 
+def au_footprint(seed: int, split: str, index: int, au: str, *, threshold: int = 2, **render_options) -> np.ndarray:
+    """Bool (S,S): the pixels ``au`` changes in sample ``index`` of ``split``.
+
+    Those whose grey level (any channel, for ``rgb=True``) differs by more than ``threshold``
+    between ``render_sample(seed, split, index, **render_options)`` and the same call with
+    ``au_off=[au]``: the same face, light and sensor noise with only that AU switched off, so
+    the difference is the AU's own effect (empty when the AU is inactive). This is what the
+    ``au_masks`` of both renderings must cover (``tests/test_synthfer.py``). Pass
+    ``occlusion_prob=0.0`` to exclude occluders, which are placed from the landmarks and so
+    move with them. ``au_off`` and ``masks`` in ``render_options`` are ignored.
+    """
+    if au not in _AU:
+        raise ValueError(f"unknown AU {au!r}; expected a name from {AUS}")
+    opts = {k: v for k, v in render_options.items() if k not in ("au_off", "masks")}
+    on = render_sample(seed, split, index, masks=False, **opts).image.astype(np.int16)
+    off = render_sample(seed, split, index, masks=False, au_off=[au], **opts).image.astype(np.int16)
+    diff = np.abs(on - off)
+    return (diff.max(axis=-1) if diff.ndim == 3 else diff) > threshold
+
+
 def _render(seed, split, index, S, rgb, n_classes, label, yaw, subject, poses, probs, yaw_jitter,
             occlusion_prob, cw, masks, identity_range=(0.0, 1.0), lighting="normal", resolution=None,
             au_off=()) -> SynthSample:
@@ -780,6 +896,26 @@ def _render(seed, split, index, S, rgb, n_classes, label, yaw, subject, poses, p
     lm2 = proj(L3)
     lm_face = facing(N3)
     visible = lm_face > 0.0
+    trace = None
+    if masks:
+        # how far each AU moves each landmark in this face (2x-canvas px): the landmarks
+        # re-made without that AU's displacement (or jaw drop), projected
+        moves = _MOVES.copy()
+        L3_nojaw = _landmarks3d(p, disp, 0.0)[0]
+        moves[_AU["AU26"]] = np.abs(_landmarks3d(p, disp, 1.0)[0] - L3_nojaw).max(1) > 1e-9
+        delta = np.zeros((len(AUS), 68))
+        for a in np.flatnonzero(np.maximum(w_right, w_left) > 0):
+            if AUS[a] == "AU26":
+                L3_wo = L3_nojaw
+            else:
+                d_a = (w_right[a] * _D_RIGHT[a] + w_left[a] * _D_LEFT[a] + 0.5 * (w_right[a] + w_left[a]) * _D_MID[a])
+                L3_wo = _landmarks3d(p, disp - d_a, jaw)[0]
+            delta[a] = np.linalg.norm(proj(L3_wo) - lm2, axis=1)
+        trace = _AUTrace(2 * S, moves, delta)
+
+    def _movers(idx):
+        """Names of the AUs that move any of landmarks ``idx`` (none when no masks are made)."""
+        return tuple(AUS[a] for a in np.flatnonzero(trace.moves[:, list(idx)].any(1))) if trace is not None else ()
 
     # ---- background ----------------------------------------------------------------------
     grey = _lerp(25, 225, u[13])
@@ -821,6 +957,7 @@ def _render(seed, split, index, S, rgb, n_classes, label, yaw, subject, poses, p
     V[:, 1] = b * r
     V[:, 2] = p.c * _SIN_T * _COS_P + p.chin_fwd * _smoothstep(0.25, 1.0, r) * _clip(_COS_P, 0, 1) ** 2
     jw = _jaw_weight(p, V[:, 1], _COS_P)
+    V_nojaw = V.copy() if (trace is not None and jaw != 0.0) else None
     V[:, 1] += jaw * jw
     V[:, 2] -= 0.25 * jaw * jw
     theta_h = p.theta_front + (p.theta_back - p.theta_front) * (1 - _COS_P) / 2
@@ -830,6 +967,11 @@ def _render(seed, split, index, S, rgb, n_classes, label, yaw, subject, poses, p
     hair_hull = cv2.convexHull(_ipts(proj(V[hair_v] * _HAIR_SCALE))) if hair_v.sum() >= 3 else None
     alpha = np.zeros((R, R), np.uint8)
     cv2.fillConvexPoly(alpha, head_hull, 255, cv2.LINE_AA, _SHIFT)
+    if V_nojaw is not None:       # AU26: where the head silhouette (alpha > 127, as drawn) moves
+        alpha0 = np.zeros((R, R), np.uint8)
+        cv2.fillConvexPoly(alpha0, cv2.convexHull(_ipts(proj(V_nojaw))), 255, cv2.LINE_AA, _SHIFT)
+        trace.area("AU26", (alpha > 127) != (alpha0 > 127))
+        rect0 = cv2.boundingRect(alpha0)
     x0, y0, w0, h0 = cv2.boundingRect(alpha)
     if hair_hull is not None:
         alpha_h = np.zeros((R, R), np.uint8)
@@ -883,6 +1025,23 @@ def _render(seed, split, index, S, rgb, n_classes, label, yaw, subject, poses, p
             coarse[..., 3] = hair
         fine = up(coarse)
         where = alpha[y0:y0 + h0, x0:x0 + w0] > 127
+        if V_nojaw is not None and hair_hull is not None and rect0 != cv2.boundingRect(alpha):
+            # AU26 moved the chin, so the ray-cast box and its upsampling: the hairline, the one
+            # sharp edge of the upsampled layer, shifts where the two boxes sample it differently
+            x0b, y0b = min(rect0[0], xh), min(rect0[1], yh)
+            w0b, h0b = max(rect0[0] + rect0[2], xh + wh) - x0b, max(rect0[1] + rect0[3], yh + hh) - y0b
+
+            def sampled(o, n, o_b, n_b):
+                """Canvas position each pixel's upsampled value comes from, in the box (o, n) and (o_b, n_b)."""
+                q = np.arange(o, o + n, dtype=float)
+                at = lambda o_, n_: o_ + step * ((q - o_ + 0.5) * (-(-n_ // step)) / n_ - 0.5) + 0.5 * (step - 1)  # noqa: E731
+                return np.abs(at(o, n) - at(o_b, n_b)) if n_b > 0 else np.full(n, np.inf)
+
+            moved = (sampled(y0, h0, y0b, h0b)[:, None] > 0.1) | (sampled(x0, w0, x0b, w0b)[None, :] > 0.1)
+            edge = (fine[..., 3] > 0.0) & (fine[..., 3] < 1.0) & moved
+            box = np.zeros((R, R), bool)
+            box[y0:y0 + h0, x0:x0 + w0] = cv2.dilate(edge.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+            trace.area("AU26", box)
         if hair_hull is not None:
             where |= (alpha_h[y0:y0 + h0, x0:x0 + w0] > 127) & (fine[..., 3] > 0.5)
         np.copyto(region, fine[..., :3].astype(np.uint8), where=where[..., None])
@@ -896,8 +1055,12 @@ def _render(seed, split, index, S, rgb, n_classes, label, yaw, subject, poses, p
     mouth_hull = cv2.convexHull(_ipts(lm2[[33, 31, 35, *range(48, 60), 7, 8, 9]]))
     if abs(yaw) > 50:
         cv2.fillConvexPoly(img, mouth_hull, _col(nose_col * 0.97), cv2.LINE_AA, _SHIFT)
+        if trace is not None:
+            trace.shape(mouth_hull, [33, 31, 35, *range(48, 60), 7, 8, 9])
     if abs(yaw) > 12:
         cv2.fillConvexPoly(img, nose_hull, _col(nose_col), cv2.LINE_AA, _SHIFT)
+        if trace is not None:
+            trace.shape(nose_hull, range(27, 36))
 
     # ---- brows -----------------------------------------------------------------------------
     brow_col = skin * (1 - p.brow_density) + p.hair * 0.6 * p.brow_density
@@ -908,6 +1071,8 @@ def _render(seed, split, index, S, rgb, n_classes, label, yaw, subject, poses, p
         top = L3[idx] - np.stack([0 * th, th * 0.6, 0 * th], 1)
         bot = L3[idx] + np.stack([0 * th, th * 0.6, 0 * th], 1)
         cv2.fillPoly(img, [_ipts(proj(np.concatenate([top, bot[::-1]])))], _col(brow_col), cv2.LINE_AA, _SHIFT)
+        if trace is not None:     # small and shown only when facing the camera: recorded whole
+            trace.shape(_ipts(proj(np.concatenate([top, bot[::-1]]))), idx, gates=_movers(idx))
 
     # ---- eyes ------------------------------------------------------------------------------
     lid_th = max(1, int(round(0.025 * s)))
@@ -932,33 +1097,54 @@ def _render(seed, split, index, S, rgb, n_classes, label, yaw, subject, poses, p
                     _col([p.iris] * 3), -1, cv2.LINE_AA, _SHIFT)
         cv2.polylines(img, [_ipts(e2[[0, 1, 2, 3]])], False, _col([28, 22, 20]), lid_th, cv2.LINE_AA, _SHIFT)
         cv2.polylines(img, [_ipts(e2[[3, 4, 5, 0]])], False, _col(skin * 0.55), 1, cv2.LINE_AA, _SHIFT)
+        if trace is not None:     # the eye, recorded whole: its iris size and angle follow the lids
+            trace.shape(_ipts(e2), idx, gates=_movers(idx), outline=lid_th)
+            trace.ellipse(tuple(_ipts(ic)), (int(rx * _ONE), int(ry * _ONE)), angle, idx,
+                          geo={AUS[a]: trace.delta[a, idx].max() for a in range(len(AUS))})
 
     # ---- mouth -----------------------------------------------------------------------------
     cv2.fillPoly(img, [_ipts(lm2[48:60])], _col(p.lip * (0.6 + 0.4 * shade_of(rot[:, 2]))), cv2.LINE_AA, _SHIFT)
+    if trace is not None:
+        trace.shape(_ipts(lm2[48:60]), range(48, 60))
     gap = L3[66, 1] - L3[62, 1]
     if gap > 0.012:
+        # the cavity and teeth exist while the inner lips part (62, 66): whole for the AUs moving those
+        gap_aus = _movers([62, 66])
         cv2.fillPoly(img, [_ipts(lm2[60:68])], _col([45, 22, 22]), cv2.LINE_AA, _SHIFT)
         t_up = min(0.06, 0.45 * gap)
         upper = L3[[60, 61, 62, 63, 64]]
         teeth = np.concatenate([upper, (upper + np.array([0, t_up, -0.02]))[::-1]])
         cv2.fillPoly(img, [_ipts(proj(teeth))], _col([215, 210, 196]), cv2.LINE_AA, _SHIFT)
+        if trace is not None:
+            trace.shape(_ipts(lm2[60:68]), range(60, 68), gates=gap_aus)
+            trace.shape(_ipts(proj(teeth)), [60, 61, 62, 63, 64, 66], gates=gap_aus)
         if intensity[_AU["AU16"]] > 0.3 or intensity[_AU["AU20"]] > 0.4:
             lower = L3[[64, 65, 66, 67, 60]]
             t_lo = min(0.045, 0.3 * gap)
             teeth = np.concatenate([lower, (lower - np.array([0, t_lo, 0.02]))[::-1]])
             cv2.fillPoly(img, [_ipts(proj(teeth))], _col([200, 195, 182]), cv2.LINE_AA, _SHIFT)
+            if trace is not None:  # the lower teeth show when AU16 or AU20 is strong
+                trace.shape(_ipts(proj(teeth)), [60, 62, 64, 65, 66, 67], gates=("AU16", "AU20", *gap_aus))
     cv2.polylines(img, [_ipts(lm2[[60, 61, 62, 63, 64]])], False, _col(p.lip * 0.45), 1, cv2.LINE_AA, _SHIFT)
+    if trace is not None:
+        trace.lines([_ipts(lm2[[60, 61, 62, 63, 64]])], 1, range(60, 65))
 
     # ---- texture cues: a darkening map -----------------------------------------------------
     dark = np.zeros((R, R), np.uint8)
 
     curves: list[tuple[np.ndarray, float, int, float]] = []
+    curve_deps: list[tuple] = []      # per queued curve: (anchor landmarks, gating AUs, extra grow per AU)
 
-    def curve(pts_xy, strength, thickness=1, lift=0.0):
-        """Queue a surface curve given canonical (x, y) points (drawn in one batch below)."""
+    def curve(pts_xy, strength, thickness=1, lift=0.0, *, anchors=(), gates=(), geo=None):
+        """Queue a surface curve given canonical (x, y) points (drawn in one batch below).
+
+        ``anchors``: the landmarks its points are placed from; ``gates``: the AUs that set its
+        existence or strength; ``geo``: {AU: canonical units} it moves the curve by beyond its
+        anchors (for the AU masks only)."""
         strength = float(min(strength, 0.9))
         if strength > 0.02:
             curves.append((np.asarray(pts_xy, float), strength, thickness, lift))
+            curve_deps.append((anchors, gates, {k: v * s for k, v in (geo or {}).items()}))
 
     I = intensity
     thick = lambda v: 2 if (v > 0.55 and s > 20) else 1  # noqa: E731
@@ -970,19 +1156,21 @@ def _render(seed, split, index, S, rgb, n_classes, label, yaw, subject, poses, p
         xs = np.linspace(-ext, ext, 9)
         for k, dy in enumerate((0.16, 0.27, 0.38)):
             ys = brow_top - dy - 0.04 * (1 - (xs / ext) ** 2)
-            curve(np.column_stack([xs, ys]), 0.45 * fw * (1 - 0.2 * k), 1)
+            curve(np.column_stack([xs, ys]), 0.45 * fw * (1 - 0.2 * k), 1, anchors=(19, 24), gates=("AU1", "AU2"))
     # AU4 vertical furrows between the brows
     v4 = I[_AU["AU4"]]
     if v4 > 0.05:
         ytop = min(L3[21, 1], L3[22, 1]) - 0.06
         for x in (-0.06, 0.06):
-            curve(np.array([[x, ytop], [x * 0.8, ytop + 0.09], [x * 0.7, ytop + 0.18]]), 0.6 * v4, thick(v4))
+            curve(np.array([[x, ytop], [x * 0.8, ytop + 0.09], [x * 0.7, ytop + 0.18]]), 0.6 * v4, thick(v4),
+                  anchors=(21, 22), gates=("AU4",))
     # AU9 nose-bridge wrinkles
     v9 = I[_AU["AU9"]]
     if v9 > 0.05:
         for y in np.linspace(L3[27, 1] + 0.04, L3[28, 1] + 0.08, 3):
             xs = np.linspace(-0.13, 0.13, 5)
-            curve(np.column_stack([xs, y + 0.02 * np.abs(xs) / 0.13]), 0.55 * v9, 1, lift=0.1)
+            curve(np.column_stack([xs, y + 0.02 * np.abs(xs) / 0.13]), 0.55 * v9, 1, lift=0.1, anchors=(27, 28),
+                  gates=("AU9",))
     # per side: crow's feet + lower-lid bags (AU6), nasolabial fold (AU12/AU9), dimple (AU14), AU15 crease
     for sgn, w in ((-1.0, w_right), (1.0, w_left)):
         outer, lower_a, lower_b, corner, ala_i = (36, 41, 40, 48, 31) if sgn < 0 else (45, 46, 47, 54, 35)
@@ -991,23 +1179,27 @@ def _render(seed, split, index, S, rgb, n_classes, label, yaw, subject, poses, p
             o = L3[outer, :2] + np.array([sgn * 0.05, 0])
             for dy in (-0.05, 0.0, 0.06):
                 curve(np.array([o, o + np.array([sgn * 0.07, dy * 0.6]), o + np.array([sgn * 0.14, dy])]),
-                      0.5 * v6, 1)
+                      0.5 * v6, 1, anchors=(outer,), gates=("AU6",))
             la, lb = L3[lower_a, :2], L3[lower_b, :2]
-            curve(np.array([la + [0, 0.07], (la + lb) / 2 + [0, 0.09], lb + [0, 0.07]]), 0.4 * v6, 1)
+            curve(np.array([la + [0, 0.07], (la + lb) / 2 + [0, 0.09], lb + [0, 0.07]]), 0.4 * v6, 1,
+                  anchors=(lower_a, lower_b), gates=("AU6",))
         fold = p.fold + 0.5 * w[_AU["AU12"]] + 0.3 * I[_AU["AU9"]] + 0.1 * w[_AU["AU6"]]
         a0 = L3[ala_i, :2] + np.array([sgn * 0.06, -0.06])
         c0 = L3[corner, :2] + np.array([sgn * (0.07 + 0.03 * w[_AU["AU12"]]), 0.1])
         mid = (a0 + c0) / 2 + np.array([sgn * (0.05 + 0.04 * w[_AU["AU12"]]), 0])
         tt = np.linspace(0, 1, 7)[:, None]
-        curve((1 - tt) ** 2 * a0 + 2 * tt * (1 - tt) * mid + tt ** 2 * c0, fold, thick(fold))
+        curve((1 - tt) ** 2 * a0 + 2 * tt * (1 - tt) * mid + tt ** 2 * c0, fold, thick(fold),
+              anchors=(ala_i, corner), gates=("AU12", "AU9", "AU6"), geo={"AU12": 0.05 * w[_AU["AU12"]]})
         v14 = w[_AU["AU14"]]
         if v14 > 0.05:
             d0 = L3[corner, :2] + np.array([sgn * 0.05, 0])
-            curve(np.array([d0 + [0, -0.05], d0 + [sgn * 0.015, 0], d0 + [0, 0.05]]), 0.7 * v14, thick(v14))
+            curve(np.array([d0 + [0, -0.05], d0 + [sgn * 0.015, 0], d0 + [0, 0.05]]), 0.7 * v14, thick(v14),
+                  anchors=(corner,), gates=("AU14",))
         v15 = I[_AU["AU15"]]
         if v15 > 0.1:
             c1 = L3[corner, :2]
-            curve(np.array([c1 + [sgn * 0.03, 0.04], c1 + [sgn * 0.04, 0.12], c1 + [sgn * 0.03, 0.2]]), 0.35 * v15, 1)
+            curve(np.array([c1 + [sgn * 0.03, 0.04], c1 + [sgn * 0.04, 0.12], c1 + [sgn * 0.03, 0.2]]), 0.35 * v15, 1,
+                  anchors=(corner,), gates=("AU15",))
     if curves:
         allxy = np.concatenate([c[0] for c in curves])
         z, n = _surface_z(p, allxy[:, 0], allxy[:, 1])
@@ -1015,22 +1207,27 @@ def _render(seed, split, index, S, rgb, n_classes, label, yaw, subject, poses, p
         allp = proj(np.column_stack([allxy, z + lifts]))
         allv = facing(n) > 0.1
         pos = 0
-        for pts_xy, strength, thickness, _ in curves:
+        for (pts_xy, strength, thickness, _), deps in zip(curves, curve_deps):
             k1 = pos + len(pts_xy)
             p2, vis = allp[pos:k1], allv[pos:k1]
             pos = k1
             val = int(255 * strength)
+            runs = []
             if vis.all():
-                cv2.polylines(dark, [_ipts(p2)], False, val, thickness, cv2.LINE_AA, _SHIFT)
-                continue
-            start = None
-            for k in range(len(p2) + 1):
-                if k < len(p2) and vis[k]:
-                    start = k if start is None else start
-                    continue
-                if start is not None and k - start >= 2:
-                    cv2.polylines(dark, [_ipts(p2[start:k])], False, val, thickness, cv2.LINE_AA, _SHIFT)
+                runs.append(_ipts(p2))
+                cv2.polylines(dark, runs, False, val, thickness, cv2.LINE_AA, _SHIFT)
+            else:
                 start = None
+                for k in range(len(p2) + 1):
+                    if k < len(p2) and vis[k]:
+                        start = k if start is None else start
+                        continue
+                    if start is not None and k - start >= 2:
+                        runs.append(_ipts(p2[start:k]))
+                        cv2.polylines(dark, [runs[-1]], False, val, thickness, cv2.LINE_AA, _SHIFT)
+                    start = None
+            if trace is not None and runs:
+                trace.lines(runs, thickness, deps[0], gates=deps[1], geo=deps[2], value=val)
     # nose shading: nostrils, base, a bridge side-shadow
     for i0, i1 in ((31, 32), (35, 34)):
         if lm_face[i0] > 0.0:
@@ -1038,12 +1235,18 @@ def _render(seed, split, index, S, rgb, n_classes, label, yaw, subject, poses, p
             f = max(0.2, abs(rot[2, 2]))
             cv2.ellipse(dark, tuple(_ipts(c)), (int(0.045 * s * f * _ONE) + 1, int(0.022 * s * _ONE) + 1),
                         0, 0, 360, 150, -1, cv2.LINE_AA, _SHIFT)
+            if trace is not None:
+                trace.ellipse(tuple(_ipts(c)), (int(0.045 * s * f * _ONE) + 1, int(0.022 * s * _ONE) + 1), 0,
+                              [i0, i1], gates=_movers([i0]), value=150)
     cv2.polylines(dark, [_ipts(lm2[31:36])], False, 60, 1, cv2.LINE_AA, _SHIFT)
     side = 1.0 if light[0] < 0 else -1.0
     bridge = L3[27:31] + np.array([side * 0.09, 0, -0.06])
     cv2.polylines(dark, [_ipts(proj(bridge))], False, 45, max(1, int(0.03 * s)), cv2.LINE_AA, _SHIFT)
     if abs(yaw) > 12:
         cv2.polylines(dark, [nose_hull], True, 40, 1, cv2.LINE_AA, _SHIFT)
+    if trace is not None:
+        trace.lines([_ipts(lm2[31:36])], 1, range(31, 36), value=60)
+        trace.lines([_ipts(proj(bridge))], max(1, int(0.03 * s)), range(27, 31), value=45)
     img = cv2.multiply(img, cv2.cvtColor(255 - dark, cv2.COLOR_GRAY2RGB), scale=1.0 / 255.0)
 
     # ---- occluder --------------------------------------------------------------------------
@@ -1110,7 +1313,9 @@ def _render(seed, split, index, S, rgb, n_classes, label, yaw, subject, poses, p
     au_masks: dict[str, np.ndarray] = {}
     silhouette = None
     if masks:
-        au_masks = au_region_masks(landmarks, S, AUS, visible=visible)
+        # the landmark regions (as for any 68-landmark data set) and the renderer's own record
+        drawn = trace.finish(S, sigma_blur)
+        au_masks = {au: m | drawn[au] for au, m in au_region_masks(landmarks, S, AUS, visible=visible).items()}
         sil = np.zeros((S, S), np.uint8)
         for hull_px in (head_hull, nose_hull, mouth_hull):
             pts = (hull_px.reshape(-1, 2) / _ONE + 0.5) / k - 0.5
