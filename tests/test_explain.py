@@ -99,3 +99,263 @@ def test_grad_cam_runs_through_hafem_with_timm_in_place_activations_and_its_cbam
         cams = grad_cam(model, x, 2, which=which)
         assert cams.shape == (2, 48, 48) and torch.isfinite(cams).all()
     assert cam_layer(model) is model.backbone and cam_layer(model, "cbam") is model.cbam
+
+
+# --- SHAP, ground truth, scores, causal and sanity checks (notebook 05) ------------------------
+from captum.attr import IntegratedGradients  # noqa: E402
+
+from fernb.data.synthfer import AUS, generate  # noqa: E402
+from fernb.evaluate import explain as ex  # noqa: E402
+from fernb.evaluate import faithfulness as fa  # noqa: E402
+from fernb.labels import SEVEN  # noqa: E402
+
+
+class SmallNet(nn.Module):
+    """A two-conv network with the fernb contract and ``components()`` (what randomisation reads)."""
+
+    def __init__(self, classes=2):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 6, 3, padding=1)
+        self.conv2 = nn.Conv2d(6, 8, 3, padding=1)
+        self.head = nn.Linear(8, classes)
+
+    def components(self):
+        return {"conv1": [self.conv1], "conv2": [self.conv2], "head": [self.head]}
+
+    def forward_head(self, e):
+        return self.head(e)
+
+    def forward(self, x):
+        f = torch.tanh(self.conv2(torch.tanh(self.conv1(x))))
+        e = f.mean((2, 3))
+        return FEROutput(self.head(e), e)
+
+
+def test_shap_expected_gradients_agree_with_captum_integrated_gradients_for_one_baseline():
+    # With a background of one face, expected gradients average grad(x' + t(x - x')) * (x - x') over
+    # t ~ U(0, 1): the integral Integrated Gradients computes on the same straight path. Both
+    # libraries must give the same attribution, up to shap's Monte-Carlo error in t.
+    torch.manual_seed(0)
+    model = SmallNet().eval()
+    x = torch.rand(2, 1, 8, 8)
+    baseline = torch.rand(1, 1, 8, 8) * 0.2
+    ours = ex.shap_pixels(model, x, [1, 0], baseline, nsamples=3000, seed=0, batch_size=500).numpy()
+    ig = IntegratedGradients(lambda inp: model(inp).logits)
+    ref = ig.attribute(x, baselines=baseline.expand_as(x), target=torch.tensor([1, 0]), n_steps=300).sum(1).detach().numpy()
+    for a, b in zip(ours, ref):
+        assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.99
+        assert np.abs(a - b).max() < 0.05 * np.abs(b).max()
+    # completeness: the attributions add up to the logit's change from the baseline
+    with torch.no_grad():
+        change = model(x).logits[[0, 1], [1, 0]] - model(baseline).logits[0, [1, 0]]
+    assert ours.sum((1, 2)) == pytest.approx(change.numpy(), rel=0.05, abs=1e-3)
+
+
+def test_shap_on_a_linear_head_is_the_weights_times_the_distance_from_the_background():
+    torch.manual_seed(1)
+    model = SmallNet(classes=3).eval()
+    emb = torch.randn(5, 8)
+    background = torch.randn(1, 8)
+    values = ex.shap_features(model, emb, background, nsamples=20)
+    assert values.shape == (5, 8, 3)
+    expected = (emb - background).numpy()[:, :, None] * model.head.weight.detach().numpy().T[None]
+    np.testing.assert_allclose(values, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_attribution_maps_refuse_an_unknown_method_and_a_mismatched_background():
+    model = SmallNet()
+    with pytest.raises(ValueError, match="unknown attribution methods \\['lime'\\]"):
+        ex.attribution_maps(model, torch.rand(1, 1, 8, 8), 0, background=torch.rand(2, 1, 8, 8), methods=["lime"])
+    with pytest.raises(ValueError, match="background must be faces shaped like the inputs"):
+        ex.shap_pixels(model, torch.rand(1, 1, 8, 8), 0, torch.rand(2, 1, 9, 9))
+
+
+def _toy_truth():
+    """Two 4x4 'happy' faces: AU6 the top row, AU12 the bottom row; face 1 has AU12 inactive."""
+    masks = {a: np.zeros((2, 4, 4), bool) for a in AUS}
+    masks["AU6"][:, 0, :] = True
+    masks["AU12"][:, 3, :] = True
+    intensity = np.zeros((2, len(AUS)), np.float32)
+    intensity[:, AUS.index("AU6")] = 0.5
+    intensity[0, AUS.index("AU12")] = 0.8
+    return ex.GroundTruth(index=np.array([10, 11]), images=np.zeros((2, 4, 4), np.uint8),
+                          labels=np.array([SEVEN.index("happy")] * 2), classes=SEVEN, masks=masks,
+                          intensity=intensity, yaw=np.zeros(2, np.float32), occluder=np.array(["", ""], dtype=object),
+                          source="toy")
+
+
+def test_scores_against_a_class_region_and_each_au_with_chance_by_hand():
+    truth = _toy_truth()
+    rel = np.zeros((2, 4, 4))
+    rel[0, 0, 0], rel[0, 1, 1], rel[0, 3, 2] = 3.0, 1.0, 2.0        # 5 of 6 units on AU6 + AU12 rows
+    # face 1 is left constant: a map that locates nothing
+    scores = ex.score_maps({"m": rel}, truth, min_intensity=0.2)
+    face0 = scores[scores["face"] == 10].set_index("region")
+    # class region of face 0 = rows 0 and 3 (8 of 16 pixels): the top 8 pixels by relevance are the 3 positive
+    # ones then the first 5 zeros in pixel order, (0,1),(0,2),(0,3),(1,0),(1,2): 2 + 3 = 5 inside
+    assert face0.loc["class", "aus"] == "AU6+AU12" and face0.loc["class", "chance"] == 0.5
+    assert face0.loc["class", "rank"] == pytest.approx(5 / 8)
+    assert face0.loc["class", "mass"] == pytest.approx(5 / 6)
+    assert face0.loc["class", "pointing"] == 1.0
+    assert face0.loc["AU12", "mass"] == pytest.approx(2 / 6) and face0.loc["AU12", "chance"] == 0.25
+    face1 = scores[scores["face"] == 11].set_index("region")
+    assert face1.loc["class", "aus"] == "AU6"                       # AU12 is inactive in face 1
+    assert face1["empty_map"].all() and face1["mass"].isna().all()
+    summary = ex.score_summary(scores[scores["region"] == "class"], ["method"])
+    assert summary.loc["m", "faces"] == 2 and summary.loc["m", "empty_maps"] == 1
+    assert summary.loc["m", "mass_lift"] == pytest.approx((5 / 6) / ((0.5 + 0.25) / 2))
+
+
+def test_channel_table_finds_a_channel_that_carries_an_au():
+    rng = np.random.default_rng(0)
+    n = 60
+    intensity = np.zeros((n, len(AUS)), np.float32)
+    intensity[:, AUS.index("AU12")] = rng.random(n)
+    intensity[:, AUS.index("AU4")] = rng.random(n)
+    emb = rng.normal(size=(n, 4))
+    emb[:, 2] = intensity[:, AUS.index("AU12")]                    # channel 2 is AU12
+    labels = np.full(n, SEVEN.index("happy"))
+    values = np.zeros((n, 4, 7))
+    values[:, 2, SEVEN.index("happy")] = 1.0                        # and the happy logit leans on it
+    table = ex.channel_au_table(values, emb, intensity, labels, SEVEN, top=1)
+    row = table.iloc[0]
+    assert row["channel"] == 2 and row["best AU"] == "AU12" and row["spearman"] == pytest.approx(1.0)
+    assert row["defining"] and row["chance"] == pytest.approx(1 / 2)   # AU12 of the 2 varying AUs
+
+
+@pytest.fixture(scope="module")
+def synth():
+    return generate(14, 7, 21, progress=False, identity_range=(0.0, 0.8))
+
+
+def test_ground_truth_is_rendered_again_byte_for_byte_and_a_foreign_store_is_refused(synth):
+    rows = ex.pick_indices(synth, 2)
+    truth = ex.synthfer_ground_truth(synth, rows)
+    assert (synth.split[rows] == "test").all() and len(truth) == len(rows)
+    np.testing.assert_array_equal(truth.images, synth.images[rows])
+    np.testing.assert_allclose(truth.intensity, synth.extras["au_intensity"][rows])
+    happy = [i for i in range(len(truth)) if truth.classes[truth.labels[i]] == "happy"]
+    region, aus = ex.class_region(truth, happy[0])
+    assert set(aus) <= {"AU6", "AU12"} and region.sum() > 0
+    assert ex.class_region(truth, int(np.flatnonzero(truth.labels == SEVEN.index("neutral"))[0]))[0] is None
+    changed = type(synth)(**{**synth.__dict__, "meta": {**synth.meta, "params": {**synth.meta["params"], "seed": 5}}})
+    with pytest.raises(ValueError, match="renders differently from the stored image"):
+        ex.synthfer_ground_truth(changed, rows[:1])
+    with pytest.raises(ValueError, match="not a SynthFER store"):
+        ex.synthfer_ground_truth(type(synth)(**{**synth.__dict__, "meta": {}}), rows[:1])
+    no_landmarks = type(synth)(**{**synth.__dict__, "landmarks": None})
+    with pytest.raises(ValueError, match="has no landmarks"):
+        ex.landmark_ground_truth(no_landmarks, rows)
+    approx = ex.landmark_ground_truth(synth, rows)
+    assert approx.masks["AU12"].shape == truth.masks["AU12"].shape and not approx.intensity.any()
+
+
+def test_switching_off_an_au_the_model_reads_drops_its_logit_and_the_causal_rank_follows(synth):
+    # A 'model' whose class logit is the mean darkness inside AU4's region of each face it was told
+    # about cannot be built generically; instead: a model that ignores its input drops nothing, and the
+    # causal correlation of any map is then undefined (constant drop), which the table says.
+    truth = ex.synthfer_ground_truth(synth, ex.pick_indices(synth, 2))
+
+    class Constant(nn.Module):
+        def forward(self, x):
+            z = torch.zeros(len(x), 7) + torch.arange(7.0)
+            return FEROutput(z, z)
+
+    effects = fa.au_off_effects(Constant(), truth)
+    active = int((truth.intensity > 0).sum())
+    assert len(effects) == active and (effects["drop"] == 0).all()
+    maps = {"m": np.random.default_rng(0).random((len(truth), 48, 48))}
+    table = fa.causal_table(effects, maps, truth)
+    assert table["rho"].isna().all()
+    assert set(table["reason"]) <= {"constant drop or mass"} | {f"{k} active AUs with a region (< 3)" for k in range(3)}
+    # a real network: the AU-off face is the same face with that AU gone, so the drop is finite and not all zero
+    from fernb.models.lanmsff import LANMSFF
+    torch.manual_seed(0)
+    effects = fa.au_off_effects(LANMSFF(num_classes=7, img_size=32).eval(), truth)
+    assert np.isfinite(effects["drop"]).all() and (effects["drop"].abs() > 0).any()
+
+
+def _square_data(n=96, size=16, seed=0):
+    """Class 1: a bright square in the top-left quadrant; class 0: in the bottom-right; on noise."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 1, size, size, generator=g) * 0.3
+    y = torch.arange(n) % 2
+    for i in range(n):
+        r = 2 if y[i] == 1 else size - 6
+        x[i, 0, r:r + 4, r:r + 4] += 0.7
+    return x, y
+
+
+@pytest.fixture(scope="module")
+def trained_small():
+    torch.manual_seed(0)
+    model = SmallNet()
+    x, y = _square_data()
+    opt = torch.optim.Adam(model.parameters(), lr=0.02)
+    for _ in range(150):
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x).logits, y).backward()
+        opt.step()
+    assert (model(x).logits.argmax(1) == y).float().mean() > 0.95
+    return model.eval()
+
+
+def test_cascading_randomisation_changes_the_maps_of_a_trained_model(trained_small):
+    x, y = _square_data(n=8, seed=1)
+    before = {k: v.clone() for k, v in trained_small.state_dict().items()}
+
+    def explain(m):
+        return {"grad_cam": grad_cam(m, x, y, layer=m.conv2).double().numpy()}
+
+    trained = explain(trained_small)
+    region = np.zeros((16, 16), bool)
+    region[2:6, 2:6] = True
+    # on its square: well above the square's share of the image (the maps also mark the other class's square, absent here)
+    assert np.mean([mass_accuracy(c, region)[0] for c in trained["grad_cam"][y.numpy() == 1]]) > 2 * region.mean()
+    cascade = fa.cascading_randomisation(trained_small, explain, seed=0, trained=trained)
+    assert list(cascade["randomised"]) == ["(none: trained)", "head", "conv2", "conv1"]
+    assert cascade["similarity"].iloc[-1] < 0.5 and cascade["similarity"].iloc[1:].max() < 0.95
+    flags = fa.sanity_flags(cascade)
+    assert not flags["survives_randomisation"].iloc[0]
+    # the model itself is untouched (randomisation works on a copy)
+    for k, v in trained_small.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    # an 'explanation' that is the input itself survives randomisation and is flagged
+    edges = fa.cascading_randomisation(trained_small, lambda m: {"input": x[:, 0].double().numpy()}, seed=0)
+    assert fa.sanity_flags(edges)["survives_randomisation"].iloc[0]
+
+
+def test_randomisation_units_split_the_backbone_and_keep_hafem_loose_parameters():
+    from fernb.models.factory import create_model
+    model = create_model("hafem", num_classes=7, in_chans=1, backbone="resnet10t", img_size=48, d_model=32, num_heads=4)
+    units = fa.randomisation_units(model)
+    names = [u[0] for u in units]
+    assert names[:3] == ["head", "transformer", "cbam"] and names[-1].startswith("backbone.")
+    assert any(p is model.pos_embed for p in units[1][2])
+    before = model.pos_embed.detach().clone()
+    fa.randomise(units[1][1], units[1][2], seed=0)
+    assert not torch.equal(before, model.pos_embed)
+    fresh = fa.randomisation_units(create_model("lanmsff", num_classes=7))
+    assert [u[0] for u in fresh] == ["head", "block4", "block3", "block2", "block1"]
+
+
+def test_deletion_removes_evidence_faster_than_a_random_order():
+    # The quadrant network's evidence is the top-left quadrant's brightness: deleting (to black) the
+    # pixels its Grad-CAM ranks first must lower p(class 1) faster than a random order, and inserting
+    # them into a black image must raise it faster.
+    model = safe_for_hooks(Quadrant())
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(6, 1, 16, 16, generator=g) * 0.5 + 0.5
+    images = (x[:, 0] * 255).round().to(torch.uint8).numpy()
+    targets = np.ones(6, int)
+    maps = {"grad_cam": grad_cam(model, x, 1, layer=model.features).double().numpy()}
+    curves = fa.deletion_insertion(model, images, targets, maps, steps=8, baseline=0)
+    assert set(curves["method"]) == {"grad_cam", "random"} and len(curves) == 2 * 2 * 9
+    start = curves[(curves["fraction"] == 0) & (curves["mode"] == "deletion")]["probability"]
+    assert np.ptp(start) == 0                                  # every order starts from the same faces
+    areas = fa.curve_areas(curves)
+    assert areas.loc["grad_cam", "deletion"] < areas.loc["random", "deletion"]
+    assert areas.loc["grad_cam", "insertion"] > areas.loc["random", "insertion"]
+    assert areas.loc["random", "deletion_vs_random"] == 0
+    with pytest.raises(ValueError, match="baseline must be 'blur' or a grey level"):
+        fa.deletion_insertion(model, images, targets, maps, baseline="mean")

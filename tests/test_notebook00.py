@@ -14,7 +14,7 @@ from fernb.workbook import stages
 from fernb.data import load_store
 from fernb.faces import fan_status
 
-from conftest import BIN, TINY_ABLATIONS, TINY_FPS, TINY_SEARCH, TINY_SHIFTS, TINY_TRAINING, TINY_TRANSFER, notebook_noise
+from conftest import BIN, TINY_ABLATIONS, TINY_EXPLAIN, TINY_FPS, TINY_SEARCH, TINY_SHIFTS, TINY_TRAINING, TINY_TRANSFER, notebook_noise
 
 TINY = {"n_train": 84, "n_val": 28, "n_test": 28, "grid_per_class": 2, "demo_photos": 12, "pose_check_photos": 40}
 
@@ -121,6 +121,37 @@ def _check_ablation_report(project):
     assert set(predictions["split"]) == {"val"}, "a search trial scored the test split"
 
 
+def _check_interpretability_report(project):
+    """Notebook 05's metrics: per model and method, rank and mass accuracy with their chance
+    level, the pointing game, the causal correlation and the sanity similarities; the tables
+    agree with the metrics."""
+    out = project / "reports" / "05_interpretability"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["dataset"] == "synthfer" and metrics["ground_truth"].startswith("SynthFER renderer")
+    store = load_store(project / "data" / "prepared" / "synthfer")
+    per_class = np.bincount(store.labels[store.split == "test"], minlength=7)
+    picked = np.minimum(per_class, TINY_EXPLAIN["per_class"])
+    assert metrics["faces"] == picked.sum() and set(metrics["models"]) == {"HAFEM (01_hafem)", "LANMSFF (02_lanmsff)"}
+    scores = pd.read_csv(out / "tables" / "scores_long.csv")
+    for model, per_method in metrics["models"].items():
+        assert set(per_method) == {"grad_cam", "shap"}
+        for method, m in per_method.items():
+            assert 0 < m["chance"] < 1 and 0 <= m["pointing_chance"] <= 1
+            part = scores[(scores["model"] == model) & (scores["method"] == method) & (scores["region"] == "class")]
+            assert m["chance"] == pytest.approx(part["chance"].mean())
+            assert m["faces"] == part["face"].nunique() == picked[1:].sum()    # neutral (index 0) has no defining AU
+            assert list(m["randomisation_similarity"])[0] == "(none: trained)"
+            assert m["randomisation_similarity"]["head"] <= 1.0
+            assert m["deletion_auc_random"] is not None and "causal_rho" in m
+    cascade = pd.read_csv(out / "tables" / "cascading_randomisation.csv")
+    assert set(cascade[cascade["model"].str.startswith("LANMSFF")]["randomised"]) == {
+        "(none: trained)", "head", "block4", "block3", "block2", "block1"}
+    ledger = pd.read_csv(out / "tables" / "claims_versus_ours.csv")
+    assert ledger["measured"].notna().all() and len(ledger) >= 4
+    for figure in ("maps_hafem", "maps_lanmsff", "cascading_randomisation", "deletion_insertion", "pose_maps"):
+        assert (out / "figures" / f"{figure}.png").stat().st_size > 1000, figure
+
+
 def _check_transfer_report(project):
     """Notebook 04's metrics: both training stages x the in-domain split and every shift, each cell
     with its interval, every shift's drop paired except the prior's; the fine-tuning curve."""
@@ -206,6 +237,7 @@ def test_dvc_repro_end_to_end_and_incremental(project_copy):
     params["search"].update(TINY_SEARCH)
     params["shifts"].update(TINY_SHIFTS)
     params["transfer"].update(TINY_TRANSFER)
+    params["explain"].update(TINY_EXPLAIN)
     (project_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
     _dvc(project_copy, "repro")
@@ -221,6 +253,9 @@ def test_dvc_repro_end_to_end_and_incremental(project_copy):
     assert 'href="03_ablations/03_ablations.html"' in (reports / "index.html").read_text()
     _check_transfer_report(project_copy)
     assert 'href="04_cross_dataset/04_cross_dataset.html"' in (reports / "index.html").read_text()
+    _check_interpretability_report(project_copy)
+    assert 'href="05_interpretability/05_interpretability.html"' in (reports / "index.html").read_text()
+    _assert_quiet(reports / "05_interpretability" / "05_interpretability.ipynb")
     _assert_quiet(reports / "00_data_prep" / "synthfer" / "00_data_prep.ipynb", reports / "01_hafem" / "01_hafem.ipynb",
                   reports / "02_lanmsff" / "02_lanmsff.ipynb", reports / "03_ablations" / "03_ablations.ipynb",
                   reports / "04_cross_dataset" / "04_cross_dataset.ipynb", reports / "07_fps" / "07_fps.ipynb")
@@ -254,6 +289,10 @@ def test_dvc_repro_end_to_end_and_incremental(project_copy):
     (project_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     assert set(json.loads(_dvc(project_copy, "status", "--json").stdout)) == {"04_cross_dataset"}
     params["transfer"]["label_rule"] = "drop"
+    params["explain"]["curve_steps"] = 3                                # an interpretability key: notebook 05 only
+    (project_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert set(json.loads(_dvc(project_copy, "status", "--json").stdout)) == {"05_interpretability"}
+    params["explain"]["curve_steps"] = TINY_EXPLAIN["curve_steps"]
     params["shifts"]["datasets"]["occlusion"] = {"occlusion_prob": 0.9}  # a shift: its stage (and 04 after it)
     (project_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     assert set(json.loads(_dvc(project_copy, "status", "--json").stdout)) == {"00_shifts", "04_cross_dataset"}

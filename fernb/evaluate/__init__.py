@@ -5,5 +5,10 @@
 - :mod:`.stats` — is a difference real: McNemar and paired bootstrap over test images, paired
   t / Wilcoxon / effect sizes over seeds, Holm, power (notebooks 03 and 06);
 - :mod:`.ablation` — what notebook 03 reports for an ablation ladder: per-variant spread, each
-  step beside the paper's with its tests and verdict, per-class F1 gains, per-pose variance.
+  step beside the paper's with its tests and verdict, per-class F1 gains, per-pose variance;
+- :mod:`.transfer` — notebook 04's transfer matrix: every trained model on every prepared test split;
+- :mod:`.explain` — notebook 05's attribution maps (Grad-CAM, SHAP) and their scores against
+  SynthFER's Action-Unit regions, each beside its chance level;
+- :mod:`.faithfulness` — notebook 05's checks that a map follows the model: the AU-off causal
+  check, cascading randomisation, deletion and insertion curves.
 """

@@ -543,3 +543,80 @@ def paired_grid(rows: dict, title: str = "", max_images: int = 8) -> plt.Figure:
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def attribution_grid(images: np.ndarray, regions: np.ndarray, maps: dict, titles: list[str],
+                     title: str = "") -> plt.Figure:
+    """One row per face: the face, its ground-truth region tinted over it, then every method's
+    map (``maps``: method -> ``(n, H, W)``) over the face; signed maps (SHAP) in a diverging
+    map centred on zero, non-negative ones (Grad-CAM) from zero up."""
+    n = len(images)
+    cols = 2 + len(maps)
+    fig, axes = plt.subplots(n, cols, figsize=(1.6 * cols + 0.8, 1.6 * n + 0.4), squeeze=False)
+    for i in range(n):
+        grey = images[i] if images[i].ndim == 2 else images[i].mean(-1)
+        panels = [("face", None), ("AU region", "region")] + [(m, m) for m in maps]
+        for c, (name, kind) in enumerate(panels):
+            ax = axes[i][c]
+            ax.imshow(grey, cmap="gray", vmin=0, vmax=255)
+            if kind == "region":
+                ax.imshow(np.ma.masked_where(~regions[i], regions[i]), cmap="autumn", alpha=0.45, vmin=0, vmax=1)
+            elif kind is not None:
+                m = np.asarray(maps[kind][i], float)
+                if (m < 0).any():
+                    lim = np.abs(m).max() or 1.0
+                    ax.imshow(m, cmap="RdBu_r", alpha=0.6, vmin=-lim, vmax=lim)
+                else:
+                    ax.imshow(m, cmap="jet", alpha=0.45, vmin=0, vmax=m.max() or 1.0)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(name, fontsize=8)
+            if c == 0:
+                ax.set_ylabel(titles[i], rotation=0, ha="right", va="center", fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def randomisation_curves(cascade: pd.DataFrame, title: str = "Cascading randomisation") -> plt.Figure:
+    """Similarity of each method's maps to the trained model's (mean Spearman over faces, ±1 SD)
+    against the cascade's steps (top part first), one panel per model (column ``model``)."""
+    models = list(dict.fromkeys(cascade["model"]))
+    fig, axes = plt.subplots(1, len(models), figsize=(5.5 * len(models), 3.6), squeeze=False)
+    for ax, model in zip(axes[0], models):
+        part = cascade[cascade["model"] == model]
+        for method, g in part.groupby("method", sort=False):
+            g = g.sort_values("step")
+            ax.errorbar(g["step"], g["similarity"], yerr=g["similarity_sd"], marker="o", capsize=2, label=method)
+        steps = part.drop_duplicates("step").sort_values("step")
+        ax.set_xticks(steps["step"])
+        ax.set_xticklabels(steps["randomised"], rotation=60, ha="right", fontsize=7)
+        ax.axhline(0, color="grey", lw=0.6)
+        ax.set_ylim(-0.3, 1.05)
+        ax.set_ylabel("Spearman with the trained maps")
+        ax.set_title(model, fontsize=9)
+        ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def deletion_insertion_curves(curves: pd.DataFrame, title: str = "Deletion and insertion") -> plt.Figure:
+    """The true class's mean probability against the share of pixels deleted / inserted, one
+    line per method (``random``: the reference), panels by model (column ``model``) and mode."""
+    models = list(dict.fromkeys(curves["model"]))
+    fig, axes = plt.subplots(len(models), 2, figsize=(9, 3.2 * len(models)), squeeze=False)
+    for r, model in enumerate(models):
+        for c, mode in enumerate(("deletion", "insertion")):
+            ax = axes[r][c]
+            part = curves[(curves["model"] == model) & (curves["mode"] == mode)]
+            for method, g in part.groupby("method", sort=False):
+                ax.plot(g["fraction"], g["probability"], marker=".", ls="--" if method == "random" else "-", label=method)
+            ax.set_xlabel(f"share of pixels {'deleted' if mode == 'deletion' else 'inserted'}")
+            ax.set_ylabel("p(true class)")
+            ax.set_title(f"{model} · {mode}", fontsize=9)
+            ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
