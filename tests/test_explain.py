@@ -87,6 +87,9 @@ def test_cam_layer_is_named_per_network_and_a_missing_one_is_named():
         cam_layer(model, "cbam")
     cams = grad_cam(model, torch.rand(2, 1, 48, 48), torch.tensor([0, 3]))
     assert cams.shape == (2, 48, 48)
+    # block 4 follows four 2x2 pools: 64 px (the adapter's size) -> 4 x 4, whatever the stored size
+    assert ex.cam_grid(model, torch.rand(1, 1, 48, 48)) == (4, 4)
+    assert model(torch.rand(1, 1, 48, 48)).logits.shape == (1, 7)     # the hook left the forward alone
 
 
 def test_grad_cam_runs_through_hafem_with_timm_in_place_activations_and_its_cbam_switch():
@@ -246,6 +249,9 @@ def test_ground_truth_is_rendered_again_byte_for_byte_and_a_foreign_store_is_ref
     no_landmarks = type(synth)(**{**synth.__dict__, "landmarks": None})
     with pytest.raises(ValueError, match="has no landmarks"):
         ex.landmark_ground_truth(no_landmarks, rows)
+    part = ex.subset(truth, [1, 0])
+    np.testing.assert_array_equal(part.images, truth.images[[1, 0]])
+    np.testing.assert_array_equal(ex.rerender(part, [0]).images[0], truth.images[1])   # the renderer record follows
     approx = ex.landmark_ground_truth(synth, rows)
     assert approx.masks["AU12"].shape == truth.masks["AU12"].shape and not approx.intensity.any()
 
@@ -359,3 +365,26 @@ def test_deletion_removes_evidence_faster_than_a_random_order():
     assert areas.loc["random", "deletion_vs_random"] == 0
     with pytest.raises(ValueError, match="baseline must be 'blur' or a grey level"):
         fa.deletion_insertion(model, images, targets, maps, baseline="mean")
+
+
+def test_grad_cam_relus_negative_evidence_away():
+    # For class 0 the quadrant network's logit is minus the quadrant's activation: its Grad-CAM weights
+    # are negative, so before the ReLU the map is negative where the evidence is. captum does not ReLU
+    # unless asked (relu_attributions=True); grad_cam must, leaving nothing to point at.
+    from captum.attr import LayerGradCam
+    model = safe_for_hooks(Quadrant())
+    x = torch.rand(2, 1, 16, 16) + 0.1
+    raw = LayerGradCam(lambda inp: model(inp).logits, model.features).attribute(x, target=0)
+    assert (raw < 0).any()
+    assert (grad_cam(model, x, 0, layer=model.features) == 0).all()
+
+
+def test_paper_pairs_count_the_faces_above_chance():
+    truth = _toy_truth()
+    rel = np.zeros((2, 4, 4))
+    rel[0, 0, :] = 1.0                     # face 0: all mass on AU6's row (inside AU6+AU12, chance 0.5)
+    rel[1, 1, :] = 1.0                     # face 1: all mass on row 1 (outside AU6, chance 0.25)
+    table = ex.paper_pairs_table({"m": rel}, truth).set_index("class")
+    assert table.loc["happy", "stated AUs"] == "AU6+AU12" and table.loc["happy", "faces"] == 2
+    assert table.loc["happy", "faces_above_chance"] == 1
+    assert table.loc["happy", "mass"] == pytest.approx(0.5) and table.loc["happy", "chance"] == pytest.approx(0.375)

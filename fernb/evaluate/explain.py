@@ -52,11 +52,11 @@ from fernb.data.core import FERData
 from fernb.data.synthfer import AUS, CLASS_AUS, au_region_masks, render_sample
 from fernb.models.inputs import to_input
 
-__all__ = ["CAM_LAYERS", "cam_layer", "safe_for_hooks", "grad_cam", "rank_accuracy", "mass_accuracy",
+__all__ = ["CAM_LAYERS", "cam_layer", "cam_grid", "safe_for_hooks", "grad_cam", "rank_accuracy", "mass_accuracy",
            "pointing_game", "POINTING_TOLERANCE", "METHODS", "model_inputs", "shap_pixels", "shap_features",
            "attribution_maps", "GroundTruth", "synthfer_ground_truth", "landmark_ground_truth", "pick_indices",
            "class_region", "score_maps", "score_summary", "PAPER_PAIRS", "paper_pairs_table", "channel_au_table",
-           "render_options", "rerender"]
+           "render_options", "subset", "rerender"]
 
 # The attribution methods notebook 05 compares, by name (see :func:`attribution_maps`).
 METHODS: tuple[str, ...] = ("grad_cam", "shap")
@@ -84,6 +84,27 @@ def cam_layer(model: nn.Module, which: str = "features") -> nn.Module:
         raise ValueError(f"{name} has no module {layers[which]!r} for Grad-CAM layer {which!r}"
                          + (" (built without the final CBAM?)" if which == "cbam" else ""))
     return module
+
+
+def cam_grid(model: nn.Module, x: torch.Tensor, which: str = "features") -> tuple[int, int]:
+    """The ``(h, w)`` of the feature map Grad-CAM reads for inputs shaped like ``x``: its
+    resolution before upsampling (a 48-pixel face through a stride-32 backbone gives 2 x 2)."""
+    layer = cam_layer(model, which)
+    seen = {}
+
+    def record(module, inputs, output):      # returns None: the output passes on unchanged
+        seen["shape"] = tuple(output.shape[-2:])
+
+    handle = layer.register_forward_hook(record)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(x[:1])
+    finally:
+        handle.remove()
+        model.train(was_training)
+    return seen["shape"]
 
 
 def safe_for_hooks(model: nn.Module) -> nn.Module:
@@ -486,7 +507,9 @@ PAPER_PAIRS: dict[str, tuple[tuple[str, ...], str]] = {
 def paper_pairs_table(maps: Mapping[str, np.ndarray], truth: GroundTruth, *, model: str = "") -> pd.DataFrame:
     """Each class's stated AUs as a number: HAFEM's pairs (:data:`PAPER_PAIRS`) and, for the
     other classes, their defining AUs (:data:`~fernb.data.synthfer.CLASS_AUS`); mass and rank
-    accuracy inside the union of those AUs' regions per method, beside chance."""
+    accuracy inside the union of those AUs' regions per method, beside chance, and in how many
+    of the faces the mass is above that face's chance ("always", in HAFEM's words, is all of
+    them). Faces whose map is constant are left out."""
     rows = []
     for cname in truth.classes:
         stated, said = PAPER_PAIRS.get(cname, (CLASS_AUS.get(cname, ()), "defining AUs (fernb.data.synthfer.CLASS_AUS)"))
@@ -504,7 +527,8 @@ def paper_pairs_table(maps: Mapping[str, np.ndarray], truth: GroundTruth, *, mod
                 rows.append({"model": model, "class": cname, "stated AUs": "+".join(stated), "claim": said,
                              "method": method, "faces": len(vals), "rank": float(np.nanmean(v[:, 0])),
                              "mass": float(np.nanmean(v[:, 2])), "chance": float(v[:, 1].mean()),
-                             "mass_lift": float(np.nanmean(v[:, 2]) / v[:, 1].mean())})
+                             "mass_lift": float(np.nanmean(v[:, 2]) / v[:, 1].mean()),
+                             "faces_above_chance": int((v[:, 2] > v[:, 1]).sum())})
     return pd.DataFrame(rows)
 
 
@@ -536,6 +560,16 @@ def channel_au_table(values: np.ndarray, embeddings: np.ndarray, intensity: np.n
                          "spearman": float(rho[best]), "defining": au in defining,
                          "chance": len(defining & {AUS[a] for a in varying}) / len(varying)})
     return pd.DataFrame(rows)
+
+
+def subset(truth: GroundTruth, rows: Sequence[int]) -> GroundTruth:
+    """The faces ``rows`` (positions in ``truth``) of a ground truth, renderer record included."""
+    rows = list(rows)
+    r = truth.render
+    render = {**r, **{k: [r[k][i] for i in rows] for k in ("splits", "positions", "subjects")}} if r else {}
+    return GroundTruth(index=truth.index[rows], images=truth.images[rows], labels=truth.labels[rows], classes=truth.classes,
+                       masks={a: m[rows] for a, m in truth.masks.items()}, intensity=truth.intensity[rows],
+                       yaw=truth.yaw[rows], occluder=truth.occluder[rows], source=truth.source, render=render)
 
 
 def rerender(truth: GroundTruth, rows: Sequence[int], *, yaw: float | None = None,
