@@ -388,3 +388,5 @@ def test_paper_pairs_count_the_faces_above_chance():
     assert table.loc["happy", "stated AUs"] == "AU6+AU12" and table.loc["happy", "faces"] == 2
     assert table.loc["happy", "faces_above_chance"] == 1
     assert table.loc["happy", "mass"] == pytest.approx(0.5) and table.loc["happy", "chance"] == pytest.approx(0.375)
+    from scipy.stats import wilcoxon
+    assert table.loc["happy", "p_above_chance"] == pytest.approx(wilcoxon([1 - 0.5, 0 - 0.25], alternative="greater").pvalue)

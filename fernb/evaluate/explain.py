@@ -47,6 +47,7 @@ import pandas as pd
 import torch
 import torch.nn as nn
 from captum.attr import LayerAttribution, LayerGradCam
+from scipy.stats import spearmanr, wilcoxon
 
 from fernb.data.core import FERData
 from fernb.data.synthfer import AUS, CLASS_AUS, au_region_masks, render_sample
@@ -221,7 +222,7 @@ def shap_pixels(model: nn.Module, x: torch.Tensor, target: int | Sequence[int], 
     (training faces, as a float batch like ``x``) and ``nsamples`` (background face, point on
     the path) draws per input, seeded by ``seed`` (shap seeds NumPy's global generator with it).
     The model runs in eval mode (restored after)."""
-    import shap
+    import shap  # deferred: shap loads numba (seconds), paid only where SHAP runs
 
     if background.dim() != 4 or background.shape[1:] != x.shape[1:]:
         raise ValueError(f"the background must be faces shaped like the inputs {tuple(x.shape[1:])}, "
@@ -253,7 +254,7 @@ def shap_features(model: nn.Module, embeddings: torch.Tensor, background: torch.
     ``W[k, d] * (e_d - b_d)`` for the background embedding ``b`` it drew: the values are the
     weights times the embedding's distance from the background (exactly so for a background of
     one embedding, which the test checks against the weights)."""
-    import shap
+    import shap  # deferred: as in shap_pixels
 
     head = _Head(model)
     was_training = model.training
@@ -509,7 +510,8 @@ def paper_pairs_table(maps: Mapping[str, np.ndarray], truth: GroundTruth, *, mod
     other classes, their defining AUs (:data:`~fernb.data.synthfer.CLASS_AUS`); mass and rank
     accuracy inside the union of those AUs' regions per method, beside chance, and in how many
     of the faces the mass is above that face's chance ("always", in HAFEM's words, is all of
-    them). Faces whose map is constant are left out."""
+    them), with the one-sided Wilcoxon signed-rank p-value of mass minus chance over faces
+    (``p_above_chance``; NaN under two faces). Faces whose map is constant are left out."""
     rows = []
     for cname in truth.classes:
         stated, said = PAPER_PAIRS.get(cname, (CLASS_AUS.get(cname, ()), "defining AUs (fernb.data.synthfer.CLASS_AUS)"))
@@ -528,8 +530,17 @@ def paper_pairs_table(maps: Mapping[str, np.ndarray], truth: GroundTruth, *, mod
                              "method": method, "faces": len(vals), "rank": float(np.nanmean(v[:, 0])),
                              "mass": float(np.nanmean(v[:, 2])), "chance": float(v[:, 1].mean()),
                              "mass_lift": float(np.nanmean(v[:, 2]) / v[:, 1].mean()),
-                             "faces_above_chance": int((v[:, 2] > v[:, 1]).sum())})
+                             "faces_above_chance": int((v[:, 2] > v[:, 1]).sum()),
+                             "p_above_chance": _above_chance_p(v[:, 2] - v[:, 1])})
     return pd.DataFrame(rows)
+
+
+def _above_chance_p(excess: np.ndarray) -> float:
+    """One-sided Wilcoxon signed-rank p-value that ``excess`` (mass - chance per face) is above 0."""
+    excess = excess[np.isfinite(excess)]
+    if len(excess) < 2 or not np.any(excess != 0):
+        return float("nan")
+    return float(wilcoxon(excess, alternative="greater").pvalue)
 
 
 def channel_au_table(values: np.ndarray, embeddings: np.ndarray, intensity: np.ndarray, labels: np.ndarray,
@@ -540,8 +551,6 @@ def channel_au_table(values: np.ndarray, embeddings: np.ndarray, intensity: np.n
     AU's intensity over all faces, its best-correlated AU, and whether that AU is one of the
     class's defining AUs; ``chance`` is the share of AUs that are (what a channel unrelated
     to AUs would score)."""
-    from scipy.stats import spearmanr
-
     rows = []
     varying = [a for a in range(intensity.shape[1]) if np.ptp(intensity[:, a]) > 0]
     for k, cname in enumerate(classes):
