@@ -111,6 +111,7 @@ from fernb.data.synthfer import AUS, generate  # noqa: E402
 from fernb.evaluate import explain as ex  # noqa: E402
 from fernb.evaluate import faithfulness as fa  # noqa: E402
 from fernb.labels import SEVEN  # noqa: E402
+import pandas as pd  # noqa: E402
 
 
 class SmallNet(nn.Module):
@@ -256,29 +257,56 @@ def test_ground_truth_is_rendered_again_byte_for_byte_and_a_foreign_store_is_ref
     assert approx.masks["AU12"].shape == truth.masks["AU12"].shape and not approx.intensity.any()
 
 
-def test_switching_off_an_au_the_model_reads_drops_its_logit_and_the_causal_rank_follows(synth):
-    # A 'model' whose class logit is the mean darkness inside AU4's region of each face it was told
-    # about cannot be built generically; instead: a model that ignores its input drops nothing, and the
-    # causal correlation of any map is then undefined (constant drop), which the table says.
+class MeanBrightness(nn.Module):
+    """Every class logit is the image's mean brightness: switching an AU off changes it by exactly
+    the mean change of the pixels, a drop the test can compute from the two images."""
+
+    def forward(self, x):
+        z = x.mean((1, 2, 3))[:, None].expand(-1, 7)
+        return FEROutput(z, z)
+
+
+def test_the_au_off_drop_is_the_true_logit_on_the_face_minus_on_the_face_without_the_au(synth):
     truth = ex.synthfer_ground_truth(synth, ex.pick_indices(synth, 2))
+    effects = fa.au_off_effects(MeanBrightness(), truth)
+    assert len(effects) == int((truth.intensity > 0).sum())           # one row per active AU
+    for _, row in effects.sample(6, random_state=0).iterrows():
+        off = ex.rerender(truth, [row["i"]], au_off=[row["au"]], masks=False).images[0]
+        expected = truth.images[row["i"]].mean() / 255 - off.mean() / 255
+        assert row["drop"] == pytest.approx(expected, abs=1e-6)
+    assert (effects["drop"] != 0).any()
+    # a model that ignores its input drops nothing, and no correlation is defined then
+    zero = effects.assign(drop=0.0)
+    table = fa.causal_table(zero, {"m": np.random.default_rng(0).random((len(truth), 48, 48))}, truth)
+    assert table["rho"].isna().all() and set(table["reason"]) <= {
+        "constant drop or mass", *(f"{k} active AUs with a region (< 3)" for k in range(3))}
 
-    class Constant(nn.Module):
-        def forward(self, x):
-            z = torch.zeros(len(x), 7) + torch.arange(7.0)
-            return FEROutput(z, z)
 
-    effects = fa.au_off_effects(Constant(), truth)
-    active = int((truth.intensity > 0).sum())
-    assert len(effects) == active and (effects["drop"] == 0).all()
-    maps = {"m": np.random.default_rng(0).random((len(truth), 48, 48))}
-    table = fa.causal_table(effects, maps, truth)
-    assert table["rho"].isna().all()
-    assert set(table["reason"]) <= {"constant drop or mass"} | {f"{k} active AUs with a region (< 3)" for k in range(3)}
-    # a real network: the AU-off face is the same face with that AU gone, so the drop is finite and not all zero
-    from fernb.models.lanmsff import LANMSFF
-    torch.manual_seed(0)
-    effects = fa.au_off_effects(LANMSFF(num_classes=7, img_size=32).eval(), truth)
-    assert np.isfinite(effects["drop"]).all() and (effects["drop"].abs() > 0).any()
+def test_the_causal_correlation_ranks_the_aus_as_the_drops_do():
+    truth = _toy_truth()
+    truth.masks["AU1"][:, 1, :] = True                                  # AU1 on row 1 of face 0
+    truth.intensity[0, AUS.index("AU1")] = 0.4
+    effects = pd.DataFrame({"face": 10, "i": 0, "class": "happy", "au": ["AU6", "AU12", "AU1"], "drop": [0.3, 0.2, 0.1]})
+    rel = np.zeros((2, 4, 4))
+    rel[0, 0, :], rel[0, 3, :], rel[0, 1, :] = 3.0, 2.0, 1.0           # mass ranks AU6 > AU12 > AU1, as the drops
+    rev = np.zeros((2, 4, 4))
+    rev[0, 0, :], rev[0, 3, :], rev[0, 1, :] = 1.0, 2.0, 3.0           # AU1 > AU12 > AU6: the drops' order reversed
+    table = fa.causal_table(effects, {"same": rel, "reversed": rev}, truth).set_index("method")
+    assert table.loc["same", "rho"] == pytest.approx(1.0) and table.loc["same", "aus"] == 3
+    assert table.loc["reversed", "rho"] == pytest.approx(-1.0)
+
+
+def test_an_untrained_model_has_the_checkpoint_s_configuration_and_fresh_weights(tmp_path):
+    from fernb.models import create_model, save_model
+    torch.manual_seed(3)
+    trained = create_model("lanmsff", num_classes=7, img_size=32)
+    with torch.no_grad():
+        trained.head.weight.fill_(0.5)
+    path = save_model(trained, tmp_path / "model.pt")
+    fresh = fa.untrained_model(path, seed=0)
+    assert type(fresh) is type(trained) and fresh.input_size == (32, 32) and not fresh.training
+    assert not torch.equal(fresh.head.weight, trained.head.weight)
+    assert torch.equal(fa.untrained_model(path, seed=0).head.weight, fresh.head.weight)   # seeded
 
 
 def _square_data(n=96, size=16, seed=0):

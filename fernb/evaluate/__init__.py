@@ -10,5 +10,7 @@
 - :mod:`.explain` — notebook 05's attribution maps (Grad-CAM, SHAP) and their scores against
   SynthFER's Action-Unit regions, each beside its chance level;
 - :mod:`.faithfulness` — notebook 05's checks that a map follows the model: the AU-off causal
-  check, cascading randomisation, deletion and insertion curves.
+  check, cascading randomisation, deletion and insertion curves;
+- :mod:`.interpretability` — what notebook 05 reports from them: summaries, the claims
+  ledger, its ``metrics.json``.
 """

@@ -358,32 +358,24 @@ def synthfer_ground_truth(data: FERData, rows: Sequence[int]) -> GroundTruth:
     other parameters than its meta records is refused with the first differing row named."""
     rows = np.asarray(rows, dtype=int)
     p = _synthfer_params(data)
-    opts = render_options(data)
     splits, positions = _split_position(data, rows)
     subjects = data.extras.get("subject")
-    masks = {a: [] for a in AUS}
-    intensity, yaw, occluder = [], [], []
-    for r, sp, i in zip(rows, splits, positions):
-        subject = int(subjects[r]) if (p.get("n_identities") is not None and subjects is not None) else None
-        sample = render_sample(p["seed"], sp, i, label=int(data.labels[r]), subject=subject, **opts)
-        if not np.array_equal(sample.image, data.images[r]):
-            raise ValueError(f"{data.name}: row {r} ({data.source_ids[r]}) renders differently from the stored image: "
-                             f"the store was not made by this renderer with the parameters its meta records")
-        for a in AUS:
-            masks[a].append(sample.au_masks[a])
-        intensity.append(sample.au_intensity)
-        yaw.append(sample.yaw)
-        occluder.append(sample.occluder)
+    shared = p.get("n_identities") is not None and subjects is not None
     size = data.images.shape[1:3]
-    return GroundTruth(index=rows, images=np.asarray(data.images[rows]), labels=np.asarray(data.labels[rows]),
-                       classes=tuple(data.classes),
-                       masks={a: (np.stack(m) if m else np.zeros((0, *size), bool)) for a, m in masks.items()},
-                       intensity=np.asarray(intensity, np.float32).reshape(len(rows), len(AUS)),
-                       yaw=np.asarray(yaw, np.float32), occluder=np.asarray(occluder, dtype=object),
-                       source="SynthFER renderer (every AU's drawn region)",
-                       render={"seed": p["seed"], "splits": splits, "positions": positions, "options": opts,
-                               "subjects": [None if (p.get("n_identities") is None or subjects is None) else int(subjects[r])
-                                            for r in rows]})
+    stored = GroundTruth(index=rows, images=np.asarray(data.images[rows]), labels=np.asarray(data.labels[rows]),
+                         classes=tuple(data.classes), masks={a: np.zeros((len(rows), *size), bool) for a in AUS},
+                         intensity=np.zeros((len(rows), len(AUS)), np.float32), yaw=np.asarray(data.pose[rows], np.float32),
+                         occluder=np.full(len(rows), "", dtype=object), source="SynthFER renderer (every AU's drawn region)",
+                         render={"seed": p["seed"], "splits": splits, "positions": positions, "options": render_options(data),
+                                 "subjects": [int(subjects[r]) if shared else None for r in rows]})
+    if not len(rows):
+        return stored
+    truth = rerender(stored, range(len(rows)))
+    differ = [r for r, a, b in zip(rows, truth.images, stored.images) if not np.array_equal(a, b)]
+    if differ:
+        raise ValueError(f"{data.name}: row {differ[0]} ({data.source_ids[differ[0]]}) renders differently from the stored "
+                         f"image: the store was not made by this renderer with the parameters its meta records")
+    return truth
 
 
 def landmark_ground_truth(data: FERData, rows: Sequence[int]) -> GroundTruth:
