@@ -145,6 +145,8 @@ TINY_SHIFTS = {"n_train": 42, "n_val": 14}
 # Notebook 05 on tiny settings: two faces per class, few SHAP samples, short curves.
 TINY_EXPLAIN = {"per_class": 2, "shap_nsamples": 4, "background": 8, "sanity_faces": 3, "curve_faces": 6,
                 "curve_steps": 4, "pose_faces": 1, "pose_yaws": [0, 45]}
+# Notebook 06 on tiny settings: fewer bootstrap resamples.
+TINY_STATISTICS = {"n_boot": 200}
 TINY_TRANSFER = {"n_boot": 200, "finetune": {"models": ["01_hafem"], "target": "synthfer-identity", "epochs": [1, 2],
                                              "overrides": {"lr": 1.0e-4, "warmup_epochs": 0}}}
 

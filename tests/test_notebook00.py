@@ -10,11 +10,13 @@ import pandas as pd
 import pytest
 import yaml
 
+from fernb.evaluate import stats
 from fernb.workbook import stages
 from fernb.data import load_store
 from fernb.faces import fan_status
 
-from conftest import BIN, TINY_ABLATIONS, TINY_EXPLAIN, TINY_FPS, TINY_SEARCH, TINY_SHIFTS, TINY_TRAINING, TINY_TRANSFER, notebook_noise
+from conftest import (BIN, TINY_ABLATIONS, TINY_EXPLAIN, TINY_FPS, TINY_SEARCH, TINY_SHIFTS, TINY_STATISTICS, TINY_TRAINING,
+                      TINY_TRANSFER, notebook_noise)
 
 TINY = {"n_train": 84, "n_val": 28, "n_test": 28, "grid_per_class": 2, "demo_photos": 12, "pose_check_photos": 40}
 
@@ -119,6 +121,37 @@ def _check_ablation_report(project):
         assert (out / "figures" / f"{figure}.png").stat().st_size > 1000, figure
     predictions = pd.read_csv(project / search["best_file"].replace("best.yaml", "trial0000/predictions.csv"))
     assert set(predictions["split"]) == {"val"}, "a search trial scored the test split"
+
+
+def _check_statistics_report(project):
+    """Notebook 06: every trained model compared on the same test images (Holm within each
+    family), the claims ledger written as CSV, JSON and HTML with a verdict from the vocabulary
+    for every check, its measurements filled from the runs, and the index headed by it."""
+    from fernb.papers import checks, ledger
+
+    out = project / "reports" / "06_statistics"
+    metrics = json.loads((out / "metrics.json").read_text())
+    table = pd.read_csv(out / "tables" / "comparisons.csv")
+    models = pd.read_csv(out / "tables" / "models.csv", index_col=0)
+    assert {"HAFEM (01)", "LANMSFF (02)"} <= set(models.index)
+    # notebook 03 read its top rows' seed 0 back from stages 01/02: they join those models, with 03's seed 1
+    assert models.loc["HAFEM (01)", "seeds"] == 2 and "hafem_components/+recipe loss" in models.loc["HAFEM (01)", "also named"]
+    assert len(table) == metrics["comparisons"] == 2 * (len(models) - 1)
+    hafem_rows = table[table["family"] == "HAFEM vs every other model"]
+    assert (hafem_rows["b"] == "HAFEM (01)").all() and hafem_rows["images"].nunique() == 1
+    assert np.allclose(hafem_rows["p_holm (McNemar)"], stats.holm(hafem_rows["p McNemar (exact)"].to_numpy()))
+    assert hafem_rows["p t (seeds)"].notna().any()               # two shared seeds somewhere: a seed test ran
+    claims = pd.read_csv(out / "claims.csv")
+    assert set(claims["verdict"]) <= set(checks.VERDICTS) and claims["evidence"].notna().all()
+    assert claims["id"].nunique() == metrics["claims"] == len(ledger.claims())
+    assert len(json.loads((out / "claims.json").read_text())) == len(claims) == metrics["checks"]
+    measured = claims[(claims["kind"] == "measurement") & claims["ours"].notna()]
+    ours = measured.set_index("id").loc["lanmsff-abstract-fer2013"]
+    assert ours["verdict"] == "not testable here" and "synthfer" in ours["evidence"]   # a SynthFER run, a FER2013 claim
+    assert ours["ours_low"] <= ours["ours"] <= ours["ours_high"]
+    index = (project / "reports" / "index.html").read_text()
+    assert "Claims ledger" in index and 'href="06_statistics/claims.html"' in index
+    assert 'href="06_statistics/06_statistics.html"' in index
 
 
 def _check_interpretability_report(project):
@@ -238,6 +271,7 @@ def test_dvc_repro_end_to_end_and_incremental(project_copy):
     params["shifts"].update(TINY_SHIFTS)
     params["transfer"].update(TINY_TRANSFER)
     params["explain"].update(TINY_EXPLAIN)
+    params["statistics"].update(TINY_STATISTICS)
     (project_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
     _dvc(project_copy, "repro")
@@ -256,6 +290,8 @@ def test_dvc_repro_end_to_end_and_incremental(project_copy):
     _check_interpretability_report(project_copy)
     assert 'href="05_interpretability/05_interpretability.html"' in (reports / "index.html").read_text()
     _assert_quiet(reports / "05_interpretability" / "05_interpretability.ipynb")
+    _check_statistics_report(project_copy)
+    _assert_quiet(reports / "06_statistics" / "06_statistics.ipynb")
     _assert_quiet(reports / "00_data_prep" / "synthfer" / "00_data_prep.ipynb", reports / "01_hafem" / "01_hafem.ipynb",
                   reports / "02_lanmsff" / "02_lanmsff.ipynb", reports / "03_ablations" / "03_ablations.ipynb",
                   reports / "04_cross_dataset" / "04_cross_dataset.ipynb", reports / "07_fps" / "07_fps.ipynb")
@@ -293,6 +329,10 @@ def test_dvc_repro_end_to_end_and_incremental(project_copy):
     (project_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     assert set(json.loads(_dvc(project_copy, "status", "--json").stdout)) == {"05_interpretability"}
     params["explain"]["curve_steps"] = TINY_EXPLAIN["curve_steps"]
+    params["statistics"]["n_boot"] = 300                                # a statistics key: notebook 06 only
+    (project_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert set(json.loads(_dvc(project_copy, "status", "--json").stdout)) == {"06_statistics"}
+    params["statistics"]["n_boot"] = TINY_STATISTICS["n_boot"]
     params["shifts"]["datasets"]["occlusion"] = {"occlusion_prob": 0.9}  # a shift: its stage (and 04 after it)
     (project_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     assert set(json.loads(_dvc(project_copy, "status", "--json").stdout)) == {"00_shifts", "04_cross_dataset"}

@@ -159,8 +159,29 @@ def test_index_links_every_stage_with_headline(tmp_path, monkeypatch):
     (root / "reports" / "01_demo" / "01_demo.html").write_text("<html></html>")
     page = stages.build_index(root).read_text()
     assert 'href="01_demo/01_demo.html"' in page and "Demo &amp; co" in page
-    assert "0.1235" in page and "n.train" in page
+    assert "0.1235" in page and "<td>n train</td>" in page and "n.train" not in page   # keys read as words
     assert "other" not in page  # not a notebook stage
+    assert "Claims ledger" not in page                                                 # notebook 06 has not run
+
+
+def test_index_uses_stage_labels_and_shows_the_ledger_first(tmp_path):
+    root = _project(tmp_path, {"a": {"x": 1}}, ["a.x"])
+    Report("01_demo", root=root / "reports").metrics({"test": {"accuracy": {"mean": 0.5}}, "k": 2},
+                                                      headline=["test.accuracy.mean", "k"], labels={"k": "faces scored"})
+    ledger = root / "reports" / "06_statistics"
+    ledger.mkdir(parents=True)
+    (ledger / "claims.html").write_text("<html></html>")
+    (ledger / "metrics.json").write_text(json.dumps({
+        "claims": 3, "checks": 5, "verdicts": {"consistent": 2, "inconsistent": 3},
+        "by_paper": {"HAFEM": {"claims": 3, "consistent": 2, "inconsistent": 3}},
+        "findings": [{"paper": "HAFEM", "where": "Table 3", "claim": "F1 <b>", "verdict": "inconsistent",
+                      "evidence": "2PR/(P+R) differs"}]}))
+    page = stages.build_index(root).read_text()
+    assert "<td>test accuracy (mean)</td>" in page and "<td>faces scored</td>" in page
+    assert page.index("Claims ledger") < page.index("01_demo")          # the ledger's summary heads the page
+    assert 'href="06_statistics/claims.html"' in page
+    assert "F1 &lt;b&gt;" in page and "<td>HAFEM</td><td>3</td><td>2</td><td>3</td>" in page
+    assert stages.readable("batch1_fps.lanmsff") == "FPS at batch 1 lanmsff"
 
 
 def test_report_metrics_json(tmp_path):

@@ -374,3 +374,61 @@ def test_seeds_needed_for_an_effect_of_float_noise_is_infinite_not_an_endless_sc
     small = 0.004                                    # normal approximation ~ 4.9e5 pairs: still answered
     n = seeds_needed(small)
     assert 4e5 < n <= MAX_SEEDS
+
+
+# --------------------------------------------------------------------------- the d–p–n relation
+def _sample_with_dz(d_z, n, seed=0):
+    """Paired samples (a, b) whose differences have exactly mean / sd(ddof 1) = d_z."""
+    z = np.random.default_rng(seed).normal(size=n)
+    z = (z - z.mean()) / z.std(ddof=1)
+    a = np.random.default_rng(seed + 1).normal(size=n)
+    return a, a + z + d_z
+
+
+@pytest.mark.parametrize("d_z, n", [(0.95, 18), (0.95, 17), (2.84, 3), (-0.4, 30), (0.1, 2)])
+def test_paired_t_p_is_what_scipy_ttest_rel_gives(d_z, n):
+    a, b = _sample_with_dz(d_z, n)
+    res = st.ttest_rel(b, a)
+    out = s.paired_t_p(d_z, n)
+    assert out["t"] == pytest.approx(res.statistic, rel=1e-9)
+    assert out["p"] == pytest.approx(res.pvalue, rel=1e-9)
+    assert out["df"] == n - 1
+    # and runs_for_p is the first n whose p falls below the bound
+    k = s.runs_for_p(0.95, p=0.001)
+    assert s.paired_t_p(0.95, k)["p"] < 0.001 <= s.paired_t_p(0.95, k - 1)["p"]
+    with pytest.raises(ValueError, match="at least 2 pairs"):
+        s.paired_t_p(0.5, 1)
+
+
+def test_gap_for_dz_inverts_max_dz_per_image():
+    for gap in (0.0, 0.035, 0.10, 0.233, 0.9):
+        assert s.gap_for_dz(s.max_dz_per_image(gap)) == pytest.approx(gap, abs=1e-12)
+    # hand-computed: d = 0.95 -> 0.9025 / 1.9025; d = 2.84 -> 8.0656 / 9.0656
+    assert s.gap_for_dz(0.95) == pytest.approx(0.9025 / 1.9025)
+    assert s.gap_for_dz(-2.84) == pytest.approx(8.0656 / 9.0656)
+    with pytest.raises(ValueError, match="finite"):
+        s.gap_for_dz(math.nan)
+
+
+def test_per_image_effect_against_scipy_and_its_ceiling():
+    rng = np.random.default_rng(3)
+    a = rng.random(500) < 0.6
+    b = a.copy()
+    flip = rng.choice(500, 80, replace=False)
+    b[flip[:60]] = True
+    b[flip[60:]] = False
+    out = s.per_image_effect(a, b)
+    diff = b.astype(float) - a.astype(float)
+    assert out["gap"] == pytest.approx(diff.mean())
+    assert out["d_z"] == pytest.approx(diff.mean() / diff.std(ddof=1))
+    assert out["p"] == pytest.approx(st.ttest_rel(b.astype(float), a.astype(float)).pvalue)
+    assert out["d_z"] <= s.max_dz_per_image(out["gap"]) * math.sqrt(500 / 499) + 1e-12
+    # the ceiling is reached when B never loses an image A gets right
+    best_a = np.r_[np.ones(450), np.zeros(50)].astype(bool)
+    best_b = np.ones(500, bool)
+    assert s.per_image_effect(best_a, best_b)["d_z"] == pytest.approx(
+        s.max_dz_per_image(0.1) * math.sqrt(499 / 500))
+    same = s.per_image_effect(a, a)
+    assert math.isnan(same["d_z"]) and math.isnan(same["p"]) and same["gap"] == 0
+    with pytest.raises(ValueError, match="at least 2 images"):
+        s.per_image_effect([1], [0])

@@ -12,5 +12,9 @@
 - :mod:`.faithfulness` — notebook 05's checks that a map follows the model: the AU-off causal
   check, cascading randomisation, deletion and insertion curves;
 - :mod:`.interpretability` — what notebook 05 reports from them: summaries, the claims
-  ledger, its ``metrics.json``.
+  ledger, its ``metrics.json``;
+- :mod:`.comparisons` — notebook 06: every trained model against every other on the same test
+  images, Holm within each family, and HAFEM's stated d and p re-enacted;
+- :mod:`.measured` — notebook 06: what the pipeline measured, keyed for the claims ledger
+  (:mod:`fernb.papers.ledger`), and the ledger's files and front-page summary.
 """

@@ -15,9 +15,13 @@ tests come in two kinds, by what is paired:
   an ablation, Holm-adjusted), :func:`holm`.
 
 And the planning side: :func:`seeds_needed` (runs for 80 % power), :func:`runs_for_p`
-(runs before an observed effect reaches a p-value), :func:`max_dz_per_image` (how large
-a per-image effect can ever be) and :func:`variances` (population against sample
-variance, to read a paper's "Var").
+(runs before an observed effect reaches a p-value), :func:`paired_t_p` (the p a paired
+t-test gives for an effect d_z over n pairs), :func:`max_dz_per_image` (how large a
+per-image effect can ever be) and its inverse :func:`gap_for_dz` (the accuracy gap a
+per-image effect needs), :func:`per_image_effect` (the d_z two models' correct/wrong
+vectors give) and :func:`variances` (population against sample variance, to read a
+paper's "Var"). HAFEM §4's "paired t-tests (p < 0.001) … Cohen's d 0.95–2.84" is read
+with these in notebook 06.
 
 Everything here is numpy, pandas, scipy, scikit-learn's definitions, statsmodels and
 pingouin; the only loops written out are the vectorised bootstrap (so one index matrix
@@ -34,7 +38,8 @@ import pandas as pd
 from scipy import stats as st
 
 __all__ = ["mcnemar_test", "paired_bootstrap", "bootstrap_metric", "bootstrap_index", "percentile_interval", "paired_seed_test", "holm", "seeds_needed", "runs_for_p",
-           "max_dz_per_image", "variances", "step_table", "BOOTSTRAP_METRICS", "STEP_COLUMNS", "MAX_SEEDS"]
+           "max_dz_per_image", "gap_for_dz", "paired_t_p", "per_image_effect", "variances", "step_table",
+           "BOOTSTRAP_METRICS", "STEP_COLUMNS", "MAX_SEEDS"]
 
 BOOTSTRAP_METRICS = ("accuracy", "macro_f1", "balanced_accuracy")
 MAX_SEEDS = 10 ** 6        # seeds_needed answers math.inf beyond this many pairs
@@ -525,6 +530,50 @@ def max_dz_per_image(delta: float) -> float:
     if delta == 1.0:
         return math.inf
     return math.sqrt(delta / (1.0 - delta))
+
+
+def gap_for_dz(d_z: float) -> float:
+    """The smallest accuracy gap (a share) at which a per-image paired d_z can reach ``d_z``:
+    the inverse of :func:`max_dz_per_image`, ``d² / (1 + d²)``. HAFEM §4's d of 0.95 needs a
+    gap of 47 points, its 2.84 one of 89 points. The sign of ``d_z`` does not matter."""
+    d_z = float(d_z)
+    if not math.isfinite(d_z):
+        raise ValueError(f"d_z must be a finite number, got {d_z}")
+    return d_z * d_z / (1.0 + d_z * d_z)
+
+
+def paired_t_p(d_z: float, n: int) -> dict:
+    """The paired t-test an effect ``d_z`` over ``n`` pairs gives: ``t = d_z·√n`` on ``n - 1``
+    degrees of freedom and its two-sided ``p = 2·scipy.stats.t.sf(|t|, n - 1)`` — exactly what
+    ``scipy.stats.ttest_rel`` returns for any sample whose differences have that mean over
+    sd (ddof 1). Refuses ``n < 2`` (no degrees of freedom)."""
+    d_z = float(d_z)
+    if not math.isfinite(d_z):
+        raise ValueError(f"d_z must be a finite number, got {d_z}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
+        raise ValueError(f"a paired t-test needs at least 2 pairs, got n = {n!r}")
+    t = d_z * math.sqrt(n)
+    return {"t": t, "df": int(n) - 1, "p": float(2 * st.t.sf(abs(t), int(n) - 1))}
+
+
+def per_image_effect(correct_a, correct_b) -> dict:
+    """Cohen's d_z when the pairs are test images: the mean over the sd (ddof 1) of
+    ``correct_b - correct_a`` (each -1, 0 or 1), the paired t-test on them
+    (``scipy.stats.ttest_rel``), ``n`` and the accuracy gap. Never above
+    :func:`max_dz_per_image` of the gap (up to the ddof-1 correction). d_z and p are NaN when
+    the two models agree on every image (no spread)."""
+    a = _binary(correct_a, "correct_a").astype(float)
+    b = _binary(correct_b, "correct_b").astype(float)
+    n = _same_length(correct_a=a, correct_b=b)
+    if n < 2:
+        raise ValueError(f"a per-image effect needs at least 2 images, got {n}")
+    diff = b - a
+    sd = float(diff.std(ddof=1))
+    if sd == 0:
+        return {"n": n, "gap": float(diff.mean()), "d_z": math.nan, "t": math.nan, "p": math.nan}
+    res = st.ttest_rel(b, a)
+    return {"n": n, "gap": float(diff.mean()), "d_z": float(diff.mean()) / sd, "t": float(res.statistic),
+            "p": float(res.pvalue)}
 
 
 def variances(values) -> dict:

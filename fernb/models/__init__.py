@@ -6,6 +6,9 @@
 - :func:`model_card` (:mod:`.card`): parameters, BN statistics, Keras-style total, FLOPs, per component;
 - :func:`layer_decay_param_groups`: optimiser groups with the learning rate decayed from head to stem.
 """
+# fernb.progress before any timm import: inside a Jupyter kernel without ipywidgets, the first import of
+# tqdm.auto (timm's, through huggingface_hub) warns unless fernb.progress made it quietly (fernb/progress.py)
+import fernb.progress  # noqa: F401
 from .common import FEROutput, InputAdapter, layer_decay_param_groups
 from .factory import create_model, list_models, load_model, register_model, save_model
 from .hafem import HAFEM, transformer_parameters

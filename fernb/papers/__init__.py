@@ -1,11 +1,17 @@
 """Every claim the two papers make, as data, and the one helper that sets ours beside them.
 
-- :mod:`fernb.papers.hafem`: HAFEM's claims (``CLAIMS``), Table 3 (``TABLE3``), its stated
+- :mod:`fernb.papers.hafem`: HAFEM's claims (``CLAIMS``), Tables 1–3 (``TABLE1``, ``TABLE2``, ``TABLE3``), its stated
   hardware (``HARDWARE``), recipe (``RECIPE``) and its disputed points (``DISPUTED``);
-- :mod:`fernb.papers.lanmsff`: LANMSFF's claims (``CLAIMS``), recipe (``RECIPE``), the official
+- :mod:`fernb.papers.lanmsff`: LANMSFF's claims (``CLAIMS``), Tables II–XII (``TABLES``), recipe (``RECIPE``), the official
   code's disagreements with the paper (``CODE_VS_PAPER``), :func:`~fernb.papers.lanmsff.information_density`
   and :func:`~fernb.papers.lanmsff.density_claims`;
-- :mod:`fernb.papers.published`: what other work reports (``CROSS_DATASET``), with sources;
+- :mod:`fernb.papers.published`: what other work reports (``CROSS_DATASET``, ``STATE_OF_THE_ART``)
+  and what the publishers describe (``DATASET_FACTS``), with sources;
+- :mod:`fernb.papers.datasets`: FER2013's and FERPlus' class counts per split, counted from the
+  publishers' files (``SPLIT_COUNTS``);
+- :mod:`fernb.papers.checks` and :mod:`fernb.papers.ledger`: the claims ledger — every claim of
+  both papers with its checks (recomputation from the paper's own numbers, plausibility,
+  measurement keys) and their verdicts (notebook 06);
 - :func:`versus_paper`: one row per stated item — the paper's value, ours, and the ``gap``
   (numbers), ``same`` (settings) or ``ours / paper`` (rates).
 

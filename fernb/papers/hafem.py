@@ -14,6 +14,7 @@ toward. Where each block comes from:
   abstract and Table 3; the parameter counts (31.2M Transformer overhead, 30.4M backbone)
   from §3; the conclusion's (§5) "95.1 % without fine-tuning on RAF-DB", which contradicts §4.
 - :data:`TABLE1`: Table 1, the literature comparison (each method's dataset and accuracy, as printed).
+- :data:`TABLE2`: Table 2, "Dataset Summary Statistics", every row as printed (fernb dataset keys).
 - :data:`TABLE3`: Table 3, "Comparative Performance Evaluation on FER2013 Benchmark", every
   row as printed (which rows exist as architectures, and the fernb model that rebuilds each,
   is :data:`fernb.models.baselines.BASELINE_MODELS`).
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["HARDWARE", "CLAIMS", "TABLE1", "TABLE3", "RECIPE", "DISPUTED"]
+__all__ = ["HARDWARE", "CLAIMS", "TABLE1", "TABLE2", "TABLE3", "RECIPE", "DISPUTED"]
 
 # §3, implementation: where the paper's FPS (Table 3, abstract) were measured.
 HARDWARE = "RTX 3090"
@@ -61,6 +62,21 @@ TABLE1: list[dict] = [
     {"ref": None, "year": 2024, "method": "Cross-Attention", "dataset": "ferplus", "accuracy": 90.1},
     {"ref": "[14]", "year": 2025, "method": "DualPath CNN", "dataset": "rafdb", "accuracy": 91.2},
     {"ref": "Proposed", "year": 2025, "method": "HAFEM (ours)", "dataset": "multiple", "accuracy": 94.7},
+]
+
+# Table 2, "Dataset Summary Statistics": each dataset (fernb's key), its year, the count of images or
+# sequences ("Images/Clips"), classes, subjects (None: "N/A") and characteristics, as printed.
+TABLE2: list[dict] = [
+    {"dataset": "fer2013", "year": 2013, "count": 35887, "unit": "images", "classes": 7, "subjects": None,
+     "characteristics": "Wild, low-res, grayscale, crowd-sourced"},
+    {"dataset": "rafdb", "year": 2017, "count": 29672, "unit": "images", "classes": 7, "subjects": None,
+     "characteristics": "Real-world, annotated by 40 coders"},
+    {"dataset": "affectnet", "year": 2019, "count": 450000, "unit": "images", "classes": 8, "subjects": None,
+     "characteristics": "Largest; web-collected, high diversity"},
+    {"dataset": "ferplus", "year": 2016, "count": 35887, "unit": "images", "classes": 8, "subjects": None,
+     "characteristics": "Re-annotated FER2013, 10 taggers/img"},
+    {"dataset": "ckplus", "year": 2010, "count": 593, "unit": "sequences", "classes": 8, "subjects": 123,
+     "characteristics": "Lab-controlled, high quality, posed"},
 ]
 
 # Table 3 (FER2013): every method's accuracy, precision, recall, F1 (%), AUC and FPS (on HARDWARE).

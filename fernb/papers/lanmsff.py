@@ -16,6 +16,8 @@ against, never to tune toward. Where each block comes from:
   the official code's settings (ε 1e-7, at most 100 epochs, patience, last weights), as
   ``fernb/train/recipes.py`` builds them.
 - :data:`CODE_VS_PAPER`: where the official code and the paper disagree (we follow the code).
+- :data:`TABLES`: every numeric table (Tables II–XII), each row and column label and number as
+  printed (label orders kept, "-" as None).
 - :func:`information_density` / :func:`density_claims`: §IV-B defines ID as accuracy over
   parameters in millions.
 """
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["CLAIMS", "RECIPE", "CODE_VS_PAPER", "information_density", "density_claims"]
+__all__ = ["CLAIMS", "RECIPE", "CODE_VS_PAPER", "TABLES", "information_density", "density_claims"]
 
 # The six places where the official code and the paper disagree.
 CODE_VS_PAPER: tuple[str, ...] = (
@@ -86,3 +88,116 @@ def information_density(accuracy_percent, keras_total):
 def density_claims() -> dict[str, float]:
     """The information density the paper reports, per dataset (Tables VI and IX)."""
     return {name: t["ID"] for name, t in CLAIMS.items() if isinstance(t, dict) and "ID" in t}
+
+
+# Every numeric table of the paper (Tables II–XII), as printed: row labels (``index``), column
+# labels (``columns``), one list of values per row (None where the paper prints "-"; "8700K" is
+# 8700, parameters in thousands). Class abbreviations are fernb.labels' canonical names, in the
+# printed order: the orders differ between tables (Table V's labels are not Table IV's column
+# order, though its diagonal is Table IV's numbers) and are kept as printed, not corrected.
+# ``refs``: the bracketed reference number printed after each method name (None: none printed).
+TABLES: dict[str, dict] = {
+    # Table II, "Recognition accuracies for multi-view images on KDEF dataset".
+    "II": {"title": "Recognition accuracies for multi-view images on KDEF", "kind": "per_class",
+           "index": [-90, -45, 0, 45, 90, "overall"],
+           "columns": ["whole", "anger", "disgust", "fear", "happy", "sad", "surprise", "neutral"],
+           "values": [[89.44, 87.02, 82.52, 82.92, 99.26, 85.03, 90.78, 98.57],
+                      [91.18, 89.97, 88.33, 81.46, 97.83, 89.40, 92.87, 98.59],
+                      [92.04, 89.84, 97.06, 80.62, 99.31, 88.36, 92.79, 95.71],
+                      [91.00, 88.53, 90.55, 79.91, 99.26, 87.87, 92.12, 98.54],
+                      [90.17, 89.28, 88.50, 77.92, 97.88, 85.74, 95.71, 96.47],
+                      [90.77, 88.93, 89.39, 80.57, 98.70, 87.28, 92.85, 97.58]]},
+    # Table III, "The normalized confusion matrix on KDEF dataset" (rows: actual, columns: predicted).
+    "III": {"title": "Normalized confusion matrix on KDEF", "kind": "confusion",
+            "index": ["fear", "anger", "disgust", "happy", "neutral", "sad", "surprise"],
+            "columns": ["fear", "anger", "disgust", "happy", "neutral", "sad", "surprise"],
+            "values": [[80.60, 1.69, 1.46, 1.29, 1.15, 6.87, 6.94],
+                       [1.99, 88.95, 4.34, 1.57, 1.28, 1.87, 0],
+                       [2.46, 3.18, 89.44, 1.59, 0.15, 3.18, 0],
+                       [0.43, 0.14, 0.57, 98.72, 0.14, 0, 0],
+                       [0.15, 0.71, 0, 0, 97.57, 1.57, 0],
+                       [4.13, 1.44, 2.57, 0.57, 3.82, 87.33, 0.14],
+                       [6.14, 0, 0, 0.15, 0.72, 0.29, 92.70]]},
+    # Table IV, "Recognition rate under multi-view pose on FER-2013 and Pose-FER-2013 datasets".
+    "IV": {"title": "Recognition rate under multi-view pose on FER-2013 and Pose-FER-2013", "kind": "per_class",
+           "index": [">30", ">45", "overall"],
+           "columns": ["whole", "anger", "disgust", "fear", "happy", "sad", "surprise", "neutral"],
+           "values": [[69.15, 63.74, 75.00, 37.33, 88.89, 55.71, 82.20, 76.00],
+                      [66.82, 59.34, 75.00, 37.97, 85.21, 59.31, 82.14, 71.55],
+                      [70.44, 62.12, 74.55, 45.08, 89.42, 54.71, 80.53, 79.55]]},
+    # Table V, "The normalized confusion matrix on FER-2013" (rows: actual, columns: predicted).
+    "V": {"title": "Normalized confusion matrix on FER-2013", "kind": "confusion",
+          "index": ["fear", "anger", "disgust", "happy", "neutral", "sad", "surprise"],
+          "columns": ["fear", "anger", "disgust", "happy", "neutral", "sad", "surprise"],
+          "values": [[62.12, 1.43, 8.35, 3.25, 12.42, 1.43, 11.00],
+                     [18.17, 74.55, 0, 0, 1.82, 3.64, 1.82],
+                     [13.06, 1.14, 45.08, 2.65, 17.05, 8.71, 12.31],
+                     [1.02, 0, 0.35, 89.42, 2.39, 2.50, 4.32],
+                     [9.09, 0.51, 8.75, 4.21, 54.71, 1.18, 21.55],
+                     [2.64, 0.48, 7.93, 4.58, 1.44, 80.53, 2.40],
+                     [3.83, 0.16, 2.40, 3.51, 9.11, 1.44, 79.55]]},
+    # Table VI, "Comparison of accuracy (%) and parameters counts between proposed method and
+    # previous works on FER-2013" (params in K, ID as printed).
+    "VI": {"title": "Accuracy and parameter counts against previous works on FER-2013", "kind": "comparison",
+           "index": ["SHCNN", "Light CNN", "BReG-NeXt-32", "BReG-NeXt-50", "Dense_FaceLiveNet", "Block-FreNet",
+                     "SAN-CNN", "AR-TE-CATFFNet", "AMP_NET", "LANMSFF"],
+           "refs": ["37", "21", "38", "38", "39", "40", "41", "42", "43", None],
+           "columns": ["accuracy", "params_k", "ID"],
+           "values": [[69.10, 8700, 7.9], [68.00, 1108, 61.3], [69.11, 1900, 36.37], [71.53, 3100, 23.07],
+                      [69.99, 15300, 4.57], [64.41, 9000, 7.16], [74.17, 6580, 11.2], [74.84, 32117, 2.3],
+                      [74.48, 105670, 0.7], [70.44, 358, 196]]},
+    # Table VII, "Recognition rate under multi-view pose on FERPlus and Pose-FERPlus datasets".
+    "VII": {"title": "Recognition rate under multi-view pose on FERPlus and Pose-FERPlus", "kind": "per_class",
+            "index": [">30", ">45", "overall"],
+            "columns": ["whole", "neutral", "happy", "surprise", "sad", "anger", "disgust", "fear", "contempt"],
+            "values": [[86.92, 90.34, 94.41, 88.98, 72.85, 86.27, 20.00, 50.00, 0],
+                       [84.68, 88.19, 93.62, 88.14, 69.66, 80.77, 100, 50.00, 0],
+                       [86.96, 89.38, 94.96, 89.09, 71.99, 85.50, 43.75, 55.81, 13.33]]},
+    # Table VIII, "The normalized confusion matrix on FERPlus" (rows: actual, columns: predicted).
+    "VIII": {"title": "Normalized confusion matrix on FERPlus", "kind": "confusion",
+             "index": ["neutral", "happy", "surprise", "sad", "anger", "disgust", "fear", "contempt"],
+             "columns": ["neutral", "happy", "surprise", "sad", "anger", "disgust", "fear", "contempt"],
+             "values": [[89.38, 2.12, 1.11, 6.28, 0.74, 0.09, 0.28, 0],
+                        [2.46, 94.96, 1.35, 1.01, 0.22, 0, 0, 0],
+                        [4.31, 1.78, 89.09, 1.02, 1.52, 0, 2.28, 0],
+                        [20.68, 2.36, 0.78, 71.99, 3.14, 0, 1.05, 0],
+                        [5.95, 4.46, 1.49, 1.86, 85.50, 0.37, 0.37, 0],
+                        [6.25, 6.25, 12.5, 0, 31.25, 43.75, 0, 0],
+                        [3.48, 0, 27.91, 10.47, 2.33, 0, 55.81, 0],
+                        [46.67, 6.67, 0, 20, 13.33, 0, 0, 13.33]]},
+    # Table IX, "Comparison of accuracy (%) and parameters counts between proposed method and
+    # previous works on FERPlus" ("TST- RRN" as printed, with the space).
+    "IX": {"title": "Accuracy and parameter counts against previous works on FERPlus", "kind": "comparison",
+           "index": ["SHCNN", "FENN", "PACVT", "TST- RRN", "RAN", "CERN", "VTFF", "LANMSFF"],
+           "refs": ["37", "44", "27", "10", "9", "20", "29", None],
+           "columns": ["accuracy", "params_k", "ID"],
+           "values": [[86.50, 8700, 9.94], [89.53, 11470, 7.80], [88.72, 28400, 3.1], [89.64, 1820, 49.25],
+                      [89.16, 11180, 7.94], [88.17, 1450, 60.8], [88.81, 80000, 1.1], [86.96, 358, 242]]},
+    # Table X, "Comparison of accuracies between the proposed method and previous works on KDEF"
+    # (accuracy per pose, printed -90°, -45°, 0°, +45°, +90°, then Var).
+    "X": {"title": "Per-pose accuracies against previous works on KDEF", "kind": "comparison",
+          "index": ["DML-NET", "SSA-Net", "OCA-MTL", "LANMSFF"],
+          "refs": ["28", "45", "36", None],
+          "columns": [-90, -45, 0, 45, 90, "Var"],
+          "values": [[89.20, 88.80, 91.30, 85.60, 86.10, 3.69],
+                     [90.20, 90.20, 89.70, 83.50, 89.10, 5.42],
+                     [87.04, 89.18, 92.24, 89.18, 87.55, 2.74],
+                     [89.44, 91.18, 92.04, 91.00, 90.17, 0.66]]},
+    # Table XI, "Comparison of accuracies between the proposed method and previous works on
+    # Pose-FERPlus" (printed "Pose ≥ 30°", "Pose ≥ 45°", "Overall", then Var).
+    "XI": {"title": "Pose-subset accuracies against previous works on Pose-FERPlus", "kind": "comparison",
+           "index": ["RAN", "CERN", "FG-AGR", "AMP_NET", "VTFF", "LANMSFF"],
+           "refs": ["9", "20", "46", "43", "29", None],
+           "columns": [">=30", ">=45", "overall", "Var"],
+           "values": [[82.23, 80.40, 89.16, 14.23], [86.84, 84.83, 88.17, 1.88], [88.38, 87.52, 91.09, 2.31],
+                      [88.52, 87.57, None, None], [88.29, 87.20, 88.81, 0.45], [86.92, 84.68, 86.96, 1.13]]},
+    # Table XII, "Ablation study on test set of KDEF dataset" (rows printed "Whole model", "Whole
+    # model without PWFS", "... without MassAtt", "... without MassAtt and PWFS").
+    "XII": {"title": "Ablation study on the KDEF test set", "kind": "comparison",
+            "index": ["whole", "-PWFS", "-MassAtt", "-both"],
+            "columns": [-90, -45, 0, 45, 90, "overall", "Var"],
+            "values": [[89.44, 91.18, 92.04, 91.00, 90.17, 90.77, 0.66],
+                       [89.85, 91.28, 92.05, 92.84, 90.16, 91.24, 1.05],
+                       [87.59, 91.59, 92.15, 92.43, 90.38, 90.83, 2.59],
+                       [89.14, 90.57, 91.75, 92.53, 88.93, 90.58, 1.65]]},
+}

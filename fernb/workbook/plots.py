@@ -620,3 +620,28 @@ def deletion_insertion_curves(curves: pd.DataFrame, title: str = "Deletion and i
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def forest(table: pd.DataFrame, title: str = "Accuracy differences with 95 % bootstrap intervals") -> plt.Figure:
+    """One line per comparison of notebook 06 (:func:`fernb.evaluate.comparisons.comparison_table`):
+    the accuracy difference b − a in points with its bootstrap interval, grouped by family,
+    filled where the Holm-adjusted McNemar test resolves it, hollow where it does not."""
+    rows = table.reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(rows) + 1.2))
+    y = np.arange(len(rows))[::-1]
+    resolved = rows["verdict"] != "no resolved difference"
+    for resolved_flag, marker_fill in ((True, "C0"), (False, "white")):
+        pick = resolved == resolved_flag
+        ax.errorbar(rows.loc[pick, "Δ accuracy (pt)"], y[pick.to_numpy()],
+                    xerr=[rows.loc[pick, "Δ accuracy (pt)"] - rows.loc[pick, "Δ low"],
+                          rows.loc[pick, "Δ high"] - rows.loc[pick, "Δ accuracy (pt)"]],
+                    fmt="o", color="C0", mfc=marker_fill, capsize=3,
+                    label="resolved (Holm McNemar < 0.05)" if resolved_flag else "not resolved")
+    ax.axvline(0, color="grey", lw=1)
+    ax.set_yticks(y)
+    ax.set_yticklabels([f"{b} − {a}" for a, b in zip(rows["a"], rows["b"])], fontsize=8)
+    ax.set_xlabel("accuracy difference (points)")
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return fig

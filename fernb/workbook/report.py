@@ -96,10 +96,12 @@ class Report:
         _atomic_write(self.dir / "plots" / f"{name}.csv", lambda tmp: frame.to_csv(tmp, index=False))
         return frame
 
-    def metrics(self, values: dict, headline: list[str] | tuple[str, ...] = (), title: str | None = None) -> dict:
+    def metrics(self, values: dict, headline: list[str] | tuple[str, ...] = (), title: str | None = None,
+                labels: dict[str, str] | None = None) -> dict:
         """Write ``metrics.json`` (all values) and ``summary.json`` (title + ``headline`` keys).
 
-        Headline keys may be dotted paths into nested dicts (``"counts.train"``).
+        Headline keys may be dotted paths into nested dicts (``"counts.train"``). ``labels``:
+        readable names for headline keys, shown by the index instead of the keys.
         """
         values = json_safe(values)
         picked = {}
@@ -109,5 +111,8 @@ class Report:
             except KeyError:
                 raise KeyError(f"headline metric {key!r} is not in the metrics of stage {self.stage}") from None
         write_json(self.dir / "metrics.json", values)
-        write_json(self.dir / "summary.json", {"stage": self.stage, "title": title or self.stage, "headline": picked})
+        summary = {"stage": self.stage, "title": title or self.stage, "headline": picked}
+        if labels:
+            summary["labels"] = {k: v for k, v in labels.items() if k in picked}
+        write_json(self.dir / "summary.json", summary)
         return values

@@ -340,22 +340,65 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+# Words for the parts of a headline key the index shows when a stage gives no label of its own.
+_WORDS = {"f1": "macro-F1", "mean": "(mean)", "pt": "(points)", "batch1_fps": "FPS at batch 1"}
+
+
+def readable(key: str) -> str:
+    """A headline key as the index shows it when its stage gives no label: its dotted parts as
+    words (``"test.accuracy.mean"`` → ``"test accuracy (mean)"``, ``"largest_drop_pt"`` →
+    ``"largest drop pt"``)."""
+    return " ".join(_WORDS.get(part) or part.replace("_", " ") for part in key.split("."))
+
+
+LEDGER_STAGE = "06_statistics"
+
+
+def _ledger_section(root: Path) -> str:
+    """The claims ledger's summary (counts per paper and verdict, the key findings) for the top of
+    the index, read from notebook 06's ``metrics.json``; empty when 06 has not run."""
+    folder = reports_dir(LEDGER_STAGE, root)
+    metrics_file = folder / "metrics.json"
+    if not metrics_file.is_file():
+        return ""
+    metrics = json.loads(metrics_file.read_text())
+    by_paper = metrics.get("by_paper") or {}
+    verdicts = [v for v in (metrics.get("verdicts") or {}) if any(v in row for row in by_paper.values())]
+    head = "".join(f"<th>{html.escape(v)}</th>" for v in verdicts)
+    body = "".join(f"<tr><td>{html.escape(p)}</td><td>{row.get('claims', '')}</td>"
+                   + "".join(f"<td>{row.get(v, 0)}</td>" for v in verdicts) + "</tr>" for p, row in by_paper.items())
+    findings = "".join(f"<li><b>{html.escape(f['paper'])}, {html.escape(str(f['where']))}</b> — "
+                       f"{html.escape(str(f['claim']))}: <i>{html.escape(str(f['verdict']))}</i>. "
+                       f"{html.escape(str(f['evidence']))}</li>" for f in metrics.get("findings", []))
+    link = (f'<a href="{LEDGER_STAGE}/claims.html">the whole ledger</a>'
+            if (folder / "claims.html").is_file() else "the ledger")
+    return (f"<h2>Claims ledger</h2><p>{metrics.get('claims')} claims of both papers, {metrics.get('checks')} checks "
+            f"(consistency with the paper's own numbers, plausibility against the published record, and our "
+            f"measurements) — {link}.</p>"
+            f"<table><thead><tr><th>paper</th><th>claims</th>{head}</tr></thead><tbody>{body}</tbody></table>"
+            f"<h3>The most consequential findings</h3><ul>{findings}</ul>")
+
+
 def build_index(root: str | os.PathLike | None = None) -> Path:
-    """Write ``reports/index.html``: one row per notebook stage, linked, with its headline numbers."""
+    """Write ``reports/index.html``, the workbook's front page: the claims ledger's summary
+    (notebook 06), then one row per notebook stage, linked, with its headline numbers under
+    readable labels."""
     root = Path(root).resolve() if root else project_root()
     rows = []
     for stage in notebook_runs(root):
         folder = reports_dir(stage, root)
         summary_file = folder / "summary.json"
         page = folder / f"{notebook_of(stage)}.html"
+        labels = {}
         if summary_file.is_file():
             summary = json.loads(summary_file.read_text())
             title, headline = summary.get("title", stage), summary.get("headline", {})
+            labels = summary.get("labels", {})
         else:
             title, headline = stage, {"status": "not run yet"}
         link = (f'<a href="{html.escape(page.relative_to(root / REPORTS).as_posix())}">{html.escape(title)}</a>'
                 if page.is_file() else html.escape(title))
-        numbers = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(_fmt(v))}</td></tr>"
+        numbers = "".join(f"<tr><td>{html.escape(labels.get(k) or readable(str(k)))}</td><td>{html.escape(_fmt(v))}</td></tr>"
                           for k, v in headline.items())
         rows.append(f"<tr><td><code>{html.escape(stage)}</code></td><td>{link}</td>"
                     f"<td><table class='nums'>{numbers}</table></td></tr>")
@@ -369,6 +412,8 @@ table.nums td {{ border: none; padding: .05em .5em; font-size: .9em; }} code {{ 
 <h1>fernb — reports</h1>
 <p>Each notebook below was executed by <code>dvc repro</code> with the parameters in <code>params.yaml</code>;
 its metrics are in <code>reports/&lt;stage&gt;/metrics.json</code> (<code>dvc metrics show</code>).</p>
+{_ledger_section(root)}
+<h2>Notebooks</h2>
 <table><thead><tr><th>stage</th><th>notebook</th><th>headline numbers</th></tr></thead>
 <tbody>
 {chr(10).join(rows)}

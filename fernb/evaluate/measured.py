@@ -1,0 +1,309 @@
+"""What the pipeline measured, keyed the way the claims ledger asks (:mod:`fernb.papers.ledger`).
+
+Notebook 06 calls :func:`measurements`, which reads what earlier stages left and returns
+``{key: entry}`` for every measurement key it can fill; a key it cannot fill is left out and
+the ledger says what would fill it. Entries carry ``ours`` (and ``low`` / ``high`` where an
+interval exists), ``seeds``, ``dataset``, ``scale``, ``evidence``, and a ``verdict`` where the
+check is a direction or a count rather than an accuracy on the claim's dataset.
+
+Where each family comes from:
+
+- ``accuracy:<model>`` (hafem, lanmsff): stages 01 / 02's runs — the seed-mean test accuracy with
+  a percentile bootstrap interval over the test images (:func:`fernb.evaluate.stats.bootstrap_metric`),
+  on whatever dataset the stage trained (the ledger compares it only with claims on that dataset);
+- ``ablation:…``: notebook 03's tables (``*_steps.csv``, ``loss_gains.csv``, ``lanmsff_pose.csv``,
+  ``learned.csv``);
+- ``zero_shot:…``: notebook 04's ``claims_versus_ours.csv``;
+- ``interpretability:…``: notebook 05's ``paper_pairs.csv`` (Grad-CAM, the method HAFEM names);
+- ``fps:hafem``: notebook 07's ``versus_paper.csv``;
+- ``params:…``: counted here by building the networks (no weights are needed);
+- ``statistics:hafem_vs_baselines``: notebook 06's comparison table
+  (:func:`fernb.evaluate.comparisons.comparison_table`).
+
+:func:`write_ledger` writes ``claims.csv``, ``claims.json`` and ``claims.html``;
+:func:`verdict_counts` and :func:`key_findings` give the front page its summary.
+"""
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from fernb.evaluate.ablation import ALPHA
+from fernb.evaluate.stats import bootstrap_metric
+from fernb.models import create_model
+from fernb.models.backbones import create_backbone
+from fernb.models.card import model_card
+from fernb.models.hafem import transformer_parameters
+from fernb.papers import checks as ck
+from fernb.papers import hafem as hafem_paper
+from fernb.papers import lanmsff as lanmsff_paper
+from fernb.paths import project_root
+from fernb.runs import stage_runs
+from fernb.workbook.report import write_json
+
+__all__ = ["measurements", "run_accuracy", "ablation_measurements", "report_measurements", "parameter_measurements",
+           "statistics_measurement", "scale_label", "write_ledger", "verdict_counts", "key_findings"]
+
+_PAPER_EPOCHS = {"hafem": hafem_paper.RECIPE["epochs"], "lanmsff": lanmsff_paper.RECIPE["epochs"]}
+
+
+def scale_label(dataset: str, model: str, epochs: int | None) -> str:
+    """"SynthFER default", "CPU scale (<n> epochs)" or "paper scale (<n> epochs)": the scale a
+    measurement was made at, by its dataset and its epochs against the paper's recipe."""
+    if dataset == "synthfer" or str(dataset).startswith("synthfer-"):
+        return f"SynthFER default ({epochs} epochs)"
+    paper = _PAPER_EPOCHS.get(model)
+    if paper is not None and epochs is not None and epochs >= paper:
+        return f"paper scale ({epochs} epochs)"
+    return f"CPU scale ({epochs} epochs)"
+
+
+def run_accuracy(stage: str, root: Path, n_boot: int = 2000, seed: int = 0) -> tuple[str, dict] | None:
+    """``("accuracy:<model>", entry)`` for one training stage: the seed-mean test
+    accuracy (%) with its bootstrap interval over the test images; None when it has not run."""
+    try:
+        runs = stage_runs(stage, root)
+    except FileNotFoundError:
+        return None
+    frames = [r.predictions().query("split == 'test'").sort_values("index") for r in runs]
+    y = frames[0]["label"].to_numpy()
+    preds = np.stack([f["pred"].to_numpy() for f in frames])
+    res = bootstrap_metric(y, preds, n_boot=n_boot, seed=seed)
+    info = runs[0].info()
+    model = runs[0].model
+    return (f"accuracy:{model}",
+            {"ours": 100 * res["value"], "low": 100 * res["low"], "high": 100 * res["high"], "seeds": len(runs),
+             "dataset": runs[0].dataset, "scale": scale_label(runs[0].dataset, model, info.get("epochs_run")),
+             "evidence": f"stage {stage}: {len(runs)} seed(s), {res['n']} test images"})
+
+
+def _read(path: Path) -> pd.DataFrame | None:
+    return pd.read_csv(path) if path.is_file() else None
+
+
+def ablation_measurements(tables: Path) -> dict[str, dict]:
+    """Notebook 03's verdicts: each step of HAFEM's Figure 3 ladder (its i-th step against the
+    paper's i-th), the loss rows' per-class F1 gain for disgust, LANMSFF's module variants."""
+    out: dict[str, dict] = {}
+    learned = _read(tables / "learned.csv")
+    at_chance = set()
+    if learned is not None:
+        at_chance = {f"{r.ladder}/{r.variant}" for r in learned.itertuples() if "no better than chance" in str(r[-1])}
+    steps = _read(tables / "hafem_components_steps.csv")
+    paper_steps = list(hafem_paper.CLAIMS["ablation_fer2013"])[1:]
+    if steps is not None:
+        for name, row in zip(paper_steps, steps.itertuples(index=False)):
+            verdict = {"supported": "reproduced", "contradicted": "not reproduced"}.get(row.verdict, "not testable here")
+            out[f"ablation:hafem_components:{name}"] = {
+                "ours": float(row[2]), "low": float(row[3]), "high": float(row[4]), "seeds": int(row.seeds),
+                "dataset": "synthfer", "scale": "notebook 03's ablation scale", "verdict": verdict,
+                "evidence": f"our step {row.step}: {row[2]:+.1f} pt [{row[3]:+.1f}, {row[4]:+.1f}] over {int(row.seeds)} "
+                            f"seeds, p_holm (McNemar) {row[13]:.3g}: {row.verdict}"}
+    gains = _read(tables / "loss_gains.csv")
+    if gains is not None:
+        row = gains[(gains["variant"] == "CE+DLS") & (gains["class"] == "disgust")]
+        if len(row):
+            r = row.iloc[0]
+            p = r["p_holm"]
+            gain = r["gain mean (pt)"]
+            verdict = ("not testable here" if not np.isfinite(p) or p >= ALPHA
+                       else "reproduced" if gain > 0 else "not reproduced")
+            out["ablation:loss_gain:disgust"] = {
+                "ours": float(gain), "seeds": int(r["seeds"]), "dataset": "synthfer", "scale": "notebook 03's ablation scale",
+                "verdict": verdict, "evidence": f"CE+DLS over CE, disgust F1: {gain:+.1f} pt (sd {r['gain sd (pt)']:.1f}, "
+                                                f"{int(r['seeds'])} seeds, p_holm {p:.3g})" +
+                                                ("" if verdict != "not testable here" else ": not resolved at this scale")}
+    pose = _read(tables / "lanmsff_pose.csv")
+    if pose is not None:
+        pose = pose.set_index("variant")
+        whole = pose.loc["whole", "var (population)"] if "whole" in pose.index else math.nan
+        for variant in pose.index:
+            chance = f"lanmsff_modules/{variant}" in at_chance
+            var = pose.loc[variant, "var (population)"]
+            out[f"ablation:lanmsff_modules:{variant}"] = {
+                "ours": float(pose.loc[variant, "overall"]), "dataset": "synthfer", "scale": "notebook 03's ablation scale",
+                "verdict": "not testable here",
+                "evidence": f"SynthFER per-yaw accuracy: overall {pose.loc[variant, 'overall']:.1f} %, population "
+                            f"variance over yaws {var:.2f} (whole model {whole:.2f}); "
+                            + ("the variant is at chance at this scale" if chance else
+                               "KDEF's variance is not measured here, and one variance per variant has no test")}
+    return out
+
+
+def report_measurements(reports: Path) -> dict[str, dict]:
+    """Notebooks 04, 05 and 07's rows that set ours beside a claim."""
+    out: dict[str, dict] = {}
+    zs = _read(reports / "04_cross_dataset" / "tables" / "claims_versus_ours.csv")
+    if zs is not None:
+        for r in zs.itertuples(index=False):
+            claim = str(r[0])
+            target = claim.split("→")[-1].strip() if "→" in claim else None
+            key = ("zero_shot:rafdb_finetuned" if "fine-tuned" in claim else
+                   None if "without" in claim else f"zero_shot:{target}")
+            if key:
+                ours = pd.to_numeric(pd.Series([r[2]]), errors="coerce").iloc[0]
+                out[key] = {"ours": None if pd.isna(ours) else float(ours), "verdict": "not testable here" if pd.isna(ours)
+                            else ("reproduced" if abs(float(ours) - float(r[1])) <= 1 else "not reproduced"),
+                            "evidence": f"notebook 04: {r[2]}"}
+    pairs = _read(reports / "05_interpretability" / "tables" / "paper_pairs.csv")
+    if pairs is not None:
+        for cls in ("anger", "happy"):
+            rows = pairs[(pairs["class"] == cls) & (pairs["method"] == "grad_cam") & pairs["model"].str.startswith("HAFEM")]
+            if len(rows):
+                r = rows.iloc[0]
+                above = r["mass_lift"] > 1 and r["p_above_chance"] < ALPHA
+                out[f"interpretability:{cls}"] = {
+                    "ours": float(r["mass_lift"]), "seeds": 1, "dataset": "synthfer", "scale": "SynthFER default",
+                    "verdict": "reproduced" if above and r["faces_above_chance"] == r["faces"] else "not reproduced",
+                    "evidence": f"HAFEM Grad-CAM mass on {r['stated AUs']}: {r['mass_lift']:.2f}× chance, above chance "
+                                f"in {int(r['faces_above_chance'])} of {int(r['faces'])} faces (Wilcoxon p "
+                                f"{r['p_above_chance']:.2g}); the paper says 'always'"}
+    fps = _read(reports / "07_fps" / "tables" / "versus_paper.csv")
+    if fps is not None:
+        rows = fps[fps["model"].str.startswith("HAFEM")]
+        if len(rows):
+            r = rows.iloc[0]
+            same = "3090" in str(r["our hardware"])
+            out["fps:hafem"] = {
+                "ours": float(r["our FPS (batch 1)"]), "scale": f"{r['our variant']} on {r['our hardware']}",
+                "verdict": ("reproduced" if float(r["our FPS (batch 1)"]) >= 0.9 * float(r["paper FPS"]) else
+                            "not reproduced") if same else "not testable here",
+                "evidence": f"notebook 07: the paper-sized HAFEM at batch 1, {float(r['our FPS (batch 1)']):.1f} FPS "
+                            f"({r['our variant']}) on {r['our hardware']}" + ("" if same else
+                                                                             f"; the claim is for an {r['paper hardware']}")}
+    return out
+
+
+def parameter_measurements() -> dict[str, dict]:
+    """Parameters counted on the networks as built (timm, torch, fernb; no weights needed)."""
+    out: dict[str, dict] = {}
+    backbone, _ = create_backbone("efficientnet_b5", num_classes=1000)
+    b5 = sum(p.numel() for p in backbone.parameters())
+    out["params:efficientnet_b5"] = {
+        "ours": b5 / 1e6, "verdict": "reproduced" if ck.matches(b5 / 1e6, 30.4) else "not reproduced",
+        "evidence": f"timm efficientnet_b5 (1000-class head): {b5:,} parameters"}
+    layer = sum(p.numel() for p in torch.nn.TransformerEncoderLayer(2048, 8, 4096).parameters())
+    six = transformer_parameters(2048, 4096, num_layers=6)
+    out["params:transformer_layer"] = {
+        "ours": six / 1e6, "verdict": "reproduced" if ck.matches(six / 1e6, 31.2) else "not reproduced",
+        "evidence": f"6 layers at d 2048, d_ff 4096 with their 49 positional embeddings: {six / 1e6:.1f}M "
+                    f"(fernb.models.hafem.transformer_parameters); one torch TransformerEncoderLayer(2048, 8, 4096) "
+                    f"alone has {layer / 1e6:.1f}M, more than the stated 31.2M for six"}
+    card = model_card("lanmsff")
+    out["params:lanmsff"] = {
+        "ours": card.keras_total / 1e3, "verdict": "reproduced" if round(card.keras_total / 1e3) == 358 else "not reproduced",
+        "evidence": f"fernb's LANMSFF (7 classes) counted as Keras does: {card.keras_total:,} "
+                    f"(trainable {card.trainable:,})"}
+    model = create_model("lanmsff")
+    width = model.head.in_features
+    out["params:lanmsff_width"] = {"ours": width, "verdict": "reproduced" if width == 156 else "not reproduced",
+                                   "evidence": f"fernb's LANMSFF head reads a {width}-d fused vector"}
+    return out
+
+
+def statistics_measurement(comparisons: pd.DataFrame, family: str) -> dict[str, dict]:
+    """HAFEM against every other trained model (one family of notebook 06's comparisons):
+    how many it beats after Holm, and the per-image d_z our pairs reach, beside the
+    0.95–2.84 HAFEM states."""
+    rows = comparisons[comparisons["family"] == family]
+    if rows.empty:
+        return {}
+    better = int(rows["verdict"].str.startswith("HAFEM").sum())
+    dz = rows["d_z (images)"].astype(float)
+    return {"statistics:hafem_vs_baselines": {
+        "ours": float(dz.max()), "seeds": int(rows["seeds b"].max()), "dataset": "synthfer", "scale": "SynthFER default",
+        "verdict": "not testable here",
+        "evidence": f"ours on SynthFER: HAFEM (01) better than {better} of {len(rows)} other trained models "
+                    f"(Holm-adjusted McNemar < {ALPHA}); per-image d_z {dz.min():.2f}–{dz.max():.2f}; the claim is "
+                    "against Table 3's baselines on FER2013, which no stage trains here"}}
+
+
+def measurements(root: str | os.PathLike | None = None, comparisons: pd.DataFrame | None = None,
+                 family: str = "HAFEM vs every other model", n_boot: int = 2000, seed: int = 0,
+                 parameters: bool = True) -> dict[str, dict]:
+    """Every measurement key the pipeline's outputs under ``root`` can fill."""
+    root = Path(root) if root is not None else project_root()
+    out: dict[str, dict] = {}
+    for stage in ("01_hafem", "02_lanmsff"):
+        found = run_accuracy(stage, root, n_boot=n_boot, seed=seed)
+        if found:
+            out[found[0]] = found[1]
+    out.update(ablation_measurements(root / "reports" / "03_ablations" / "tables"))
+    out.update(report_measurements(root / "reports"))
+    if parameters:
+        out.update(parameter_measurements())
+    if comparisons is not None:
+        out.update(statistics_measurement(comparisons, family))
+    return out
+
+
+def verdict_counts(ledger: pd.DataFrame) -> pd.DataFrame:
+    """Rows per paper and verdict (columns in :data:`fernb.papers.checks.VERDICTS` order), and
+    the claims behind them."""
+    table = ledger.pivot_table(index="paper", columns="verdict", values="id", aggfunc="count", fill_value=0)
+    table = table.reindex(columns=[v for v in ck.VERDICTS if v in table.columns])
+    table["checks"] = table.sum(axis=1)
+    table["claims"] = ledger.groupby("paper")["id"].nunique()
+    return table
+
+
+_CONSEQUENCE = {"implausible": 0, "inconsistent": 1, "not reproduced": 2}
+
+
+def key_findings(ledger: pd.DataFrame, limit: int = 10) -> pd.DataFrame:
+    """The most consequential findings for the front page, ``limit // 2`` per paper, one row per
+    claim: headline claims (:data:`fernb.papers.ledger.HEADLINE_CLAIMS`) first, then by section
+    (abstract, conclusion, results, methods), then implausible before inconsistent before not
+    reproduced."""
+    bad = ledger[ledger["verdict"].isin(list(_CONSEQUENCE))].copy()
+    if bad.empty:
+        return bad[["paper", "where", "claim", "verdict", "evidence"]]
+    bad["_h"] = ~bad["headline"].astype(bool) if "headline" in bad else True
+    bad["_v"] = bad["verdict"].map(_CONSEQUENCE)
+    bad["_s"] = bad["section"].map({"abstract": 0, "conclusion": 1, "results": 2, "methods": 3}).fillna(4)
+    bad = bad.sort_values(["_h", "_s", "_v"], kind="stable").drop_duplicates("id")
+    picked = bad.groupby("paper", group_keys=False).head(limit // 2)
+    return picked[["paper", "where", "claim", "verdict", "evidence"]].reset_index(drop=True)
+
+
+def write_ledger(ledger: pd.DataFrame, folder: str | os.PathLike, title: str = "Claims ledger") -> dict[str, Path]:
+    """Write the ledger as ``claims.csv``, ``claims.json`` (records) and ``claims.html`` (one
+    table per paper, verdicts coloured, the counts on top) into ``folder``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {"csv": folder / "claims.csv", "json": folder / "claims.json", "html": folder / "claims.html"}
+    ledger.to_csv(paths["csv"], index=False)
+    write_json(paths["json"], json.loads(ledger.to_json(orient="records")))
+    colours = {"consistent": "#e6f4ea", "reproduced": "#cdeccf", "plausible": "#eef6ee", "inconsistent": "#fde2e1",
+               "implausible": "#fbd0cc", "not reproduced": "#fce8d5", "not testable here": "#f1f1f1"}
+    counts = verdict_counts(ledger)
+    parts = [f"<h1>{html.escape(title)}</h1>",
+             "<p>Every numeric claim of both papers (abstracts, results tables and text, conclusions, and the methods' "
+             "checkable numbers), one row per check. Verdicts: " + ", ".join(ck.VERDICTS) + ". Measured numbers are "
+             "labelled with their dataset and scale; nothing here is typed by hand.</p>",
+             counts.to_html(classes="counts")]
+    for paper, rows in ledger.groupby("paper", sort=False):
+        body = []
+        for r in rows.itertuples(index=False):
+            ours = "" if r.ours is None or (isinstance(r.ours, float) and math.isnan(r.ours)) else f"{r.ours:.4g}"
+            body.append(f"<tr style='background:{colours.get(r.verdict, '#fff')}'><td>{html.escape(r.where)}</td>"
+                        f"<td>{html.escape(r.claim)}</td><td>{html.escape(str(r.stated))}</td><td>{r.kind}</td>"
+                        f"<td><b>{r.verdict}</b></td><td>{html.escape(str(r.evidence))}</td><td>{ours}</td></tr>")
+        parts.append(f"<h2>{html.escape(paper)}</h2><table><thead><tr><th>where</th><th>claim</th><th>stated</th>"
+                     "<th>check</th><th>verdict</th><th>evidence</th><th>ours</th></tr></thead><tbody>"
+                     + "".join(body) + "</tbody></table>")
+    page = ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>" + html.escape(title) + "</title><style>"
+            "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:90em;color:#222}"
+            "table{border-collapse:collapse;width:100%;margin-bottom:2em}td,th{border-bottom:1px solid #ddd;"
+            "padding:.3em .5em;vertical-align:top;text-align:left;font-size:.9em}</style></head><body>"
+            + "".join(parts) + "</body></html>")
+    paths["html"].write_text(page, encoding="utf-8")
+    return paths

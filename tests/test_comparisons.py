@@ -1,0 +1,177 @@
+"""Notebook 06's comparisons (:mod:`fernb.evaluate.comparisons`) and the ledger's measurements
+(:mod:`fernb.evaluate.measured`), on toy prediction frames and toy report tables."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as st
+from statsmodels.stats.multitest import multipletests
+
+from fernb.evaluate import comparisons as co
+from fernb.evaluate import measured as me
+from fernb.evaluate import stats
+from fernb.papers import hafem
+from fernb.papers import ledger as ld
+
+
+def _frame(labels, preds, dataset="toy", ids=None):
+    n = len(labels)
+    return pd.DataFrame({"label": labels, "pred": preds, "correct": np.asarray(labels) == np.asarray(preds),
+                         "split": "test", "dataset": dataset, "index": np.arange(n),
+                         "source_id": ids if ids is not None else [f"toy/{i}" for i in range(n)]})
+
+
+def _model(name, labels, accuracy_by_seed, rng):
+    runs = {}
+    for seed, acc in accuracy_by_seed.items():
+        right = rng.random(len(labels)) < acc
+        preds = np.where(right, labels, (labels + 1) % 7)
+        runs[seed] = _frame(labels, preds)
+    return co.TrainedModel(name=name, stage="toy", dataset="toy", scale="toy", runs=runs)
+
+
+@pytest.fixture()
+def toy_models():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 7, 400)
+    return [_model("A", labels, {0: 0.5, 1: 0.52, 2: 0.48}, rng), _model("B", labels, {0: 0.7, 1: 0.72, 2: 0.69}, rng),
+            _model("C", labels, {0: 0.51}, rng)]
+
+
+def test_runs_on_different_test_images_are_refused_naming_both():
+    a = _frame([0, 1, 2], [0, 1, 1])
+    with pytest.raises(ValueError, match=r"HAFEM \(01\) was scored on \['toy'\] and LANMSFF \(02\) on \['other'\]"):
+        co.check_same_images(a, _frame([0, 1, 2], [0, 1, 2], dataset="other"), "HAFEM (01)", "LANMSFF (02)")
+    with pytest.raises(ValueError, match="3 test images and y 2"):
+        co.check_same_images(a, _frame([0, 1], [0, 1]), "x", "y")
+    with pytest.raises(ValueError, match="different test images"):
+        co.check_same_images(a, _frame([0, 1, 2], [0, 1, 2], ids=["a", "b", "c"]), "x", "y")
+    with pytest.raises(ValueError, match="1 of the same test images .* different labels"):
+        co.check_same_images(a, _frame([0, 1, 3], [0, 1, 2]), "x", "y")
+    co.check_same_images(a, _frame([0, 1, 2], [2, 2, 2]), "x", "y")          # same images: fine
+
+
+def test_compare_against_stats_and_scipy(toy_models):
+    a, b, _ = toy_models
+    row = co.compare(a, b, n_boot=300, seed=1)
+    acc = lambda m: np.mean([m.runs[s]["correct"].mean() for s in m.seeds])   # noqa: E731
+    assert row["Δ accuracy (pt)"] == pytest.approx(100 * (acc(b) - acc(a)))
+    assert row["Δ low"] < row["Δ accuracy (pt)"] < row["Δ high"]
+    pooled = lambda m: np.concatenate([m.runs[s]["correct"].to_numpy() for s in (0, 1, 2)])   # noqa: E731
+    mc = stats.mcnemar_test(pooled(a), pooled(b))
+    assert row["p McNemar (exact)"] == mc["p_exact"] and row["p McNemar (mid-p)"] == mc["p_midp"]
+    per_seed_a = [a.runs[s]["correct"].mean() for s in (0, 1, 2)]
+    per_seed_b = [b.runs[s]["correct"].mean() for s in (0, 1, 2)]
+    assert row["p t (seeds)"] == pytest.approx(st.ttest_rel(per_seed_b, per_seed_a).pvalue)
+    assert row["shared seeds"] == 3 and "Wilcoxon cannot reach 0.05 with 3 pairs" in row["seed test"]
+    assert row["Wilcoxon floor"] == 0.25
+
+
+def test_with_one_shared_seed_the_seed_test_says_why_instead_of_a_number(toy_models):
+    a, _, c = toy_models
+    row = co.compare(c, a, n_boot=100)
+    assert math.isnan(row["p t (seeds)"]) and math.isnan(row["d_z (seeds)"])
+    assert row["seed test"].startswith("not computed: 1 shared seed(s), a paired test over seeds needs 2")
+
+
+def test_comparison_table_applies_holm_within_each_family(toy_models):
+    families = {"A vs others": [("B", "A"), ("C", "A")], "B vs C": [("C", "B")]}
+    table = co.comparison_table(toy_models, families, n_boot=200)
+    assert list(table.columns) == list(co.COMPARISON_COLUMNS)
+    fam = table[table["family"] == "A vs others"]
+    expected = multipletests(fam["p McNemar (exact)"], method="holm")[1]
+    assert np.allclose(fam["p_holm (McNemar)"], expected)
+    single = table[table["family"] == "B vs C"]
+    assert single["p_holm (McNemar)"].iloc[0] == single["p McNemar (exact)"].iloc[0]
+    row = table[(table["a"] == "B") & (table["b"] == "A")].iloc[0]
+    assert row["verdict"] == "B better"                                 # A is ~20 points worse on 400 images
+    with pytest.raises(ValueError, match="no trained model named"):
+        co.comparison_table(toy_models, {"x": [("A", "Z")]})
+
+
+def test_comparison_verdict_needs_the_test_and_the_interval():
+    base = {"a": "A", "b": "B", "Δ low": 1.0, "Δ high": 3.0, "p_holm (McNemar)": 0.01}
+    assert co.comparison_verdict(base) == "B better"
+    assert co.comparison_verdict({**base, "Δ low": -3.0, "Δ high": -1.0}) == "A better"
+    assert co.comparison_verdict({**base, "Δ low": -1.0}) == "no resolved difference"
+    assert co.comparison_verdict({**base, "p_holm (McNemar)": 0.2}) == "no resolved difference"
+    assert co.comparison_verdict({**base, "p_holm (McNemar)": math.nan}) == "no resolved difference"
+
+
+def test_stated_effect_table_reenacts_hafems_claim():
+    table = co.stated_effect_table(hafem.TABLE3, (0.95, 2.84), 0.001)
+    assert len(table) == len(hafem.TABLE3) - 1
+    assert not table["possible on images"].any()                     # no stated gap allows d 0.95 on images
+    dual = table.loc["DualPath CNN"]
+    assert dual["stated gap (pt)"] == pytest.approx(3.5)
+    assert dual["max d_z on images"] == pytest.approx(stats.max_dz_per_image(0.035))
+    assert dual["runs for p<0.001 at d 0.95"] == stats.runs_for_p(0.95, 0.001) == 18
+    assert dual["gap for d 0.95 (pt)"] == pytest.approx(100 * 0.9025 / 1.9025)
+    with pytest.raises(ValueError, match="not a row"):
+        co.stated_effect_table(hafem.TABLE3, (1,), model="nope")
+
+
+# --------------------------------------------------------------------------- measurements
+def test_scale_labels():
+    assert me.scale_label("synthfer", "hafem", 12) == "SynthFER default (12 epochs)"
+    assert me.scale_label("fer2013", "hafem", 12) == "CPU scale (12 epochs)"
+    assert me.scale_label("fer2013", "hafem", 140) == "paper scale (140 epochs)"
+
+
+def test_ablation_and_report_measurements_from_toy_tables(tmp_path):
+    tables = tmp_path / "reports" / "03_ablations" / "tables"
+    tables.mkdir(parents=True)
+    steps = pd.DataFrame({"step": ["R → b", "b → T", "T → C", "C → L"], "paper step (pt)": [12.8, 4.4, 3.2, 2.9],
+                          "our step (pt)": [5.0, -1.0, 0.5, 0.0], "95% CI low": [3.0, -4.0, -1.0, 0.0],
+                          "95% CI high": [7.0, 2.0, 2.0, 0.0], "seeds": 3, "d_z": 1.0, "p (t, seeds)": 0.01,
+                          "p (Wilcoxon)": 0.25, "Wilcoxon floor": 0.25, "images pooled": 300,
+                          "p (McNemar, images)": 0.001, "p_holm (t)": 0.04, "p_holm (McNemar)": 0.004,
+                          "verdict": ["supported", "not resolved at this scale", "contradicted",
+                                      "not resolved at this scale"]})
+    steps.to_csv(tables / "hafem_components_steps.csv", index=False)
+    out = me.ablation_measurements(tables)
+    assert out["ablation:hafem_components:EfficientNet-B5"]["verdict"] == "reproduced"
+    assert out["ablation:hafem_components:+Transformer"]["verdict"] == "not testable here"
+    assert out["ablation:hafem_components:+CBAM"]["verdict"] == "not reproduced"
+    reports = tmp_path / "reports"
+    (reports / "07_fps" / "tables").mkdir(parents=True)
+    pd.DataFrame({"model": ["HAFEM, paper (B5)"], "paper FPS": [52], "paper hardware": ["RTX 3090"],
+                  "our FPS (batch 1)": [26.0], "our variant": ["eager"], "our hardware": ["a CPU"]}).to_csv(
+        reports / "07_fps" / "tables" / "versus_paper.csv")
+    (reports / "05_interpretability" / "tables").mkdir(parents=True)
+    pd.DataFrame({"model": ["HAFEM (01_hafem)"], "class": ["happy"], "stated AUs": ["AU6+AU12"], "method": ["grad_cam"],
+                  "faces": [10], "mass_lift": [2.0], "faces_above_chance": [10], "p_above_chance": [0.001]}).to_csv(
+        reports / "05_interpretability" / "tables" / "paper_pairs.csv", index=False)
+    found = me.report_measurements(reports)
+    assert found["fps:hafem"]["verdict"] == "not testable here" and found["fps:hafem"]["ours"] == 26.0
+    assert found["interpretability:happy"]["verdict"] == "reproduced"
+
+
+def test_parameters_are_counted_on_the_built_networks():
+    out = me.parameter_measurements()
+    assert out["params:lanmsff"]["verdict"] == "reproduced"               # 358,406 counted as Keras does
+    assert out["params:lanmsff_width"]["ours"] == 156
+    assert out["params:efficientnet_b5"]["verdict"] == "reproduced"       # timm: 30.39M
+    assert out["params:transformer_layer"]["verdict"] == "not reproduced"  # six layers are ~201M, not 31.2M
+    assert out["params:transformer_layer"]["ours"] > 200
+
+
+def test_write_ledger_and_the_front_page_summary(tmp_path):
+    table = ld.ledger({})
+    paths = me.write_ledger(table, tmp_path)
+    back = pd.read_csv(paths["csv"])
+    assert len(back) == len(table) and list(back.columns) == list(ld.LEDGER_COLUMNS)
+    assert len(json.loads(paths["json"].read_text())) == len(table)
+    page = paths["html"].read_text()
+    assert "<h2>HAFEM</h2>" in page and "<h2>LANMSFF</h2>" in page
+    counts = me.verdict_counts(table)
+    assert counts.loc["HAFEM", "claims"] == table.loc[table["paper"] == "HAFEM", "id"].nunique()
+    assert counts["checks"].sum() == len(table)
+    findings = me.key_findings(table)
+    assert set(findings["verdict"]) <= {"implausible", "inconsistent", "not reproduced"}
+    assert findings.iloc[0]["paper"] == "HAFEM" and findings.iloc[0]["where"] == "abstract"
+    assert findings["claim"].is_unique

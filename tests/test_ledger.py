@@ -1,0 +1,179 @@
+"""The claims ledger (:mod:`fernb.papers.checks`, :mod:`fernb.papers.ledger`): each check on toy
+numbers built to pass and built to fail, hand-computed; then the ledger's structure and the
+findings it must make on the papers' own numbers."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fernb.papers import checks as ck
+from fernb.papers import datasets as ds
+from fernb.papers import hafem, lanmsff
+from fernb.papers import ledger as ld
+
+
+# --------------------------------------------------------------------------- checks on toy numbers
+def test_decimals_and_matching_by_rounding_or_truncation():
+    assert [ck.decimals_of(x) for x in (36.37, 7.9, 196, 0.982, 90.0)] == [2, 1, 0, 3, 0]
+    assert ck.matches(36.374, 36.37) == "rounded"
+    assert ck.matches(196.76, 196) == "truncated"          # LANMSFF's ID: 70.44 / 0.358 printed as 196
+    assert ck.matches(196.76, 197) == "rounded"
+    assert ck.matches(7.975, 7.94) is None
+    assert ck.matches(math.nan, 1.0) is None
+
+
+def _row_from_counts(counts, n):
+    return [round(100 * k / n, 2) for k in counts]
+
+
+def test_a_confusion_row_from_74_images_passes_and_one_that_cannot_fails():
+    counts = [61, 5, 3, 0, 2, 1, 2]                         # 74 images of one class
+    row = _row_from_counts(counts, 74)
+    verdict, evidence = ck.check_confusion_row(row, "toy", {"test": 74}, 2)
+    assert verdict == "consistent" and "74 images" in evidence
+    assert ck.smallest_support(row, 2, whole_row=True) == 74
+    bad = list(row)
+    bad[0] += 0.50                                         # 82.93 % of 74 is no whole count
+    bad[1] -= 0.50
+    verdict, evidence = ck.check_confusion_row(bad, "toy", {"test": 74}, 2)
+    assert verdict == "inconsistent" and "n=74" in evidence
+    assert ck.support_fits(bad[0], 74, 2) is None and ck.support_fits(row[0], 74, 2) == 61
+
+
+def test_support_fits_hand_computed():
+    assert ck.support_fits(43.75, 16) == 7 and ck.support_fits(13.33, 15) == 2
+    assert ck.smallest_support([43.75, 6.25, 12.5, 31.25]) == 16
+    assert ck.smallest_support([46.67, 6.67, 20, 13.33, 13.33], whole_row=True) == 15
+    # HAFEM §4: "3.8 % of disgust classified as anger": no count of FER2013's 55 or 56 test disgust images gives it
+    assert ck.support_fits(3.8, 55) is None and ck.support_fits(3.8, 56) is None
+    assert ck.support_fits(4.2, 528) == 22
+
+
+def test_variance_readings_against_numpy():
+    values = [89.44, 91.18, 92.04, 91.00, 90.17]           # LANMSFF Table X / XII, whole model
+    verdict, evidence = ck.check_variance(values, 0.66, "whole")
+    assert verdict == "inconsistent" and "(n+1)" in evidence
+    pop, sample = np.var(values), np.var(values, ddof=1)
+    assert f"{pop:.3f}" in evidence and f"{sample:.3f}" in evidence
+    with_mean = np.var(values + [np.mean(values)])          # the n+1 reading is the variance with the mean added
+    assert round(with_mean, 2) == 0.66
+    assert ck.check_variance([82.23, 80.40, 89.16], 14.23, "RAN")[0] == "consistent"      # Table XI: population
+    assert ck.check_variance([1.0, 2.0, 3.0], 1.0, "toy")[0] == "consistent"               # sample variance
+
+
+def test_f1_density_means_differences_ratios():
+    assert ck.check_f1(94.1, 93.8, 93.9, "HAFEM")[0] == "consistent"
+    assert ck.check_f1(94.1, 93.8, 95.0, "toy")[0] == "inconsistent"
+    assert ck.check_density(70.44, 358, 196, "LANMSFF") == ("consistent", ck.check_density(70.44, 358, 196, "LANMSFF")[1])
+    assert "truncated" in ck.check_density(70.44, 358, 196, "LANMSFF")[1]
+    assert ck.check_density(89.16, 11180, 7.94, "RAN")[0] == "inconsistent"                # 7.975
+    assert ck.check_mean([1, 2, 3, 4], 2.5, "toy")[0] == "consistent"
+    assert ck.check_mean([1, 2, 3, 4], 2.6, "toy")[0] == "inconsistent"
+    # LANMSFF Table IV: the class accuracies weighted by FER2013's PrivateTest class sizes give 70.44
+    table = lanmsff.TABLES["IV"]
+    per = table["values"][table["index"].index("overall")][1:]
+    weights = [ds.SPLIT_COUNTS["fer2013"]["PrivateTest"][c] for c in table["columns"][1:]]
+    assert ck.check_weighted_mean(per, weights, 70.44, "IV", 2)[0] == "consistent"
+    assert ck.check_difference(94.7, 91.2, 3.5, "toy")[0] == "consistent"
+    assert ck.check_difference(88.72, 86.96, 3, "toy", slack=0.5)[0] == "inconsistent"
+    verdict, evidence = ck.check_ratio(105670, 358, 276, "AMP_NET")
+    assert verdict == "inconsistent" and "382.9" in evidence           # the ratio implies 383K parameters
+    assert ck.check_ratio(100, 10, 10.3, "toy")[0] == "consistent"
+
+
+def test_rows_and_plausibility():
+    assert ck.check_rows({"a": 50.0, "b": 50.0}, "toy")[0] == "consistent"
+    assert ck.check_rows({"a": 50.5, "b": 48.5}, "toy")[0] == "inconsistent"
+    assert ck.check_rows({"a": 50.0, "b": 49.0}, "toy")[0] == "consistent"     # whole numbers: ±1 for two cells
+    ref = {"toyset": {"best": 70.0, "source": "a paper"}}
+    assert ck.check_plausible(71.9, "toyset", ref)[0] == "plausible"
+    assert ck.check_plausible(72.1, "toyset", ref)[0] == "implausible"
+    assert ck.check_plausible(90, "other", ref)[0] == "not testable here"
+
+
+# --------------------------------------------------------------------------- the ledger
+def test_every_claim_has_a_source_and_checks_from_the_vocabulary():
+    claims = ld.claims()
+    assert len({c.id for c in claims}) == len(claims)
+    for claim in claims:
+        assert claim.paper in ("HAFEM", "LANMSFF") and claim.where and claim.claim and claim.stated, claim.id
+        assert claim.section in ("abstract", "results", "conclusion", "methods"), claim.id
+        assert claim.checks, f"{claim.id} has no check"
+        for check in claim.checks:
+            assert check.kind in ck.KINDS
+            assert (check.verdict in ck.VERDICTS) or check.key, claim.id
+    table = ld.ledger()
+    assert set(table["verdict"]) <= set(ck.VERDICTS)
+    assert table["evidence"].str.len().min() > 0
+
+
+def test_a_check_without_a_verdict_or_key_or_with_a_bad_word_is_refused():
+    with pytest.raises(ValueError, match="either a verdict"):
+        ld.Check("consistency")
+    with pytest.raises(ValueError, match="either a verdict"):
+        ld.Check("measurement", verdict="reproduced", key="x")
+    with pytest.raises(ValueError, match="kind"):
+        ld.Check("vibes", verdict="consistent")
+    with pytest.raises(ValueError, match="verdict must be one of"):
+        ld.Check("consistency", verdict="probably fine")
+
+
+def test_the_ledger_covers_every_abstract_number_and_every_table_row():
+    claims = ld.claims()
+    stated = " ".join(c.stated for c in claims)
+    for number in ("94.7", "95.1", "88.9", "92.4", "52 FPS", "0.982", "90.77", "70.44", "86.96", "358K"):
+        assert number in stated, number
+    abstract = [c for c in claims if c.section == "abstract"]
+    assert {c.paper for c in abstract} == {"HAFEM", "LANMSFF"}
+    ids = {c.id for c in claims}
+    for roman, table in lanmsff.TABLES.items():
+        for label in table["index"]:
+            expected = {f"lanmsff-table{roman.lower()}-{label}", f"lanmsff-table{roman.lower()}-{str(label)}"}
+            if roman == "II":
+                expected = {f"lanmsff-table2-{label}"}
+            assert expected & ids, f"Table {roman} row {label} has no claim"
+    for method in hafem.TABLE3:
+        assert f"hafem-table3-{method}" in ids
+    for row in hafem.TABLE1:
+        assert f"hafem-table1-{row['method']}" in ids
+    assert ld.printed_numbers() > 400
+
+
+def _verdicts(claim_id):
+    return [c.verdict for c in next(c for c in ld.claims() if c.id == claim_id).checks if c.verdict]
+
+
+def test_findings_on_the_papers_own_numbers():
+    # Table 3 prints, as FER2013 accuracies, Table 1's figures for six methods on other datasets
+    copied = [m for m in hafem.TABLE3 if any("Table 1's figure" in c.evidence
+                                              for c in next(x for x in ld.claims() if x.id == f"hafem-table3-{m}").checks)]
+    assert sorted(copied) == sorted(["VGGFace2 TL", "CNN+LSTM", "EfficientNet-B4", "Swin-T", "Cross-Attn", "DualPath CNN"])
+    assert "inconsistent" in _verdicts("lanmsff-tablev-diagonal")                 # Table V's labels are misplaced
+    assert _verdicts("lanmsff-tableiv-overall") == ["consistent", "consistent"]   # Table IV fits PrivateTest exactly
+    assert _verdicts("hafem-s4-confusion-disgust-anger") == ["inconsistent"]
+    assert _verdicts("hafem-s4-contempt") == ["inconsistent"]                    # FER2013 has no contempt
+    assert _verdicts("lanmsff-s4a-ferplus") == ["inconsistent"]                  # no FERPlus rule gives 25,371 / ...
+    assert _verdicts("lanmsff-tablexi-RAN")[0] == "consistent"
+    assert _verdicts("lanmsff-tablex-DML-NET") == ["inconsistent"]
+    assert _verdicts("hafem-s4-cohen") == ["implausible"]
+    assert _verdicts("hafem-abstract-fer2013") == ["consistent", "implausible"]
+
+
+def test_measurements_fill_the_ledger_and_missing_ones_say_what_would_fill_them():
+    claim = next(c for c in ld.claims() if c.id == "lanmsff-abstract-fer2013")
+    inside = {"ours": 70.0, "low": 68.5, "high": 71.5, "seeds": 3, "dataset": "fer2013", "scale": "CPU scale (5 epochs)"}
+    assert ld.measurement_verdict(claim, inside)[0] == "reproduced"
+    assert ld.measurement_verdict(claim, {**inside, "high": 70.2})[0] == "not reproduced"
+    assert ld.measurement_verdict(claim, {**inside, "dataset": "synthfer"})[0] == "not testable here"
+    assert ld.measurement_verdict(claim, {"verdict": "reproduced", "evidence": "e"}) == ("reproduced", "e")
+    table = ld.ledger({"accuracy:lanmsff": inside}, [claim])
+    row = table[table["kind"] == "measurement"].iloc[0]
+    assert row["verdict"] == "reproduced" and row["ours"] == 70.0 and row["seeds"] == 3 and "CPU" in row["scale"]
+    empty = ld.ledger({}, [claim])
+    row = empty[empty["kind"] == "measurement"].iloc[0]
+    assert row["verdict"] == "not testable here" and "needs HAFEM / LANMSFF trained on this dataset" in row["evidence"]
+    assert list(empty.columns) == list(ld.LEDGER_COLUMNS)
+    assert isinstance(empty, pd.DataFrame)
