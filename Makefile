@@ -122,7 +122,7 @@ ablations: $(VENV)/.installed
 # d_model 2048 for 140 epochs (10 warm-up), layer decay 0.9, the compound loss and all six
 # augmentation ops with Mixup; LANMSFF as its code: 64 px, the offline x4 set, dropout 0.4,
 # Keras' BatchNorm momentum, up to 100 epochs; SEEDS each; notebook 03's ladders at those settings
-# with ABLATION_SEEDS and a SEARCH_TRIALS-trial search. tests/test_train.py checks that these
+# (Table 3's CNN baselines too, for notebook 06's comparisons) with ABLATION_SEEDS and a SEARCH_TRIALS-trial search. tests/test_train.py checks that these
 # overrides leave no departure from the stated recipes but the batch size the paper omits.
 DATASET ?= fer2013
 SEEDS ?= [0,1,2]
@@ -138,6 +138,7 @@ paper: $(VENV)/.installed
 	  -S lanmsff.img_size=64 -S lanmsff.epochs=100 -S lanmsff.max_train=null -S lanmsff.offline_x4=true \
 	  -S lanmsff.drop_rate=0.4 -S lanmsff.bn_momentum=0.01 -S 'lanmsff.seeds=$(SEEDS)' \
 	  -S 'ablations.seeds=$(ABLATION_SEEDS)' -S ablations.resnet_backbone=resnet50 \
+	  -S 'ablations.ladders=[hafem_components,hafem_loss,lanmsff_modules,table3_baselines]' \
 	  -S 'ablations.hafem={}' -S 'ablations.lanmsff={}' -S search.trials=$(SEARCH_TRIALS) \
 	  $(PAPER_ARGS)
 

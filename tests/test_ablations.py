@@ -56,6 +56,17 @@ def test_ladders_expand_to_the_papers_rows():
     assert {c.seed for c in cells} == {0, 1, 2}
 
 
+def test_table3_ladder_shares_runs_with_the_components_ladder():
+    cells = ab.expand(["hafem_components", "table3_baselines"], SECTIONS, TRAIN, ABLATIONS)
+    assert _by(cells, "table3_baselines", "ResNet-50").key == _by(cells, "hafem_components", "ResNet").key
+    assert _by(cells, "table3_baselines", "HAFEM").key == _by(cells, "hafem_components", "+recipe loss").key
+    b4 = _by(cells, "table3_baselines", "EfficientNet-B4")
+    assert b4.recipe.model_kwargs["backbone"] == "efficientnet_b4" and not b4.recipe.model_kwargs["use_transformer"]
+    table3 = ab.LADDERS["table3_baselines"]
+    assert [table3.paper[v.paper]["accuracy"] for v in table3.variants] == [71.4, 89.5, 94.7]
+    assert "table3_baselines" not in PARAMS["ablations"]["ladders"]        # off by default: B4 is costly on a CPU
+
+
 def test_ladders_carry_the_papers_numbers():
     fig3 = ab.LADDERS["hafem_components"]
     assert [fig3.paper[v.paper]["accuracy"] for v in fig3.variants] == [71.4, 84.2, 88.6, 91.8, 94.7]

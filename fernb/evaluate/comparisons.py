@@ -23,6 +23,7 @@ have runs with the same seed:
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -127,7 +128,7 @@ def pipeline_models(root: str | os.PathLike | None = None, stages: Sequence[str]
                 continue
             first = rows.iloc[0]
             folder = root / first["dir"]
-            info = pd.read_json(folder / "result.json", typ="series").to_dict()
+            info = json.loads((folder / "result.json").read_text())
             runs = {}
             for r in rows.drop_duplicates("seed").itertuples():
                 runs[int(r.seed)] = run_test_predictions(root / r.dir / "predictions.csv")

@@ -101,6 +101,7 @@ _PLAIN = {"use_transformer": False, "use_cbam": False, "loss": "ce"}
 _W_CE, _W_CENTRE, _W_DLS = PAPER_WEIGHTS
 _HAFEM_FIG3 = {k: {"accuracy": v} for k, v in hafem_paper.CLAIMS["ablation_fer2013"].items()}
 _LANMSFF_XII = lanmsff_paper.CLAIMS["ablation_kdef"]
+_TABLE3 = {k: {"accuracy": v["accuracy"]} for k, v in hafem_paper.TABLE3.items()}
 
 LADDERS: dict[str, Ladder] = {
     "hafem_components": Ladder(
@@ -125,6 +126,17 @@ LADDERS: dict[str, Ladder] = {
             Rung("-MassAtt", {"use_massatt": False}, paper="-MassAtt"),
             Rung("-both", {"use_pwfs": False, "use_massatt": False}, paper="-both"),
         ), paper=_LANMSFF_XII),
+    # Off by default (not in params.yaml's ablations.ladders): Table 3's baselines that exist as CNN
+    # architectures, each with HAFEM's head and recipe, beside HAFEM itself. Its ResNet-50 and HAFEM rows are
+    # the same configurations as hafem_components' ResNet and +recipe loss rows, so they share those runs.
+    # ViT-Base and Swin-T (fernb.models.baselines builds them for notebook 07) have no convolutional map for
+    # HAFEM's head and are not rows here.
+    "table3_baselines": Ladder(
+        "table3_baselines", "hafem", "Table 3's CNN baselines with HAFEM's head and recipe", "HAFEM Table 3 (FER2013)", (
+            Rung("ResNet-50", {**_PLAIN, "backbone": Ref("resnet_backbone")}, paper="ResNet-50"),
+            Rung("EfficientNet-B4", {**_PLAIN, "backbone": "efficientnet_b4"}, paper="EfficientNet-B4"),
+            Rung("HAFEM", {}, paper="HAFEM"),
+        ), paper=_TABLE3),
 }
 
 
