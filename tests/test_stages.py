@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -182,6 +183,25 @@ def test_index_uses_stage_labels_and_shows_the_ledger_first(tmp_path):
     assert 'href="06_statistics/claims.html"' in page
     assert "F1 &lt;b&gt;" in page and "<td>HAFEM</td><td>3</td><td>2</td><td>3</td>" in page
     assert stages.readable("batch1_fps.lanmsff") == "FPS at batch 1 lanmsff"
+    assert stages.readable("batch1_fps.lanmsff", "07_fps") == "FPS, LANMSFF (batch 1)"
+    assert stages.readable("images", "00_data_prep@fer2013") == "images"
+
+
+def test_every_headline_key_of_the_notebooks_has_a_label():
+    """The index's words cover what each notebook puts in its headline (read from the notebooks'
+    source: the keys in their report.metrics(..., headline=[...]) calls where they are literal)."""
+    import ast
+    import json as js
+
+    repo = Path(__file__).resolve().parents[1]
+    for nb in sorted((repo / "notebooks").glob("0*.ipynb")):
+        stage = nb.stem
+        source = "\n".join("".join(c["source"]) for c in js.loads(nb.read_text())["cells"] if c["cell_type"] == "code")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.keyword) and node.arg == "headline" and isinstance(node.value, ast.List):
+                for key in (e.value for e in node.value.elts if isinstance(e, ast.Constant)):
+                    if key != "dataset" and stage != "06_statistics":
+                        assert key in stages.HEADLINE_LABELS.get(stage, {}), f"{stage}: no index label for {key!r}"
 
 
 def test_report_metrics_json(tmp_path):

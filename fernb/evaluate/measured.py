@@ -11,6 +11,7 @@ Where each family comes from:
 - ``accuracy:<model>`` (hafem, lanmsff): stages 01 / 02's runs — the seed-mean test accuracy with
   a percentile bootstrap interval over the test images (:func:`fernb.evaluate.stats.bootstrap_metric`),
   on whatever dataset the stage trained (the ledger compares it only with claims on that dataset);
+- ``pose:lanmsff:>30`` / ``>45``: stage 02's accuracy on the test faces beyond 30° / 45° of yaw;
 - ``ablation:…``: notebook 03's tables (``*_steps.csv``, ``loss_gains.csv``, ``lanmsff_pose.csv``,
   ``learned.csv``);
 - ``zero_shot:…``: notebook 04's ``claims_versus_ours.csv``;
@@ -49,7 +50,7 @@ from fernb.paths import project_root
 from fernb.runs import stage_runs
 from fernb.workbook.report import write_json
 
-__all__ = ["measurements", "run_accuracy", "ablation_measurements", "report_measurements", "parameter_measurements",
+__all__ = ["measurements", "run_accuracy", "pose_accuracy", "ablation_measurements", "report_measurements", "parameter_measurements",
            "statistics_measurement", "scale_label", "write_ledger", "verdict_counts", "key_findings"]
 
 _PAPER_EPOCHS = {"hafem": hafem_paper.RECIPE["epochs"], "lanmsff": lanmsff_paper.RECIPE["epochs"]}
@@ -83,6 +84,32 @@ def run_accuracy(stage: str, root: Path, n_boot: int = 2000, seed: int = 0) -> t
             {"ours": 100 * res["value"], "low": 100 * res["low"], "high": 100 * res["high"], "seeds": len(runs),
              "dataset": runs[0].dataset, "scale": scale_label(runs[0].dataset, model, info.get("epochs_run")),
              "evidence": f"stage {stage}: {len(runs)} seed(s), {res['n']} test images"})
+
+
+def pose_accuracy(stage: str, root: Path, model: str, n_boot: int = 2000, seed: int = 0) -> dict[str, dict]:
+    """``pose:<model>:>30`` and ``>45``: one training stage's seed-mean test accuracy (%) on the
+    faces whose |yaw| exceeds 30° / 45° (the papers' "Pose >30°" subsets; the yaw the store
+    records: SynthFER's true yaw, a real dataset's estimate), with its bootstrap interval over
+    those faces. Empty when the stage has not run or its test faces carry no yaw."""
+    try:
+        runs = stage_runs(stage, root)
+    except FileNotFoundError:
+        return {}
+    frames = [r.predictions().query("split == 'test'").sort_values("index") for r in runs]
+    yaw = pd.to_numeric(frames[0]["pose"], errors="coerce").abs().to_numpy()
+    out = {}
+    for bound in (30, 45):
+        keep = np.isfinite(yaw) & (yaw > bound)
+        if keep.sum() < 2:
+            continue
+        y = frames[0]["label"].to_numpy()[keep]
+        preds = np.stack([f["pred"].to_numpy()[keep] for f in frames])
+        res = bootstrap_metric(y, preds, n_boot=n_boot, seed=seed)
+        out[f"pose:{model}:>{bound}"] = {
+            "ours": 100 * res["value"], "low": 100 * res["low"], "high": 100 * res["high"], "seeds": len(runs),
+            "dataset": runs[0].dataset, "scale": scale_label(runs[0].dataset, model, runs[0].info().get("epochs_run")),
+            "evidence": f"stage {stage}: {int(keep.sum())} test faces with |yaw| > {bound}°"}
+    return out
 
 
 def _read(path: Path) -> pd.DataFrame | None:
@@ -236,6 +263,7 @@ def measurements(root: str | os.PathLike | None = None, comparisons: pd.DataFram
         found = run_accuracy(stage, root, n_boot=n_boot, seed=seed)
         if found:
             out[found[0]] = found[1]
+    out.update(pose_accuracy("02_lanmsff", root, "lanmsff", n_boot=n_boot, seed=seed))
     out.update(ablation_measurements(root / "reports" / "03_ablations" / "tables"))
     out.update(report_measurements(root / "reports"))
     if parameters:

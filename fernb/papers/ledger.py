@@ -52,7 +52,7 @@ MEASUREMENT_NEEDS = {
     "interpretability": "notebook 05",
     "params": "notebook 06 (builds the network and counts)",
     "statistics": "notebook 06's comparisons",
-    "pose": "notebook 02 on KDEF (per-pose accuracy)",
+    "pose": "notebook 02 with per-face yaw (SynthFER's, or FER2013/FERPlus with face-alignment's estimate; KDEF's camera)",
 }
 
 _HAFEM, _LANMSFF = "HAFEM", "LANMSFF"
@@ -449,7 +449,7 @@ def _lanmsff_claims() -> list[Claim]:
                 cks.append(Check("consistency", "not testable here",
                                  f"the pose subsets' class sizes are not published; the smallest class sizes these "
                                  f"cells allow: {', '.join(f'{_PRINT[k]} {v}' for k, v in smallest.items())}"))
-                cks.append(_m(f"pose:{name}:{label}"))
+                cks.append(_m(f"pose:lanmsff:{label}"))
             add(Claim(f"lanmsff-table{table.lower()}-{label}", _LANMSFF, f"Table {table}", "results",
                       f"{name} accuracy, pose {label}", _fmt_row(t["columns"], values), name, tuple(cks), whole))
     text_low = {"disgust", "neutral"}

@@ -344,11 +344,36 @@ def _fmt(value: Any) -> str:
 _WORDS = {"f1": "macro-F1", "mean": "(mean)", "pt": "(points)", "batch1_fps": "FPS at batch 1"}
 
 
-def readable(key: str) -> str:
-    """A headline key as the index shows it when its stage gives no label: its dotted parts as
-    words (``"test.accuracy.mean"`` → ``"test accuracy (mean)"``, ``"largest_drop_pt"`` →
-    ``"largest drop pt"``)."""
-    return " ".join(_WORDS.get(part) or part.replace("_", " ") for part in key.split("."))
+# The index's words for each notebook's headline keys (a stage may also give its own, in summary.json's
+# "labels"); a key missing here is shown as words by readable().
+HEADLINE_LABELS: dict[str, dict[str, str]] = {
+    "00_data_prep": {"images": "images", "split_sizes": "train / val / test", "near_blank": "near-blank images",
+                     "duplicate_groups": "groups of identical images", "cross_split_groups": "… crossing splits",
+                     "linear_probe.val_accuracy": "linear probe, val accuracy", "faces.backend": "face backend",
+                     "faces.pose_subsets_test.gt30": "test faces with |yaw| > 30°",
+                     "faces.pose_subsets_test.gt45": "test faces with |yaw| > 45°"},
+    "01_hafem": {"test.accuracy.mean": "test accuracy (seed mean)", "test.f1.mean": "test macro-F1 (seed mean)",
+                 "test.balanced_accuracy.mean": "test balanced accuracy (seed mean)"},
+    "03_ablations": {"seeds": "seeds per variant", "search.best_value": "search: best validation macro-F1",
+                     "search.best_test_accuracy_mean": "search: best configuration's test accuracy"},
+    "04_cross_dataset": {"label_rule": "label rule (contempt)", "largest_drop.model": "largest drop: model",
+                         "largest_drop.target": "largest drop: target", "largest_drop_pt": "largest drop (points)"},
+    "05_interpretability": {"hafem_grad_cam_mass_lift": "HAFEM Grad-CAM mass / chance",
+                            "hafem_shap_mass_lift": "HAFEM SHAP mass / chance",
+                            "lanmsff_grad_cam_mass_lift": "LANMSFF Grad-CAM mass / chance",
+                            "lanmsff_shap_mass_lift": "LANMSFF SHAP mass / chance", "faces": "faces scored"},
+    "07_fps": {"environment.device": "device", "batch1_fps.hafem_paper": "FPS, paper-sized HAFEM (batch 1)",
+               "batch1_fps.lanmsff": "FPS, LANMSFF (batch 1)", "predict_fps": "fernb predict, frames per second"},
+}
+HEADLINE_LABELS["02_lanmsff"] = HEADLINE_LABELS["01_hafem"]
+
+
+def readable(key: str, stage: str | None = None) -> str:
+    """A headline key as the index shows it: :data:`HEADLINE_LABELS`' word for it in ``stage``
+    (``stage@item`` reads its stage's), else its dotted parts as words (``"test.accuracy.mean"``
+    → ``"test accuracy (mean)"``, ``"largest_drop_pt"`` → ``"largest drop pt"``)."""
+    label = HEADLINE_LABELS.get((stage or "").partition("@")[0], {}).get(key)
+    return label or " ".join(_WORDS.get(part) or part.replace("_", " ") for part in key.split("."))
 
 
 LEDGER_STAGE = "06_statistics"
@@ -398,7 +423,7 @@ def build_index(root: str | os.PathLike | None = None) -> Path:
             title, headline = stage, {"status": "not run yet"}
         link = (f'<a href="{html.escape(page.relative_to(root / REPORTS).as_posix())}">{html.escape(title)}</a>'
                 if page.is_file() else html.escape(title))
-        numbers = "".join(f"<tr><td>{html.escape(labels.get(k) or readable(str(k)))}</td><td>{html.escape(_fmt(v))}</td></tr>"
+        numbers = "".join(f"<tr><td>{html.escape(labels.get(k) or readable(str(k), stage))}</td><td>{html.escape(_fmt(v))}</td></tr>"
                           for k, v in headline.items())
         rows.append(f"<tr><td><code>{html.escape(stage)}</code></td><td>{link}</td>"
                     f"<td><table class='nums'>{numbers}</table></td></tr>")
