@@ -9,6 +9,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 LOCK   := requirements.lock
+NODEPS_LOCK := requirements-nodeps.lock
 export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
 export MPLBACKEND := Agg
@@ -33,11 +34,13 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # One install for repro and test: the lock (fernb's dependencies + the `dev` extra, exact
-# versions and sha256 hashes), then fernb itself without resolving anything. The lock is
+# versions and sha256 hashes), the packages whose stale pins must be skipped (requirements-nodeps.lock,
+# --no-deps, hashes required: facenet-pytorch's MTCNN), then fernb itself without resolving anything. The lock is
 # resolved for one Python (its header's "with Python X.Y"), so another one is refused here.
-$(VENV)/.installed: pyproject.toml $(LOCK) | $(BIN)/python
+$(VENV)/.installed: pyproject.toml $(LOCK) $(NODEPS_LOCK) | $(BIN)/python
 	@$(BIN)/python -c 'import re, sys; want = re.search(r"with Python (\d+\.\d+)", open("$(LOCK)").read()).group(1); have = "%d.%d" % sys.version_info[:2]; sys.exit(0 if want == have else f"$(LOCK) pins the environment for Python {want}, but $(VENV) runs Python {have}: make clean && make PYTHON=python{want}, or re-pin for Python {have} with make lock PYTHON=python{have}")'
 	$(BIN)/python -m pip install --quiet -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r $(NODEPS_LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $@
 

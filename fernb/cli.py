@@ -7,6 +7,11 @@ import os
 import sys
 import time
 
+# What wrong input raises (a missing or damaged file, a dataset in another layout, an unknown
+# name, an invalid value): every subcommand prints `fernb: error: <message>` to stderr, no
+# traceback, and exits 1. Any other exception is a defect and keeps its traceback.
+USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fernb", description=__doc__)
@@ -26,12 +31,13 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("index", help="write reports/index.html linking every notebook report")
 
     prep = sub.add_parser("prepare", help="load a dataset and write its prepared store (what notebook 00 does, without the report)")
-    prep.add_argument("dataset", help="synthfer, fer2013, ferplus, rafdb, affectnet, kdef or ckplus")
+    prep.add_argument("dataset", help="synthfer, fer2013, ferplus, rafdb, affectnet, kdef, ckplus or facial_expressions")
     prep.add_argument("--data-root", help="archive/CSV/folder of a real dataset (default: search $FERNB_DATA)")
     prep.add_argument("-o", "--out", help="store folder (default data/prepared/DATASET)")
     prep.add_argument("-p", "--param", action="append", metavar="NAME=VALUE", help="loader option, e.g. n_train=500")
-    prep.add_argument("--face-backend", default="auto", choices=("auto", "fan", "opencv"),
-                      help="photo datasets (rafdb, affectnet, kdef, ckplus): face detector (default auto: FAN, else OpenCV)")
+    prep.add_argument("--face-backend", default="auto", choices=("auto", "fan", "mtcnn", "opencv"),
+                      help="photo datasets (rafdb, affectnet, kdef, ckplus, facial_expressions): face detector "
+                           "(default auto: FAN, else MTCNN, else OpenCV's Haar cascades, with a warning)")
     prep.add_argument("--face-size", type=int, default=224, help="photo datasets: aligned crop side in pixels (default 224)")
 
     shifts = sub.add_parser("shifts", help="render the SynthFER domain shifts of params.yaml's shifts section (the "
@@ -85,10 +91,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="auto (CUDA, else MPS, else CPU), cpu, cuda or cuda:N")
     pr.add_argument("--amp", default="auto", choices=("auto", "bf16", "fp16", "off"),
                     help="autocast for the network (default auto: bf16 or fp16 on a GPU, off on CPU)")
-    pr.add_argument("--face-backend", default="auto", choices=("auto", "fan", "opencv"),
-                    help="face detector (default auto: FAN, else OpenCV with a warning)")
-    pr.add_argument("--enlarge", type=float, default=1.3, metavar="X",
-                    help="face-box enlargement around the aligned face (default 1.3)")
+    pr.add_argument("--face-backend", default="auto", choices=("auto", "fan", "mtcnn", "opencv"),
+                    help="face detector (default auto: FAN, else MTCNN, else OpenCV's Haar cascades, with a warning)")
+    pr.add_argument("--enlarge", type=float, default=None, metavar="X",
+                    help="face-box enlargement around the aligned face (default: as the training images were framed, "
+                         "recorded in the checkpoint: 1.0 for pre-cropped sets such as FER2013, the pipeline's 1.3 for "
+                         "photographs; 1.3 for a checkpoint that records nothing)")
+    pr.add_argument("--clahe", action=argparse.BooleanOptionalAction, default=None,
+                    help="CLAHE on the aligned face (default: as the training images had it, recorded in the checkpoint)")
     pr.add_argument("--model", metavar="NAME", help="the model the checkpoint must hold (e.g. lanmsff); another is refused")
     pr.add_argument("--num-classes", type=int, metavar="K",
                     help="the class count the checkpoint must have; another is refused")
@@ -113,20 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "index":
             print(f"fernb: index -> {stages.build_index()}")
         elif args.command == "prepare":
-            from fernb.data import WILD, load, prepared_dir, write_store
-
-            options = stages.parse_overrides(args.param)
-            if args.dataset in WILD:
-                from fernb.faces import FacePipeline
-                from fernb.data.photos import default_cache_dir
-
-                options["pipeline"] = FacePipeline(backend=args.face_backend, size=args.face_size, cache_dir=default_cache_dir())
-            start = time.perf_counter()
-            data = load(args.dataset, args.data_root, **options)
-            loaded = time.perf_counter()
-            out = write_store(data, args.out or prepared_dir(args.dataset))
-            print(f"fernb: {data!r}")
-            print(f"fernb: loaded in {loaded - start:.1f} s, stored in {time.perf_counter() - loaded:.1f} s -> {out}")
+            try:
+                return _prepare(args)
+            except USER_ERRORS as err:   # no such file or dataset, a damaged archive, another layout, a bad -p
+                return _fail(err)
         elif args.command == "shifts":
             return _shifts(args)
         elif args.command == "card":
@@ -140,19 +140,97 @@ def main(argv: list[str] | None = None) -> int:
                 for result in train_stage(args.stage, _overrides(args)):
                     if int(os.environ.get("RANK", 0)) == 0:
                         print(f"fernb: {result.dir}: test accuracy {result.test.accuracy:.4f}, macro-F1 {result.test.f1:.4f}")
-            except (ValueError, FileNotFoundError) as err:   # unknown stage, no prepared store: say so, no traceback
-                print(f"fernb: error: {err}", file=sys.stderr)
-                return 1
+            except USER_ERRORS as err:   # unknown stage, no prepared store: say so, no traceback
+                return _fail(err)
         elif args.command == "search":
             try:
-                return search_stage(stages.parse_overrides(args.param))
-            except (ValueError, KeyError, FileNotFoundError, ConnectionError) as err:
-                print(f"fernb: error: {err}", file=sys.stderr)
-                return 1
+                return search_stage(_parse_overrides(args.param))
+            except (*USER_ERRORS, KeyError) as err:   # the search section's checks raise KeyError for unknown keys
+                return _fail(err)
     except stages.StageError as err:
-        print(f"fernb: error: {err}", file=sys.stderr)
-        return 1
+        return _fail(err)
     return 0
+
+
+def _fail(err: BaseException) -> int:
+    """Print ``fernb: error: <message>`` to stderr (a KeyError's message without its quotes); exit status 1."""
+    message = err.args[0] if isinstance(err, KeyError) and len(err.args) == 1 else str(err)
+    print(f"fernb: error: {message}", file=sys.stderr)
+    return 1
+
+
+def _parse_overrides(pairs: list[str] | None) -> dict:
+    """``-p NAME=VALUE`` pairs as a dict (values parsed as YAML); a value that is not YAML is a
+    :class:`~fernb.workbook.stages.StageError` naming the pair."""
+    import yaml
+
+    from fernb.workbook import stages
+
+    out = {}
+    for pair in pairs or []:
+        try:
+            out.update(stages.parse_overrides([pair]))
+        except yaml.YAMLError as err:
+            raise stages.StageError(f"parameter override {pair!r}: the value is not valid YAML ({_yaml_problem(err)})") from None
+    return out
+
+
+def _yaml_problem(err) -> str:
+    """A YAML parser error in one line: the problem and where (line, column)."""
+    problem = getattr(err, "problem", None) or " ".join(str(err).split())
+    mark = getattr(err, "problem_mark", None)
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else problem
+
+
+def _prepare(args) -> int:
+    """``fernb prepare``: load a dataset (generate SynthFER) and write its prepared store."""
+    from fernb.data import KNOWN_SOURCES, WILD, find_source, load, prepared_dir, write_store
+
+    options = _parse_overrides(args.param)
+    _check_loader_options(args.dataset, options)
+    if args.dataset in KNOWN_SOURCES:
+        find_source(args.dataset, args.data_root)   # a missing data root is said before any face model loads
+    if args.dataset in WILD:
+        from fernb.faces import FacePipeline
+        from fernb.data.photos import default_cache_dir
+
+        options["pipeline"] = FacePipeline(backend=args.face_backend, size=args.face_size, cache_dir=default_cache_dir())
+    start = time.perf_counter()
+    data = load(args.dataset, args.data_root, **options)
+    loaded = time.perf_counter()
+    out = write_store(data, args.out or prepared_dir(args.dataset))
+    print(f"fernb: {data!r}")
+    print(f"fernb: loaded in {loaded - start:.1f} s, stored in {time.perf_counter() - loaded:.1f} s -> {out}")
+    return 0
+
+
+def _check_loader_options(dataset: str, options: dict) -> None:
+    """ValueError naming any ``-p`` option that ``dataset``'s loader (SynthFER's generator) does not take.
+
+    An unknown dataset passes: :func:`fernb.data.load` says which datasets there are."""
+    import importlib
+    import inspect
+
+    from fernb.data import LOADERS
+    from fernb.data.synthfer import generate
+
+    if dataset == "synthfer":
+        function, skip = generate, set()
+    elif dataset in LOADERS:
+        module, name = LOADERS[dataset]
+        function = getattr(importlib.import_module(f"fernb.data.{module}"), name)
+        skip = {next(iter(inspect.signature(function).parameters))}   # the path, which --data-root gives
+    else:
+        return
+    params = inspect.signature(function).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    takes = [n for n, p in params.items() if n not in skip and n != "pipeline"
+             and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
+    unknown = sorted(set(options) - set(takes))
+    if unknown:
+        raise ValueError(f"{dataset}: unknown loader option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} "
+                         f"(-p NAME=VALUE); it takes {', '.join(takes)}")
 
 
 def _overrides(args) -> dict:
@@ -161,10 +239,17 @@ def _overrides(args) -> dict:
 
     overrides = {}
     if getattr(args, "params_file", None):
+        import yaml
+
         from fernb.train.search import read_params_file
 
-        overrides.update(read_params_file(args.params_file))
-    overrides.update(stages.parse_overrides(args.param))
+        try:
+            overrides.update(read_params_file(args.params_file))
+        except yaml.YAMLError as err:
+            raise stages.StageError(f"params file {args.params_file} is not valid YAML ({_yaml_problem(err)})") from None
+        except (ValueError, OSError) as err:   # missing, unreadable, not a mapping of sections
+            raise stages.StageError(str(err)) from None
+    overrides.update(_parse_overrides(args.param))
     return overrides
 
 
@@ -237,9 +322,8 @@ def _shifts(args) -> int:
     start = time.perf_counter()
     try:
         written = prepare_shifts(params["synthfer"], params["shifts"], progress=not args.quiet)
-    except (ValueError, KeyError) as err:   # a shift that is no shift, a missing key: say so, no traceback
-        print(f"fernb: error: {err}", file=sys.stderr)
-        return 1
+    except (*USER_ERRORS, KeyError) as err:   # a shift that is no shift, a missing key, an unwritable store
+        return _fail(err)
     for name, path in written.items():
         meta = read_meta(path)
         sizes = ", ".join(f"{split}={n}" for split, n in meta["split_sizes"].items())
@@ -253,24 +337,39 @@ def _card(args) -> int:
     from pathlib import Path
 
     from fernb.models import load_model, model_card
-    from fernb.workbook import stages
 
-    shape = tuple(int(v) for v in args.input.split(",")) if args.input else None
-    knobs = stages.parse_overrides(args.param)
-    if shape is not None:
-        knobs.setdefault("in_chans", shape[0])  # the data's channels are the model's input channels
     try:
-        if Path(args.model).is_file():
+        shape = _input_shape(args.input) if args.input else None
+        knobs = _parse_overrides(args.param)
+        if shape is not None:
+            knobs.setdefault("in_chans", shape[0])  # the data's channels are the model's input channels
+        model = Path(args.model)
+        if model.is_file():
             if knobs:
                 raise ValueError("a checkpoint carries its own configuration; drop -p")
             card = model_card(load_model(args.model), input_shape=shape, name=args.model)
+        elif model.suffix in (".pt", ".pth") or model.is_dir() or (os.sep in args.model and not args.model.startswith("timm/")):
+            state = "is a folder, not a file" if model.is_dir() else "does not exist"
+            raise FileNotFoundError(f"checkpoint {args.model} {state}; expected a model name (lanmsff, hafem, "
+                                    "resnet50, efficientnet_b4, vit_base_16, swin_tiny, timm/<architecture>) or a "
+                                    "model.pt written by fernb")
         else:
             card = model_card(args.model, input_shape=shape, **knobs)
-    except (ValueError, TypeError) as err:
-        print(f"fernb: error: {err}", file=sys.stderr)
-        return 1
+    except (*USER_ERRORS, TypeError) as err:   # TypeError: a -p the model does not take
+        return _fail(err)
     print(json.dumps(card.as_dict(), indent=2) if args.json else card)
     return 0
+
+
+def _input_shape(text: str) -> tuple[int, int, int]:
+    """``--input C,H,W`` as three positive integers."""
+    try:
+        shape = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        shape = ()
+    if len(shape) != 3 or min(shape) < 1:
+        raise ValueError(f"--input {text!r}: expected C,H,W, three positive integers such as 1,48,48")
+    return shape
 
 
 def _export(args) -> int:
@@ -285,9 +384,8 @@ def _export(args) -> int:
         model = load_model(checkpoint)
         inputs = training_inputs(model, checkpoint)
         out = export_onnx(model, Path(args.out) if args.out else checkpoint.with_suffix(".onnx"), classes=inputs.classes)
-    except (ValueError, OSError) as err:
-        print(f"fernb: error: {err}", file=sys.stderr)
-        return 1
+    except USER_ERRORS as err:   # no such checkpoint, not a fernb checkpoint, an unwritable output
+        return _fail(err)
     check = check_onnx(model, out)
     print(f"fernb: {checkpoint} -> {out} ({out.stat().st_size / 1e6:.1f} MB); input float32 "
           f"(N, {model.in_chans}, {model.input_size[0]}, {model.input_size[1]}) in [0, 1], output logits (N, "
@@ -309,13 +407,13 @@ def _predict(args) -> int:
     try:
         predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device, model=args.model,
                                               num_classes=args.num_classes, face_backend=args.face_backend,
-                                              enlarge=args.enlarge, batch_size=args.batch_size, amp=args.amp)
+                                              enlarge=args.enlarge, clahe=args.clahe, batch_size=args.batch_size,
+                                              amp=args.amp)
         print(f"fernb: {predictor.describe()}")
         run = predict_sources(predictor, sources, csv=args.csv, json_lines=args.json, annotate=args.annotate,
                               max_frames=args.max_frames, progress=not args.quiet, keep_rows=False)
-    except (ValueError, OSError) as err:   # bad checkpoint, input or output path: say so, no traceback
-        print(f"fernb: error: {err}", file=sys.stderr)
-        return 1
+    except USER_ERRORS as err:   # bad checkpoint, input or output path: say so, no traceback
+        return _fail(err)
     except KeyboardInterrupt:              # before any frame was read
         print("fernb: interrupted", file=sys.stderr)
         return 130

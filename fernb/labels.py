@@ -78,6 +78,13 @@ CKPLUS_CODES: dict[int, str] = {
     0: "neutral", 1: "anger", 2: "contempt", 3: "disgust", 4: "fear", 5: "happy", 6: "sad", 7: "surprise",
 }
 
+FACIAL_EXPRESSIONS_LABELS: dict[str, str] = {
+    # muxspace/facial_expressions data/legend.csv `emotion`, matched case-insensitively (the file
+    # writes both "sadness" and "SADNESS"): the lower-cased name -> the canonical class
+    "neutral": "neutral", "happiness": "happy", "surprise": "surprise", "sadness": "sad", "anger": "anger",
+    "disgust": "disgust", "fear": "fear", "contempt": "contempt",
+}
+
 
 def canonical_index(code, mapping: dict, num_classes: int = 8, *, dataset: str = "") -> int | None:
     """The canonical index of a publisher's ``code`` under ``mapping``, or None when the class

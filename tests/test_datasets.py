@@ -72,6 +72,59 @@ def test_cli_prepare_writes_a_loadable_store(tmp_path, capsys):
     assert "stored in" in capsys.readouterr().out
 
 
+def test_cli_prepare_bad_input_says_what_without_a_traceback(tmp_path):
+    """As a new user meets it, in a fresh process: a missing data root and an unknown dataset
+    print `fernb: error: <message>` alone, naming what was given, and exit non-zero."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    missing = tmp_path / "nonexistent.zip"
+    cases = {("prepare", "fer2013", "--data-root", str(missing)): [str(missing), "does not exist"],
+             ("prepare", "fer2014", "--data-root", str(missing)): ["unknown dataset 'fer2014'", "fer2013"]}
+    for argv, wanted in cases.items():
+        run = subprocess.run([sys.executable, "-m", "fernb.cli", *argv], cwd=REPO, capture_output=True, text=True,
+                             timeout=300, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+        assert run.returncode != 0, argv
+        assert "Traceback" not in run.stderr + run.stdout, run.stderr
+        assert run.stderr.startswith("fernb: error: ") and all(w in run.stderr for w in wanted), run.stderr
+
+
+def test_cli_prepare_damaged_archive_and_bad_options_in_one_line(tmp_path, capsys):
+    """A truncated zip, an empty zip, an unknown -p option, a value that is not YAML: each is one
+    `fernb: error:` line naming the file or option, exit status 1 (no exception escapes main)."""
+    import zipfile
+
+    from fernb.cli import main
+
+    good = tmp_path / "archive.zip"
+    with zipfile.ZipFile(good, "w", zipfile.ZIP_DEFLATED) as z:
+        for i in range(20):
+            z.writestr(f"train/happy/Training_{i}.jpg", np.random.default_rng(i).bytes(4000))
+    trunc = tmp_path / "trunc.zip"
+    trunc.write_bytes(good.read_bytes()[:30_000])
+    empty = tmp_path / "empty.zip"
+    zipfile.ZipFile(empty, "w").close()
+    out = ["-o", str(tmp_path / "store")]
+    cases = [
+        (["prepare", "fer2013", "--data-root", str(trunc), *out],
+         f"fernb: error: {trunc} is not a readable zip archive (truncated or corrupt: File is not a zip file)"),
+        (["prepare", "ferplus", "--data-root", str(trunc), *out], f"fernb: error: {trunc} is not a readable zip archive"),
+        (["prepare", "fer2013", "--data-root", str(empty), *out], f"fernb: error: {empty} is an empty zip archive"),
+        (["prepare", "fer2013", "--data-root", str(good), "-p", "bogus=1", *out],
+         "fernb: error: fer2013: unknown loader option bogus (-p NAME=VALUE); it takes on_unreadable"),
+        (["prepare", "fer2013", "--data-root", str(good), "-p", "on_unreadable=ignore", *out],
+         "fernb: error: on_unreadable must be 'raise' or 'skip'"),
+        (["prepare", "synthfer", "-p", "n_train=[", *out], "fernb: error: parameter override 'n_train=[': the value is not valid YAML"),
+    ]
+    for argv, wanted in cases:
+        assert main(argv) == 1, argv
+        err = capsys.readouterr().err
+        assert err.startswith(wanted) and err.count("\n") == 1, err
+    assert not (tmp_path / "store").exists()
+
+
 def test_cli_params_lists_the_stage_parameters(capsys, monkeypatch):
     from conftest import REPO
     from fernb.cli import main

@@ -154,3 +154,26 @@ def test_environment_hashes_the_lock_at_the_project_root(tmp_path, monkeypatch):
     assert environment()["lock_sha256"] is None   # no lock: fernb installed as a library
     (tmp_path / "requirements.lock").write_text("numpy==2.0.0\n")
     assert environment()["lock_sha256"] == hashlib.sha256(b"numpy==2.0.0\n").hexdigest()
+
+
+NODEPS_LOCK = REPO / "requirements-nodeps.lock"
+
+
+@pytest.mark.skipif(not NODEPS_LOCK.is_file(), reason="no requirements-nodeps.lock (fernb installed as a library?)")
+def test_the_no_deps_packages_are_installed_and_their_imports_come_from_the_lock():
+    """``make`` installs requirements-nodeps.lock with --no-deps: each pin is installed at its
+    version, and every distribution it requires is one the main lock installs (only the
+    version caps of its metadata are skipped, never a missing package)."""
+    pins = lock_pins(NODEPS_LOCK.read_text())
+    have = installed()
+    main = lock_pins(LOCK.read_text()) if LOCK.is_file() else {}
+    for name, version in pins.items():
+        assert have.get(name) == version, f"{name}=={version} from {NODEPS_LOCK.name} is not installed (found {have.get(name)})"
+        for spec in importlib.metadata.requires(name) or []:
+            req = Requirement(spec)
+            if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+                continue
+            dep = normalise(req.name)
+            assert dep in have, f"{name} needs {dep}, which is not installed"
+            if main:
+                assert dep in main, f"{name} needs {dep}, which requirements.lock does not pin"

@@ -126,8 +126,9 @@ def test_annotate_pose_fits_whole_frame_landmarks_and_caches(tmp_path):
     pipe = FacePipeline(backend=backend, cache_dir=tmp_path)
     data.landmarks = None
     summary = annotate_pose(data, pipe, progress=False)
-    assert summary["fitted"] == len(data) - 1 and summary["bad_fit"] == 1
+    assert summary["fitted"] == len(data) - 1 and summary["bad_fit"] == 1 and summary["no_face"] == 0
     assert summary["bad_fit_files"][0]["file"] == data.source_ids[bad]
+    assert summary["estimator"].startswith("68-landmark head pose")
     ok = np.arange(len(data)) != bad
     np.testing.assert_allclose(data.landmarks[ok], true_lm[ok], atol=1e-3)
     assert np.isnan(data.pose[bad]) and data.extras["pose_source"][bad] == "none"
@@ -146,7 +147,8 @@ def test_annotate_pose_without_landmarks_says_so_and_changes_nothing():
     data = _small_synthfer()
     before = data.pose.copy()
     summary = annotate_pose(data, FacePipeline(backend="opencv"), progress=False)
-    assert "gives no landmarks" in summary["skipped"] and summary["fitted"] == 0
+    assert "gives neither 68 landmarks nor five points" in summary["skipped"] and summary["fitted"] == 0
+    assert summary["estimator"] == "none" and "pose_annotation" not in data.meta
     np.testing.assert_array_equal(data.pose, before)
 
 
@@ -225,3 +227,123 @@ def test_the_demo_measures_detection_not_the_cache(tmp_path):
     assert backend.calls == calls + 3 and table["found"].all()
     copy = uncached(pipe, clahe=False)
     assert copy.cache is None and copy.detector is backend and not copy.clahe and pipe.clahe and copy.size == 64
+
+
+class FivePointBackend:
+    """MTCNN-like: finds the face itself (``detect`` takes no ``boxes=``) and gives five points
+    per face, no landmarks; looks each image up by pixel content. ``extra`` adds a smaller
+    second face to the images it names."""
+
+    name = "fivepoints"
+    has_landmarks = False
+    has_points5 = True
+
+    def __init__(self, truth: dict[bytes, np.ndarray], extra: frozenset = frozenset()):
+        self.truth, self.extra, self.calls = truth, extra, 0
+
+    def config(self):
+        return {"backend": self.name}
+
+    def detect(self, image, timings=None):
+        self.calls += 1
+        key = cv2.resize(image, (8, 8), interpolation=cv2.INTER_AREA).tobytes()
+        lm = self.truth.get(key)
+        if lm is None:
+            return []
+        five = five_points(lm)
+        x0, y0 = lm.min(0)
+        x1, y1 = lm.max(0)
+        faces = [Face(box=np.array([x0, y0, x1 - x0, y1 - y0]), score=0.99, points5=five, eyes=five[:2])]
+        if key in self.extra:   # a small face elsewhere, its points mirrored: the large one must win
+            small = five[[1, 0, 2, 4, 3]] * [-1, 1] * 0.3 + [60.0, 10.0]
+            faces.insert(0, Face(box=np.array([40.0, 0.0, 30.0, 30.0]), score=0.9, points5=small, eyes=small[:2]))
+        return faces
+
+
+def test_annotate_pose_with_five_points_only_fills_the_coarser_yaw(tmp_path):
+    data = _small_synthfer()
+    key = lambda img: cv2.resize(cv2.resize(img, (192, 192), interpolation=cv2.INTER_CUBIC), (8, 8),  # noqa: E731
+                                 interpolation=cv2.INTER_AREA).tobytes()
+    missing, bad, several = 2, 3, 5
+    truth = {key(img): (lm + 0.5) * 4 - 0.5 for i, (img, lm) in enumerate(zip(data.images, data.landmarks)) if i != missing}
+    truth[key(data.images[bad])] = (data.landmarks[bad] + 0.5) * 4 - 0.5 + [500.0, 0.0]   # a face outside the frame
+    true_yaw = data.pose.copy()
+    backend = FivePointBackend(truth, extra=frozenset({key(data.images[several])}))
+    data.landmarks = None
+    summary = annotate_pose(data, FacePipeline(backend=backend, cache_dir=tmp_path), progress=False)
+    assert summary["estimator"].startswith("five-point yaw") and "skipped" not in summary
+    assert summary["fitted"] == len(data) - 2
+    assert summary["no_face"] == 1 and summary["no_face_files"][0]["file"] == data.source_ids[missing]
+    assert summary["bad_fit"] == 1 and summary["bad_fit_files"][0]["file"] == data.source_ids[bad]
+    ok = ~np.isin(np.arange(len(data)), [missing, bad])
+    assert np.isnan(data.pose[[missing, bad]]).all()
+    assert data.extras["pose_source"].tolist() == ["five_point" if k else "none" for k in ok]
+    bins = lambda y: np.digitize(y, [-67.5, -22.5, 22.5, 67.5])  # noqa: E731
+    np.testing.assert_array_equal(bins(data.pose[ok]), bins(true_yaw[ok]))    # the largest face of `several` too
+    assert np.isnan(data.extras["pitch"]).all() and np.isnan(data.extras["roll"]).all()
+    assert data.landmarks is None                                           # five points give no landmarks
+    assert data.meta["pose_annotation"] is summary
+    # a second run reads the cache (five points included) and detects nothing
+    again = _small_synthfer()
+    second = FivePointBackend({})
+    annotate_pose(again, FacePipeline(backend=second, cache_dir=tmp_path), progress=False)
+    assert second.calls == 0
+    np.testing.assert_allclose(again.pose[ok], data.pose[ok], atol=0.1)
+
+
+def test_build_dataset_poses_five_point_faces_with_the_five_point_label(photo_folder, tmp_path):
+    root, photos = photo_folder
+    truth = {}
+    for name, p in photos.items():
+        decoded = cv2.cvtColor(cv2.imread(str(root / name)), cv2.COLOR_BGR2RGB)
+        truth[cv2.resize(decoded, (8, 8), interpolation=cv2.INTER_AREA).tobytes()] = p.landmarks
+    backend = FivePointBackend(truth)
+    records = [
+        FaceRecord("img/0.png", 1, "train", landmarks=photos["img/0.png"].landmarks),      # 68 landmarks: "estimated"
+        FaceRecord("img/1.png", 2, "train", points5=five_points(photos["img/1.png"].landmarks)),  # publisher's 5 points
+        FaceRecord("img/2.png", 3, "val", yaw=-45.0),                                      # publisher's yaw wins
+        FaceRecord("img/3.png", 4, "test"),                                                # detected: five points
+        FaceRecord("img/4.png", 5, "test", box=(10.0, 10.0, 100.0, 100.0)),                # a box: no points, no pose
+    ]
+    pipe = FacePipeline(backend=backend, size=64, cache_dir=tmp_path / "cache")
+    data = build_dataset("faces", Source(root), records, classes=SEVEN, pipeline=pipe, progress=False)
+    assert data.extras["alignment"].tolist() == ["landmarks", "points5", "points5", "points5", "box"]
+    assert data.extras["pose_source"].tolist() == ["estimated", "five_point", "publisher", "five_point", "none"]
+    assert backend.calls == 2                  # img/2 and img/3, each once: the points come back from the cache
+    assert 22.5 < data.pose[1] < 67.5 and abs(data.pose[3]) < 22.5 and data.pose[2] == -45.0 and np.isnan(data.pose[4])
+    assert np.isnan(data.extras["pitch"][[1, 3]]).all()
+    back = load_store(write_store(data, root / "store"))
+    assert back.extras["pose_source"].tolist() == data.extras["pose_source"].tolist()
+
+
+def test_annotate_pose_with_a_five_point_backend_named_mtcnn():
+    """A backend that does not say ``has_points5`` is taken to give five points when it is MTCNN."""
+    from fernb.data.photos import _gives_points5
+
+    class Named:
+        has_landmarks = False
+
+        def __init__(self, name):
+            self.name = name
+
+    assert _gives_points5(Named("mtcnn")) and not _gives_points5(Named("opencv"))
+
+
+def test_annotate_pose_with_the_real_mtcnn_backend():
+    """MTCNN on SynthFER's 48 px frames (enlarged 4x): it finds the face itself in some (drawn
+    faces, ~1 in 4 here), and those get the five-point yaw with the right turn direction."""
+    from fernb.faces.backends import MTCNNBackend, mtcnn_status
+
+    if not mtcnn_status()["ready"]:
+        pytest.skip(mtcnn_status()["reason"])
+    data = generate(n_train=30, n_val=4, n_test=4, image_size=48, seed=4, poses=(-45.0, 0.0, 45.0))
+    true_yaw = data.pose.copy()
+    summary = annotate_pose(data, FacePipeline(backend=MTCNNBackend(device="cpu")), progress=False)
+    assert summary["backend"]["backend"] == "mtcnn" and summary["estimator"].startswith("five-point yaw")
+    assert summary["fitted"] + summary["no_face"] + summary["bad_fit"] == len(data)
+    found = np.isfinite(data.pose)
+    assert found.sum() == summary["fitted"] >= 3                         # 9 of 38 measured
+    assert set(data.extras["pose_source"][found]) == {"five_point"} and set(data.extras["pose_source"][~found]) == {"none"}
+    turned = found & (np.abs(true_yaw) > 20)
+    assert turned.any() and (np.sign(data.pose[turned]) == np.sign(true_yaw[turned])).all()
+    assert np.abs(data.pose[found] - true_yaw[found]).mean() < 15        # 6.4 degrees measured

@@ -15,7 +15,7 @@ from fernb.faces.align import (
     TEMPLATE_112, apply_clahe, clahe_lab, crop_box, enlarge_box, five_points, similarity_transform,
     template_points, transform_points,
 )
-from fernb.faces.backends import Face, OpenCVBackend, fan_status, get_backend
+from fernb.faces.backends import Face, MTCNNBackend, OpenCVBackend, fan_status, get_backend, mtcnn_status
 from fernb.faces.pipeline import FacePipeline, LandmarkCache, check_fit, decode_rgb
 
 
@@ -269,11 +269,19 @@ def test_detections_are_cached_so_a_second_run_does_not_detect(tmp_path):
 
 
 # ------------------------------------------------------------------------- backends
+def _no_mtcnn(monkeypatch):
+    monkeypatch.setattr(backends, "mtcnn_status", lambda: {
+        "installed": False, "ready": False, "reason": "the facenet-pytorch package is not importable"})
+
+
 def test_offline_fallback_runs_without_face_alignment_weights(monkeypatch):
+    """The last resort: neither FAN nor MTCNN can run, so Haar does, and says why both could not."""
     monkeypatch.setattr(backends, "fan_status", lambda: {
         "installed": True, "ready": False, "weights": {}, "reason": "face-alignment weights ['s3fd'] are not in /nowhere"})
     monkeypatch.setattr(backends, "FANBackend", lambda **kw: (_ for _ in ()).throw(RuntimeError("offline: no route to host")))
-    with pytest.warns(RuntimeWarning, match="FALLBACK.*offline: no route to host.*no 68-point landmarks"):
+    _no_mtcnn(monkeypatch)
+    with pytest.warns(RuntimeWarning, match="FALLBACK: using OpenCV Haar cascades.*offline: no route to host.*"
+                                            "facenet-pytorch.*no 68-point landmarks"):
         backend = get_backend("auto")
     assert isinstance(backend, OpenCVBackend) and "offline" in backend.fallback_reason
     pipe = FacePipeline(backend=backend)
@@ -293,14 +301,71 @@ def test_a_quiet_fallback_keeps_its_reason_for_the_caller_to_show(monkeypatch):
     and its config still says why FAN could not be had."""
     monkeypatch.setattr(backends, "fan_status", lambda: {
         "installed": False, "ready": False, "weights": {}, "reason": "the face-alignment package is not importable"})
+    _no_mtcnn(monkeypatch)
     with warnings.catch_warnings():
         warnings.simplefilter("error")                 # any warning fails the test
         pipe = FacePipeline(warn_fallback=False)
         assert isinstance(pipe.detector, OpenCVBackend)
         assert isinstance(get_backend("auto", warn=False), OpenCVBackend)
-    assert pipe.config()["fallback_reason"] == "the face-alignment package is not importable"
+    assert pipe.config()["fallback_reason"].startswith("the face-alignment package is not importable; and MTCNN")
     with pytest.warns(RuntimeWarning, match="FACE BACKEND FALLBACK"):   # the default stays loud
         FacePipeline().detector
+
+
+def test_auto_tries_fan_then_mtcnn_then_haar_and_says_which_ran(monkeypatch):
+    monkeypatch.setattr(backends, "fan_status", lambda: {
+        "installed": False, "ready": False, "weights": {}, "reason": "the face-alignment package is not importable"})
+    with pytest.warns(RuntimeWarning, match=r"FALLBACK: using MTCNN \(facenet-pytorch\) instead of face-alignment.*"
+                                            "not importable.*five points"):
+        backend = get_backend("auto")
+    assert isinstance(backend, MTCNNBackend) and backend.fallback_reason == "the face-alignment package is not importable"
+    assert backend.config()["backend"] == "mtcnn" and backend.losses == backends.MTCNN_LOSSES
+    assert isinstance(get_backend("mtcnn"), MTCNNBackend) and isinstance(get_backend("opencv"), OpenCVBackend)
+    _no_mtcnn(monkeypatch)
+    with pytest.raises(RuntimeError, match="MTCNN backend unavailable: the facenet-pytorch package"):
+        MTCNNBackend()
+
+
+def test_mtcnn_runs_offline_with_the_weights_in_its_wheel():
+    status = mtcnn_status()
+    assert status["ready"], status["reason"]           # make test installs facenet-pytorch (requirements-nodeps.lock)
+    assert all((backends.Path(status["weights"]) / f).stat().st_size > 10_000 for f in ("pnet.pt", "rnet.pt", "onet.pt"))
+
+
+def test_mtcnn_gives_boxes_and_five_points_in_template_order_on_synthetic_photos():
+    """Five points near the true ones (eye centres, nose tip, mouth corners from the renderer's 68
+    landmarks), image-left first, in the source image's pixels; the pipeline aligns on them."""
+    from fernb.data.synthphotos import synthetic_photo
+
+    mt = MTCNNBackend(device="cpu")
+    errors, found = [], 0
+    photos = [synthetic_photo(3, i, yaw=0.0, roll=0.0) for i in range(6)]
+    for photo, faces in zip(photos, mt.detect_batch([p.image for p in photos])):
+        if not faces:
+            continue
+        found += 1
+        face = max(faces, key=lambda f: f.area)
+        truth = five_points(photo.landmarks)
+        iod = np.linalg.norm(truth[1] - truth[0])
+        errors.append(np.linalg.norm(face.points5 - truth, axis=1) / iod)
+        assert face.points5[0, 0] < face.points5[1, 0] and face.points5[3, 0] < face.points5[4, 0]
+        x, y, w, h = face.box
+        assert x <= truth[:, 0].min() and truth[:, 0].max() <= x + w and y <= truth[:, 1].min() <= y + h
+    assert found >= 5, found
+    errors = np.array(errors)                           # (faces, 5) point errors over the true eye distance
+    assert errors[:, :2].max() < 0.25, errors           # eye centres within a quarter of the eye distance
+    assert errors.max() < 0.5 and np.median(errors) < 0.2, errors   # nose and mouth (drawn, not photographed) looser
+    res = FacePipeline(backend=mt).process(photos[0].image)
+    assert res.ok and res.alignment == "points5" and res.image.shape == (224, 224, 3)
+    assert mt.detect(np.full((120, 120, 3), 90, np.uint8)) == []      # a blank frame: no face, no crash
+
+
+def test_five_points_survive_the_detection_cache(tmp_path):
+    face = Face(box=np.array([1.0, 2, 30, 40]), score=0.99, points5=np.arange(10, dtype=float).reshape(5, 2),
+                eyes=np.arange(4, dtype=float).reshape(2, 2))
+    back = Face.from_json(face.to_json())
+    np.testing.assert_allclose(back.points5, face.points5)
+    np.testing.assert_allclose(back.eyes, face.eyes)
 
 
 def test_haar_finds_two_faces_in_one_image():

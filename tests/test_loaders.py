@@ -323,6 +323,170 @@ def test_source_over_folder_zip_tar(tmp_path):
         Source(tmp_path / "missing.zip", expected="a ferplus archive")
 
 
+# ======================================================== damaged archives and odd paths
+def _patch_zip(path: Path, member: str, *, method: int | None = None, flags: int | None = None) -> None:
+    """Rewrite ``member``'s compression method / flag bits in its local and central headers."""
+    import struct
+
+    b = bytearray(path.read_bytes())
+    name = member.encode()
+    for sig, at_flags in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        i = b.find(sig)
+        while i >= 0:
+            name_at = i + (30 if sig == b"PK\x03\x04" else 46)
+            if b[name_at:name_at + len(name)] == name:
+                if flags is not None:
+                    struct.pack_into("<H", b, i + at_flags, flags)
+                if method is not None:
+                    struct.pack_into("<H", b, i + at_flags + 2, method)
+            i = b.find(sig, i + 4)
+    path.write_bytes(bytes(b))
+
+
+@pytest.fixture
+def fer_zip(tmp_path):
+    """A small, valid msambare-layout archive.zip (deflated) built here."""
+    write_msambare(tmp_path / "a")
+    return _zip_folder(tmp_path / "a", tmp_path / "archive.zip", compression=zipfile.ZIP_DEFLATED)
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.1, 100])
+def test_truncated_zip_is_named_corrupt_by_every_loader(fer_zip, tmp_path, keep):
+    """A partial download (the head of the zip, its central directory missing) is not read as
+    one plain file named trunc.zip: the archive is named, said to be truncated or corrupt,
+    with zipfile's reason."""
+    from fernb.data.affectnet import load_affectnet
+    from fernb.data.ckplus import load_ckplus
+    from fernb.data.kdef import load_kdef
+    from fernb.data.rafdb import load_rafdb
+
+    data = fer_zip.read_bytes()
+    trunc = tmp_path / "trunc.zip"
+    trunc.write_bytes(data[: int(len(data) * keep) if keep < 1 else keep])
+    want = r"trunc\.zip is not a readable zip archive \(truncated or corrupt: File is not a zip file\); expected "
+    with pytest.raises(DatasetFormatError, match=want + r"fer2013\.csv"):
+        load_fer2013(trunc)
+    with pytest.raises(DatasetFormatError, match=want + r"ferplus\.zip"):
+        load_ferplus(trunc)
+    for loader in (load_rafdb, load_affectnet, load_kdef, load_ckplus):
+        with pytest.raises(DatasetFormatError, match=want):
+            loader(trunc)
+    with pytest.raises(DatasetFormatError, match=want + "a folder, a .zip"):
+        Source(trunc)
+
+
+def test_truncated_tar_gz_and_tar_are_named_corrupt(tmp_path):
+    root = tmp_path / "fer2013"
+    write_fer2013_csv(root / "fer2013.csv", _csv_rows(200))
+    for mode, suffix, label in (("w:gz", "tar.gz", "tar.gz"), ("w", "tar", "tar"), ("w:xz", "tar.xz", "tar.xz")):
+        whole = tmp_path / f"fer2013.{suffix}"
+        with tarfile.open(whole, mode) as tf:
+            tf.add(root, arcname="fer2013")
+        assert load_fer2013(whole).meta["source_kind"] == "tar"
+        trunc = tmp_path / f"trunc.{suffix}"
+        trunc.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+        with pytest.raises(DatasetFormatError, match=rf"trunc\.{suffix} is not a readable {label} archive \(truncated or "
+                           r"corrupt: .+\); expected fer2013\.csv"):
+            load_fer2013(trunc)
+
+
+def test_empty_and_content_free_zips_say_so(tmp_path):
+    empty = tmp_path / "empty.zip"
+    zipfile.ZipFile(empty, "w").close()
+    with pytest.raises(DatasetFormatError, match=r"empty\.zip is an empty zip archive \(it holds no files\); expected fer2013\.csv"):
+        load_fer2013(empty)
+    with pytest.raises(DatasetFormatError, match=r"empty\.zip is an empty zip archive .*; expected ferplus\.zip"):
+        load_ferplus(empty)
+    junk = tmp_path / "junk.zip"
+    with zipfile.ZipFile(junk, "w") as z:
+        z.writestr(zipfile.ZipInfo("train/"), b"")
+        z.writestr("__MACOSX/._train", b"x")
+    with pytest.raises(DatasetFormatError, match=r"junk\.zip holds no files, only folder entries and OS metadata "
+                       r"\(2 entries: train/, __MACOSX/\._train\)"):
+        load_fer2013(junk)
+    zero = tmp_path / "zero.zip"
+    zero.write_bytes(b"")
+    with pytest.raises(DatasetFormatError, match=r"zero\.zip is not a readable zip archive \(truncated or corrupt: "
+                       r"the file is empty, 0 bytes\)"):
+        load_fer2013(zero)
+    tar = tmp_path / "empty.tar.gz"
+    tarfile.open(tar, "w:gz").close()
+    with pytest.raises(DatasetFormatError, match=r"empty\.tar\.gz is an empty tar\.gz archive"):
+        load_fer2013(tar)
+
+
+def test_crc_corrupted_member_names_archive_and_member(tmp_path):
+    write_msambare(tmp_path / "a")
+    z = _zip_folder(tmp_path / "a", tmp_path / "archive.zip")       # stored: the JPEG bytes are in the file as is
+    member = "train/happy/Training_1004.jpg"
+    raw = bytearray(z.read_bytes())
+    payload = (tmp_path / "a" / member).read_bytes()
+    at = raw.index(payload) + len(payload) // 2
+    raw[at] ^= 0xFF
+    z.write_bytes(bytes(raw))
+    with pytest.raises(DatasetFormatError, match=rf"archive\.zip:{member}: the zip archive is corrupt \(Bad CRC-32 for "
+                       rf"file '{member}'\); download it again"):
+        load_fer2013(z)
+    with pytest.raises(DatasetFormatError, match="Bad CRC-32"):   # not an unreadable image to skip: the download is damaged
+        load_fer2013(z, on_unreadable="skip")
+    with Source(z) as src:
+        assert src.read("train/angry/Training_1001.jpg")            # the other members still read
+        with pytest.raises(DatasetFormatError, match=rf"{member}: the zip archive is corrupt"):
+            src.read(member)
+    # deflated data that no longer inflates
+    d = _zip_folder(tmp_path / "a", tmp_path / "deflated.zip", compression=zipfile.ZIP_DEFLATED)
+    with zipfile.ZipFile(d) as zf:
+        info = zf.getinfo(member)
+    raw = bytearray(d.read_bytes())
+    start = info.header_offset + 30 + len(member.encode())
+    raw[start:start + 8] = b"\xff" * 8
+    d.write_bytes(bytes(raw))
+    with Source(d) as src, pytest.raises(DatasetFormatError, match=rf"deflated\.zip:{member}: the zip archive is corrupt \(.+\)"):
+        src.read(member)
+
+
+def test_unsupported_compression_and_encryption_are_named(tmp_path):
+    z = tmp_path / "win.zip"
+    with zipfile.ZipFile(z, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("fer2013.csv", b"emotion,pixels,Usage\n")
+        zf.writestr("secret.csv", b"x")
+    _patch_zip(z, "fer2013.csv", method=9)          # Deflate64, as Windows writes large archives
+    _patch_zip(z, "secret.csv", flags=0x1)
+    with Source(z) as src:
+        with pytest.raises(DatasetFormatError, match=r"win\.zip:fer2013\.csv: compressed with Deflate64 .*cannot read"):
+            src.read("fer2013.csv")
+        with pytest.raises(DatasetFormatError, match=r"win\.zip:secret\.csv: the member is encrypted"):
+            src.read("secret.csv")
+
+
+def test_paths_that_are_no_folder_and_no_readable_archive(tmp_path):
+    import os
+
+    page = tmp_path / "fer2013.zip"                 # what a download without login saves
+    page.write_bytes(b"<!DOCTYPE html>\n<html><body>Please sign in</body></html>\n")
+    with pytest.raises(DatasetFormatError, match=r"fer2013\.zip is not a readable zip archive \(truncated or corrupt: File is "
+                       r"not a zip file; it begins with text, '<!DOCTYPE html> <html><body>Please sign.*expected fer2013\.csv"):
+        load_fer2013(page)
+    rar = tmp_path / "ferplus.rar"
+    rar.write_bytes(b"Rar!\x1a\x07\x01\x00" + bytes(64))
+    with pytest.raises(DatasetFormatError, match=r"ferplus\.rar is a RAR archive, which fernb cannot read: extract it .*; "
+                       r"expected ferplus\.zip"):
+        load_ferplus(rar)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    with pytest.raises(DatasetFormatError, match=r"(?s)notes\.txt is a single file whose first line 'my notes' is not "
+                       r"fer2013\.csv's header emotion,pixels,Usage, and not a folder or a readable \.zip/\.tar\.gz; expected\n"):
+        load_fer2013(notes)
+    with pytest.raises(DatasetFormatError, match=r"notes\.txt is a single file whose first line 'my notes' is not "
+                       r"fer2013new\.csv's header Usage,Image name,"):
+        load_ferplus(notes)
+    if hasattr(os, "mkfifo"):
+        fifo = tmp_path / "pipe"
+        os.mkfifo(fifo)
+        with pytest.raises(DatasetFormatError, match=r"pipe is neither a folder nor a regular file .*; expected fer2013\.csv"):
+            load_fer2013(fifo)
+
+
 # ========================================================================= FERPlus rules
 # (votes in file order: neutral happiness surprise sadness anger disgust fear contempt unknown NF)
 MAJORITY_CASES = [

@@ -365,3 +365,8 @@ def test_card_command_prints_lanmsff_counts_and_rejects_bad_knobs(capsys):
     assert f"{transformer_parameters(2048, 4096, 6):,}" in capsys.readouterr().out  # the six-layer transformer
     assert main(["card", "hafem", "-p", "layers=6"]) == 1
     assert "unexpected keyword argument 'layers'" in capsys.readouterr().err
+    for argv, wanted in ((["lanmsff", "--input", "1,x"], "--input '1,x': expected C,H,W"),
+                         (["lanmsff", "--input", "1,48"], "--input '1,48': expected C,H,W"),
+                         (["no/such/model.pt"], "checkpoint no/such/model.pt does not exist; expected a model name")):
+        assert main(["card", *argv]) == 1
+        assert capsys.readouterr().err.startswith(f"fernb: error: {wanted}")

@@ -14,6 +14,7 @@ from fernb.evaluate import stats
 from fernb.workbook import stages
 from fernb.data import load_store
 from fernb.faces import fan_status
+from fernb.faces.backends import mtcnn_status
 
 from conftest import (BIN, TINY_ABLATIONS, TINY_EXPLAIN, TINY_FPS, TINY_SEARCH, TINY_SHIFTS, TINY_STATISTICS, TINY_TRAINING,
                       TINY_TRANSFER, notebook_noise)
@@ -43,9 +44,11 @@ def test_stage_00_on_tiny_synthfer(project_copy):
     html = page.read_text()
     assert "Data preparation" in html and "data:image/png;base64" in html
     _assert_quiet(out / "00_data_prep.ipynb")
-    # without face-alignment the OpenCV fallback is a displayed note, not a warning
+    # without face-alignment the fallback (MTCNN, or OpenCV's Haar cascades without facenet-pytorch) is a
+    # displayed note naming the backend that ran, not a warning
     if not fan_status()["ready"]:
-        assert "Face backend: OpenCV Haar cascades (fallback)" in html and "no 68-point landmarks" in html
+        label = "MTCNN (facenet-pytorch)" if mtcnn_status()["ready"] else "OpenCV Haar cascades"
+        assert f"Face backend: {label} (fallback)" in html and "no 68-point landmarks" in html
     store = load_store(project_copy / "data" / "prepared" / "synthfer")
     assert len(store) == 140 and store.landmarks.shape == (140, 68, 2)
     val = store.labels[store.split == "val"]

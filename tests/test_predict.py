@@ -218,7 +218,7 @@ def test_an_old_checkpoint_reads_its_inputs_from_result_json_else_defaults(tmp_p
     assert (inputs.classes, inputs.scaling, inputs.dataset) == (tuple(CLASSES), "image", "synthfer")
     assert inputs.image_shape == (48, 48)                                   # the model's own input, 1 channel
     assert inputs.sources == {"classes": "result.json", "image_shape": "default", "scaling": "result.json",
-                              "dataset": "result.json"}
+                              "dataset": "result.json", "framing": "default"}      # its result.json has no framing
     assert "(result.json)" in predictor.describe()
 
     (run_dir / "result.json").unlink()
@@ -362,3 +362,33 @@ def test_rejected_faces_get_no_probabilities_and_shift_none_onto_others(predicto
     assert [r["prediction"] for r in run.rows] == [None, CLASSES[2], CLASSES[4], None, CLASSES[6]]
     assert rows.loc[rows["status"] != "ok", PROBS].isna().all(axis=None)
     assert (run.frames, run.faces, pending.crops) == (2, 5, [])
+
+
+def test_faces_are_framed_as_the_training_images_were(tmp_path):
+    """A checkpoint records how its training images were framed (FERData.framing): pre-cropped
+    ones (FER2013, SynthFER) get the box x1.0 and no CLAHE; a face-pipeline set its enlargement
+    and CLAHE; an older checkpoint without the record HAFEM's pipeline; flags override."""
+    from fernb.data.core import FERData
+
+    model = create_model("lanmsff", num_classes=7, in_chans=1, img_size=48)
+    tiny = np.zeros((2, 48, 48), np.uint8)
+    cropped = FERData(name="fer2013", images=tiny, labels=np.array([0, 1]), split=np.array(["train", "test"]),
+                      classes=tuple(CLASSES), source_ids=["a", "b"])
+    piped = FERData(name="rafdb", images=tiny, labels=np.array([0, 1]), split=np.array(["train", "test"]),
+                    classes=tuple(CLASSES), source_ids=["a", "b"], meta={"faces": {"enlarge": 1.25, "clahe": True, "clip_limit": 3.0,
+                                                            "tile_grid": 4, "fit": "five"}})
+    assert cropped.framing() == {"source": "pre-cropped", "enlarge": 1.0, "clahe": False}
+    for data, enlarge, clahe in ((cropped, 1.0, False), (piped, 1.25, True)):
+        path = save_model(model, tmp_path / data.name / "model.pt", classes=CLASSES, image_shape=[48, 48],
+                          scaling="range", framing=data.framing())
+        p = Predictor.from_checkpoint(path, device="cpu", face_backend="opencv")
+        assert (p.pipeline.enlarge, p.pipeline.clahe) == (enlarge, clahe)
+        assert p.inputs.sources["framing"] == "checkpoint" and data.framing()["source"] in p.describe()
+    p = Predictor.from_checkpoint(tmp_path / "rafdb" / "model.pt", device="cpu", face_backend="opencv")
+    assert (p.pipeline.clip_limit, p.pipeline.tile_grid, p.pipeline.fit) == (3.0, 4, "five")
+    old = save_model(model, tmp_path / "old" / "model.pt", classes=CLASSES, image_shape=[48, 48], scaling="range")
+    p = Predictor.from_checkpoint(old, device="cpu", face_backend="opencv")
+    assert (p.pipeline.enlarge, p.pipeline.clahe) == (1.3, True) and p.inputs.sources["framing"] == "default"
+    p = Predictor.from_checkpoint(tmp_path / "fer2013" / "model.pt", device="cpu", face_backend="opencv",
+                                  enlarge=1.3, clahe=True)
+    assert (p.pipeline.enlarge, p.pipeline.clahe) == (1.3, True) and "overridden: enlarge=1.3, clahe=True" in p.describe()

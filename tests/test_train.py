@@ -517,6 +517,30 @@ def test_fernb_train_names_what_is_wrong(capsys, project_copy, monkeypatch):
     assert "Run notebook 00" in capsys.readouterr().err
 
 
+def test_cli_override_and_params_file_errors_are_one_line(capsys, tmp_path):
+    """`-p` values that are not YAML, a missing or malformed --params-file: `fernb: error:` naming
+    the pair or file, exit status 1, for run and train alike (they fail before any stage runs)."""
+    from fernb.cli import _fail, main
+
+    bad = tmp_path / "best.yaml"
+    bad.write_text("hafem: [\n")
+    listed = tmp_path / "list.yaml"
+    listed.write_text("- 1\n")
+    for command in ("run", "train"):
+        cases = [
+            (["-p", "lr=["], "parameter override 'lr=[': the value is not valid YAML (expected the node content"),
+            (["--params-file", str(tmp_path / "none.yaml")], f"params file {tmp_path / 'none.yaml'} not found"),
+            (["--params-file", str(bad)], f"params file {bad} is not valid YAML ("),
+            (["--params-file", str(listed)], f"{listed}: expected a mapping of params.yaml sections"),
+        ]
+        for extra, wanted in cases:
+            assert main([command, "01_hafem", *extra]) == 1, (command, extra)
+            err = capsys.readouterr().err
+            assert err.startswith(f"fernb: error: {wanted}") and err.count("\n") == 1, err
+    assert _fail(KeyError("search.recipe: 'x' is not a recipe section")) == 1    # a KeyError's message, unquoted
+    assert capsys.readouterr().err == "fernb: error: search.recipe: 'x' is not a recipe section\n"
+
+
 # ------------------------------------------------------------------------ numerics
 def test_auto_numerics_follow_the_probe_with_a_margin(monkeypatch):
     from fernb.train import numerics as N

@@ -29,15 +29,19 @@ KNOWN_SOURCES: dict[str, tuple[str, ...]] = {
     "affectnet": ("AffectNet.zip", "AffectNet", "Manually_Annotated.zip", "Manually_Annotated", "affectnet"),
     "kdef": ("KDEF_and_AKDEF.zip", "KDEF_and_AKDEF", "KDEF.zip", "KDEF", "kdef"),
     "ckplus": ("CK+.zip", "CK+", "extended-cohn-kanade-images.zip", "ckplus"),
+    # Test-only (no split of its own; fernb.data.protocols refuses to train on it).
+    "facial_expressions": ("facial_expressions_dev.zip", "facial_expressions.zip", "facial_expressions-master.zip",
+                           "facial_expressions", "facial_expressions-master"),
 }
 # Loader of each real dataset: module under fernb.data and function name.
 LOADERS: dict[str, tuple[str, str]] = {
     "fer2013": ("fer2013", "load_fer2013"), "ferplus": ("ferplus", "load_ferplus"),
     "rafdb": ("rafdb", "load_rafdb"), "affectnet": ("affectnet", "load_affectnet"),
     "kdef": ("kdef", "load_kdef"), "ckplus": ("ckplus", "load_ckplus"),
+    "facial_expressions": ("facialexpressions", "load_facial_expressions"),
 }
 # Datasets of photographs (not pre-cropped 48x48 faces): their loaders take face-pipeline options.
-WILD: tuple[str, ...] = ("rafdb", "affectnet", "kdef", "ckplus")
+WILD: tuple[str, ...] = ("rafdb", "affectnet", "kdef", "ckplus", "facial_expressions")
 DATASETS: tuple[str, ...] = ("synthfer", *KNOWN_SOURCES)
 
 
@@ -103,6 +107,7 @@ _OPTION_PARAMS: dict[str, dict[str, str]] = {
     "kdef": {"k": "k_folds", "test_fold": "test_fold", "fold_seed": "fold_seed"},
     "ckplus": {"num_classes": "wild_classes", "peak_frames": "ckplus_peak_frames", "k": "k_folds",
                "test_fold": "test_fold", "fold_seed": "fold_seed"},
+    "facial_expressions": {"num_classes": "wild_classes"},
 }
 
 

@@ -62,6 +62,20 @@ class FERData:
         self.pose = np.asarray(self.pose, dtype=np.float32)
         self.validate()
 
+    def framing(self) -> dict[str, Any]:
+        """How the images were framed, for inference to frame a detected face the same way
+        (``fernb predict``; the training run records it in its checkpoint): ``"face pipeline"``
+        with its box enlargement, CLAHE and fit when photographs went through
+        :mod:`fernb.faces` (``meta["faces"]``), else ``"pre-cropped"`` — the publisher's crops
+        (FER2013, FERPlus) or SynthFER's renders, whose face fills the frame (box ×1.0) and
+        which never saw CLAHE."""
+        faces = self.meta.get("faces") if isinstance(self.meta, dict) else None
+        if faces:
+            return {"source": "face pipeline", "enlarge": float(faces.get("enlarge", 1.3)),
+                    "clahe": bool(faces.get("clahe", True)), "clip_limit": float(faces.get("clip_limit", 2.0)),
+                    "tile_grid": int(faces.get("tile_grid", 8)), "fit": faces.get("fit", "eyes")}
+        return {"source": "pre-cropped", "enlarge": 1.0, "clahe": False}
+
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 

@@ -83,6 +83,12 @@ def decode_face(src: Source, name: str, data: bytes, on_unreadable: str, skipped
 
 
 # ---------------------------------------------------------------------------- the CSV
+def _first_line(src: Source) -> str:
+    """The first line of a single-file source (at most 200 bytes of it, decoded leniently)."""
+    head = src.read(src.names()[0])[:200].decode("utf-8-sig", errors="replace")
+    return head.splitlines()[0] if head else ""
+
+
 def find_fer2013_csv(src: Source) -> str | None:
     """The member of ``src`` that is the challenge CSV, or None.
 
@@ -91,8 +97,7 @@ def find_fer2013_csv(src: Source) -> str | None:
     looked for at any depth.
     """
     if src.kind == "file":
-        head = src.read(src.names()[0])[:200].decode("utf-8-sig", errors="replace")
-        first = head.splitlines()[0] if head else ""
+        first = _first_line(src)
         if src.path.suffix.lower() == ".csv" or first.replace('"', "").strip().startswith("emotion"):
             return src.names()[0]
         return None
@@ -357,6 +362,11 @@ def load_fer2013(path: str | os.PathLike, *, on_unreadable: str = "raise") -> FE
             data = _from_csv(src, member)
         else:
             root = _folder_root(src)
+            if root is None and src.kind == "file":
+                raise DatasetFormatError(
+                    f"{src.where()} is a single file whose first line {_first_line(src)[:60]!r} is not fer2013.csv's header "
+                    f"emotion,pixels,Usage, and not a folder or a readable .zip/.tar.gz; expected\n{FER2013_LAYOUTS}"
+                )
             if root is None:
                 shown = ", ".join(src.names()[:5]) + (" ..." if len(src) > 5 else "")
                 raise DatasetFormatError(

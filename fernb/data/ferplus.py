@@ -50,7 +50,7 @@ import numpy as np
 from fernb.data.archive import Source
 from fernb.data.core import SPLITS, DatasetFormatError, FERData
 from fernb.data.fer2013 import (
-    SIZE, USAGE_TO_SPLIT, decode_face, find_fer2013_csv, read_fer2013_csv, _check_on_unreadable, _folder_root,
+    SIZE, USAGE_TO_SPLIT, decode_face, find_fer2013_csv, read_fer2013_csv, _check_on_unreadable, _first_line, _folder_root,
 )
 from fernb.labels import CANONICAL, FERPLUS_TO_CANONICAL, FERPLUS_VOTES, class_names
 
@@ -258,6 +258,13 @@ def _from_folders(src: Source, folders: dict[str, str], on_unreadable: str) -> d
 
 
 # ---------------------------------------------------------------- fer2013new.csv form
+def _is_new_csv(src: Source, member: str) -> bool:
+    """A single file is taken as fer2013new.csv when it has that name, a .csv suffix or its header."""
+    if member == NEW_CSV or member.lower().endswith(".csv"):
+        return True
+    return _first_line(src).replace('"', "").startswith(",".join(NEW_HEADER[:2]))
+
+
 def _read_new_csv(src: Source, member: str) -> tuple[np.ndarray, list[str], np.ndarray]:
     where = src.where(member)
     reader = csv.reader(src.open_text(member))
@@ -365,7 +372,12 @@ def load_ferplus(
     src = Source(path, expected="ferplus.zip, a folder holding FER2013Train/Valid/Test, or fer2013new.csv")
     with src:
         folders = None if src.kind == "file" else _find_folders(src)
-        new_csv = src.find(NEW_CSV) if src.kind != "file" else src.names()
+        new_csv = src.find(NEW_CSV) if src.kind != "file" else [n for n in src.names() if _is_new_csv(src, n)]
+        if src.kind == "file" and not new_csv:
+            raise DatasetFormatError(
+                f"{src.where()} is a single file whose first line {_first_line(src)[:60]!r} is not {NEW_CSV}'s header "
+                f"{','.join(NEW_HEADER)}, and not a folder or a readable .zip/.tar.gz; expected\n{FERPLUS_LAYOUTS}"
+            )
         if fer2013 is not None:
             if not new_csv:
                 raise DatasetFormatError(f"{src.where()}: fer2013= was given but there is no {NEW_CSV} here; expected\n{FERPLUS_LAYOUTS}")

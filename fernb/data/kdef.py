@@ -49,7 +49,7 @@ import numpy as np
 from fernb.data.archive import Source
 from fernb.data.core import FERData
 from fernb.data.folds import fold_splits, layout_error, subject_folds
-from fernb.data.photos import FaceRecord, build_dataset
+from fernb.data.photos import FaceRecord, attach_extras, build_dataset
 from fernb.labels import KDEF_CODES, KDEF_POSES, SEVEN, canonical_index
 
 __all__ = ["read_kdef", "load_kdef", "parse_kdef_name", "KDEF_LAYOUT", "SESSIONS"]
@@ -243,9 +243,4 @@ def load_kdef(path: str | os.PathLike, *, poses=tuple(KDEF_POSES), sessions=SESS
         meta["sha256"] = src.sha256()
         data = build_dataset("kdef", src, records, classes=SEVEN, pipeline=pipeline, image_size=image_size, rgb=rgb,
                              meta=meta, progress=progress)
-    row = {r.source_id: i for i, r in enumerate(records)}
-    take = np.array([row[s] for s in data.source_ids], dtype=np.int64)
-    for key, values in info.items():
-        data.extras[key] = np.asarray(values, dtype=str)[take]
-    data.validate()
-    return data
+    return attach_extras(data, records, info)

@@ -18,7 +18,7 @@ import pandas as pd
 
 from fernb.data.core import DatasetFormatError, FERData
 from fernb.faces.pipeline import REJECT_REASONS, FacePipeline, LandmarkCache, check_fit, decode_rgb
-from fernb.faces.pose import head_pose
+from fernb.faces.pose import FIVE_POINT_SOURCE, head_pose, yaw_from_five
 from fernb.paths import project_root
 from fernb.progress import progress_bar
 
@@ -75,7 +75,12 @@ def build_dataset(name: str, src, records: list[FaceRecord], *, classes: tuple[s
         meta: the loader's metadata, extended here.
 
     A record's own landmarks, 5 points or box are used instead of detecting. Pose is the
-    publisher's yaw when given, else estimated from the 68 landmarks (solvePnP), else NaN.
+    publisher's yaw when given (``pose_source`` ``"publisher"``), else estimated from the 68
+    landmarks (solvePnP, ``"estimated"``), else — the face aligned on five points, the
+    record's own or a detector's such as MTCNN — the yaw of those five points
+    (:func:`~fernb.faces.pose.yaw_from_five`, ``"five_point"``; pitch and roll stay NaN), else
+    NaN (``"none"``). A detector's five points are read back through the pipeline's
+    detection cache (detected again when it has none).
     Files that do not become samples are listed in ``meta["rejected"][reason]`` with the
     detail (a loader may pass in rows it already rejected, in ``meta["rejected"]``: they are
     kept and counted in ``listed``, so ``listed == kept + sum(n_rejected)``); faces kept from multi-face images in ``meta["multiple_faces_kept_largest"]``.
@@ -109,7 +114,7 @@ def build_dataset(name: str, src, records: list[FaceRecord], *, classes: tuple[s
             if res.n_faces > 1:
                 multiple.append(member)
             alignment[res.alignment] += 1
-            results[i] = (res, image.shape[:2])
+            results[i] = (res, image.shape[:2], _aligned_points5(pipeline, image, rec, res))
     keep = sorted(results)
     if not keep:
         counts = {k: len(v) for k, v in rejected.items()}
@@ -118,9 +123,9 @@ def build_dataset(name: str, src, records: list[FaceRecord], *, classes: tuple[s
     images = np.empty((len(keep), size, size, 3) if rgb else (len(keep), size, size), dtype=np.uint8)
     landmarks = np.full((len(keep), 68, 2), np.nan, dtype=np.float32)
     angles = np.full((len(keep), 3), np.nan, dtype=np.float32)
-    pose_source = np.full(len(keep), "none", dtype="<U9")
+    pose_source = np.full(len(keep), "none", dtype="<U10")
     for j, i in enumerate(keep):
-        res, shape = results[i]
+        res, shape, points5 = results[i]
         crop = res.image
         if crop.ndim == 2 and rgb:
             crop = np.stack([crop] * 3, axis=-1)
@@ -135,6 +140,9 @@ def build_dataset(name: str, src, records: list[FaceRecord], *, classes: tuple[s
         elif res.source_landmarks is not None:
             angles[j] = head_pose(res.source_landmarks, shape)
             pose_source[j] = "estimated"
+        elif points5 is not None:
+            angles[j, 0] = yaw_from_five(points5)
+            pose_source[j] = FIVE_POINT_SOURCE if np.isfinite(angles[j, 0]) else "none"
     meta = dict(meta or {})
     meta.update({
         "faces": pipeline.config(),
@@ -156,53 +164,123 @@ def build_dataset(name: str, src, records: list[FaceRecord], *, classes: tuple[s
     )
 
 
+def _aligned_points5(pipeline, image: np.ndarray, rec: FaceRecord, res) -> np.ndarray | None:
+    """The five points a face was aligned on when it had no 68 landmarks, else None: the
+    record's own, or those of the largest face the backend found (through the pipeline's
+    cache, so a cached run does not detect twice). None too when the publisher gives the yaw."""
+    if res.alignment != "points5" or res.source_landmarks is not None or np.isfinite(rec.yaw):
+        return None
+    if rec.points5 is not None:
+        return np.asarray(rec.points5, dtype=np.float64)
+    faces = [f for f in pipeline.detect(image) if getattr(f, "points5", None) is not None]
+    return max(faces, key=lambda f: f.area).points5 if faces else None
+
+
+def _gives_points5(detector) -> bool:
+    """Whether a backend gives five points per face (MTCNN); a backend may say so itself."""
+    return bool(getattr(detector, "has_points5", getattr(detector, "name", "") == "mtcnn"))
+
+
+def _check_five(points5: np.ndarray, image_shape: tuple[int, ...]) -> str:
+    """"" when five points are a plausible face filling a pre-cropped frame, else why not: all
+    finite, all inside the frame, the eye-to-mouth distance 15-90% of its height (the bounds
+    :func:`~fernb.faces.pipeline.check_fit` puts on 68 landmarks)."""
+    p = np.asarray(points5, dtype=np.float64)
+    if p.shape != (5, 2) or not np.isfinite(p).all():
+        return "five points missing or not finite"
+    h, w = image_shape[:2]
+    if not ((p[:, 0] >= -0.5) & (p[:, 0] <= w - 0.5) & (p[:, 1] >= -0.5) & (p[:, 1] <= h - 0.5)).all():
+        return "five points outside the image"
+    eye_mouth = float(np.linalg.norm(p[:2].mean(0) - p[3:].mean(0)))
+    if not 0.15 <= eye_mouth / h <= 0.9:
+        return f"eye-to-mouth distance is {eye_mouth / h:.0%} of the face height (expected 15-90%)"
+    return ""
+
+
 def annotate_pose(data, pipeline, *, upscale: int = 4, progress: bool = True) -> dict:
-    """Fit 68 landmarks on a pre-cropped dataset (FER2013, FERPlus) and estimate head pose.
+    """Estimate head pose on a pre-cropped dataset (FER2013, FERPlus) from the face in each frame.
 
     Each image is taken as one face filling the frame: it is enlarged ``upscale``× (bicubic;
-    FAN is trained on faces far larger than 48 px) and the backend fits landmarks inside the
-    whole frame. ``data.landmarks`` and ``data.pose`` (yaw), ``extras["pitch"/"roll"]`` and
-    ``extras["pose_source"]`` are filled in place; implausible fits stay NaN and are counted.
-    A backend without landmarks (the OpenCV fallback) changes nothing, and says so.
+    FAN and MTCNN are trained on faces far larger than 48 px) and the backend looks at the
+    whole frame. With 68 landmarks (FAN, fitted inside the frame) ``data.landmarks``,
+    ``data.pose`` (yaw) and ``extras["pitch"/"roll"]`` are filled (solvePnP,
+    :func:`~fernb.faces.pose.head_pose`; ``pose_source`` ``"estimated"``). With five points
+    only (MTCNN, which finds the face itself; the largest when several) ``data.pose`` gets
+    the coarser five-point yaw (:func:`~fernb.faces.pose.yaw_from_five`; ``pose_source``
+    ``"five_point"``), pitch and roll stay NaN and ``data.landmarks`` is left as it was. Frames
+    where no face is found, and implausible fits, stay NaN (``"none"``) and are counted. A
+    backend with neither (the OpenCV fallback) changes nothing, and says so.
 
-    Returns a summary: backend, fitted, bad fits (with the first files), reason if skipped.
+    Returns a summary: backend, ``estimator`` (which ran), images, fitted, ``no_face`` and
+    ``bad_fit`` (each with its first files), reason if skipped.
     """
     detector = pipeline.detector
-    summary = {"backend": detector.config(), "images": len(data), "fitted": 0, "bad_fit": 0, "bad_fit_files": []}
-    if not getattr(detector, "has_landmarks", False):
-        summary["skipped"] = (f"the {detector.config()['backend']} backend gives no landmarks"
+    summary = {"backend": detector.config(), "estimator": "none", "images": len(data), "fitted": 0,
+               "no_face": 0, "no_face_files": [], "bad_fit": 0, "bad_fit_files": []}
+    landmarks68 = bool(getattr(detector, "has_landmarks", False))
+    if not landmarks68 and not _gives_points5(detector):
+        summary["skipped"] = (f"the {detector.config()['backend']} backend gives neither 68 landmarks nor five points"
                               + (f" ({pipeline.config().get('fallback_reason')})" if pipeline.config().get("fallback_reason") else "")
                               + "; pose stays unknown")
         return summary
+    summary["estimator"] = ("68-landmark head pose (solvePnP): yaw, pitch, roll" if landmarks68 else
+                            "five-point yaw (nose offset from the eye-mouth midline); pitch and roll not estimated")
     n = len(data)
     landmarks = np.full((n, 68, 2), np.nan, dtype=np.float32) if data.landmarks is None else data.landmarks.astype(np.float32)
     angles = np.full((n, 3), np.nan, dtype=np.float32)
     cache = LandmarkCache(pipeline.cache_dir, {**detector.config(), "whole_frame_upscale": upscale}) if pipeline.cache_dir else None
-    for i in progress_bar(range(n), desc=f"{data.name}: landmarks", disable=not progress, mininterval=1.0):
+
+    def miss(kind: str, i: int, detail: str) -> None:
+        summary[kind] += 1
+        if len(summary[f"{kind}_files"]) < 20:
+            summary[f"{kind}_files"].append({"file": str(data.source_ids[i]), "detail": detail})
+
+    for i in progress_bar(range(n), desc=f"{data.name}: {'landmarks' if landmarks68 else 'five points'}",
+                          disable=not progress, mininterval=1.0):
         image = data.images[i]
         h, w = image.shape[:2]
         big = cv2.resize(image, (w * upscale, h * upscale), interpolation=cv2.INTER_CUBIC)
         key = LandmarkCache.key(big) if cache is not None else None
         faces = cache.get(key) if cache is not None else None
         if faces is None:
-            faces = detector.detect(big, boxes=np.array([[0.0, 0.0, w * upscale, h * upscale]]))
+            # FAN fits landmarks inside the given box; MTCNN finds the face itself (no boxes=)
+            faces = detector.detect(big, boxes=np.array([[0.0, 0.0, w * upscale, h * upscale]])) if landmarks68 \
+                else detector.detect(big)
             if cache is not None:
                 cache.put(key, faces)
-        lm = None if not faces or faces[0].landmarks is None else (faces[0].landmarks + 0.5) / upscale - 0.5
-        why = "no landmarks" if lm is None else check_fit(lm, np.array([0.0, 0, w, h]), image.shape,
-                                                          landmark_score=faces[0].landmark_score, min_score=pipeline.min_score)
-        if why:
-            summary["bad_fit"] += 1
-            if len(summary["bad_fit_files"]) < 20:
-                summary["bad_fit_files"].append({"file": str(data.source_ids[i]), "detail": why})
-            continue
-        landmarks[i] = lm
-        angles[i] = head_pose(lm, (h, w))
+        if landmarks68:
+            if not faces:
+                miss("no_face", i, "no face in the frame")
+                continue
+            lm = None if faces[0].landmarks is None else (faces[0].landmarks + 0.5) / upscale - 0.5
+            why = "no landmarks" if lm is None else check_fit(lm, np.array([0.0, 0, w, h]), image.shape,
+                                                              landmark_score=faces[0].landmark_score, min_score=pipeline.min_score)
+            if why:
+                miss("bad_fit", i, why)
+                continue
+            landmarks[i] = lm
+            angles[i] = head_pose(lm, (h, w))
+        else:
+            faces = [f for f in faces if f.points5 is not None]
+            if not faces:
+                miss("no_face", i, "no face in the frame")
+                continue
+            points5 = (max(faces, key=lambda f: f.area).points5 + 0.5) / upscale - 0.5
+            why = _check_five(points5, image.shape)
+            yaw = yaw_from_five(points5) if not why else float("nan")
+            if not why and not np.isfinite(yaw):
+                why = "no yaw can be read from the five points"
+            if why:
+                miss("bad_fit", i, why)
+                continue
+            angles[i, 0] = yaw
         summary["fitted"] += 1
-    data.landmarks = landmarks
+    if landmarks68:
+        data.landmarks = landmarks
     data.pose = angles[:, 0]
+    source = "estimated" if landmarks68 else FIVE_POINT_SOURCE
     data.extras.update({"pitch": angles[:, 1], "roll": angles[:, 2],
-                        "pose_source": np.where(np.isfinite(angles[:, 0]), "estimated", "none").astype("<U9")})
+                        "pose_source": np.where(np.isfinite(angles[:, 0]), source, "none").astype("<U10")})
     data.meta["pose_annotation"] = summary
     data.validate()
     return summary
@@ -220,3 +298,15 @@ def rejection_table(meta: dict, examples: int = 3):
                                    else r["file"] for r in items[:examples])}
             for reason, items in sorted(meta.get("rejected", {}).items())]
     return pd.DataFrame(rows, columns=["reason", "files", "meaning", "examples"])
+
+
+def attach_extras(data: FERData, records, info: dict) -> FERData:
+    """Per-record metadata onto the samples :func:`build_dataset` kept: ``info`` maps a key
+    to one value per record (in ``records``' order); ``data.extras[key]`` gets the values of
+    the kept samples, matched by source id. Validates and returns ``data``."""
+    row = {r.source_id: i for i, r in enumerate(records)}
+    take = np.array([row[s] for s in data.source_ids], dtype=np.int64)
+    for key, values in info.items():
+        data.extras[key] = np.asarray(values, dtype=str)[take]
+    data.validate()
+    return data

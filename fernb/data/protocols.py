@@ -12,6 +12,7 @@ synthfer    train                  val                    test
 rafdb       train minus a          a stratified carve     the publisher's test
 affectnet   stratified carve       of train               the publisher's validation
 kdef, ckplus  k−2 folds            fold ``test_fold+1``   fold ``test_fold``
+facial_expressions  —              —                      every photo (test-only)
 ==========  =====================  =====================  ==========================
 
 KDEF and CK+ ship no test split, so they are read with *subject-disjoint* folds (nobody
@@ -20,6 +21,11 @@ validation split drives learning-rate decay, early stopping and checkpoint selec
 never the one reported: LANMSFF's official code reports accuracy on the fold that also drove
 its early stopping, which this workbook does not repeat. :func:`check_protocol` refuses data
 in which validation and test share a sample or a subject.
+
+A *test-only* dataset (:data:`TEST_ONLY`, or ``meta["test_only"]``: facial_expressions ships
+no split, so every sample is ``test``) is never trained on: :func:`apply_protocol` and
+:func:`check_protocol` refuse it with a message saying so, unless called with
+``training=False`` (notebook 04 scoring it as a cross-dataset target).
 """
 from __future__ import annotations
 
@@ -28,9 +34,12 @@ import numpy as np
 from fernb.data.core import FERData
 from fernb.data.folds import fold_splits
 
-__all__ = ["PUBLISHER_SPLITS", "FOLD_DATASETS", "apply_protocol", "check_protocol", "describe_protocol"]
+__all__ = ["PUBLISHER_SPLITS", "FOLD_DATASETS", "TEST_ONLY", "is_test_only", "apply_protocol", "check_protocol",
+           "describe_protocol"]
 
 FOLD_DATASETS: tuple[str, ...] = ("kdef", "ckplus")
+# Datasets that ship no split and are read whole as a test set: a target, never a training set.
+TEST_ONLY: tuple[str, ...] = ("facial_expressions",)
 PUBLISHER_SPLITS: dict[str, dict[str, str]] = {
     "fer2013": {"train": "Training", "val": "PublicTest", "test": "PrivateTest"},
     "ferplus": {"train": "FER2013Train", "val": "FER2013Valid", "test": "FER2013Test"},
@@ -39,7 +48,14 @@ PUBLISHER_SPLITS: dict[str, dict[str, str]] = {
               "test": "the publisher's test"},
     "affectnet": {"train": "train (less the carved validation)", "val": "stratified carve of train",
                   "test": "the publisher's validation set (its test set is not public)"},
+    "facial_expressions": {"train": "none (test-only)", "val": "none (test-only)",
+                           "test": "every photo (the publisher ships no split)"},
 }
+
+
+def is_test_only(data: FERData) -> bool:
+    """Whether ``data`` is a test-only dataset (:data:`TEST_ONLY` by name, or ``meta["test_only"]``)."""
+    return data.name in TEST_ONLY or bool(data.meta.get("test_only"))
 
 
 def _folds(data: FERData) -> np.ndarray | None:
@@ -49,15 +65,20 @@ def _folds(data: FERData) -> np.ndarray | None:
     return np.asarray(folds, dtype=np.int64)
 
 
-def apply_protocol(data: FERData, test_fold: int | None = None) -> FERData:
+def apply_protocol(data: FERData, test_fold: int | None = None, *, training: bool = True) -> FERData:
     """``data`` with the split its protocol prescribes, checked by :func:`check_protocol`.
 
     For a fold dataset (KDEF, CK+: ``extras["fold"]``), ``test_fold`` picks the test fold
     and the next fold validates; None keeps the split the store was written with. Other
     datasets keep their publisher's split, and a ``test_fold`` for them is an error.
+    ``training=False`` is for data that will only be scored: a test-only dataset
+    (:func:`is_test_only`) is then accepted; with ``training=True`` it is refused.
     """
     folds = _folds(data)
     if test_fold is not None:
+        if is_test_only(data):
+            raise ValueError(f"{data.name} is test-only (no folds, every sample is test); test_fold must be None "
+                             f"(got {test_fold})")
         if folds is None:
             raise ValueError(f"{data.name} has a publisher's test split and no folds; test_fold must be None "
                              f"(got {test_fold})")
@@ -65,14 +86,26 @@ def apply_protocol(data: FERData, test_fold: int | None = None) -> FERData:
                        split=fold_splits(folds, int(test_fold)), classes=data.classes,
                        source_ids=data.source_ids, pose=data.pose, landmarks=data.landmarks,
                        votes=data.votes, extras=data.extras, meta={**data.meta, "test_fold": int(test_fold)})
-    check_protocol(data)
+    check_protocol(data, training=training)
     return data
 
 
-def check_protocol(data: FERData) -> None:
+def check_protocol(data: FERData, *, training: bool = True) -> None:
     """Raise ValueError when training cannot be honest on ``data``: an empty train/val/test
-    split, a sample (source id) in both validation and test, or a subject on two sides."""
+    split, a sample (source id) in both validation and test, or a subject on two sides.
+
+    A test-only dataset (:func:`is_test_only`) is refused for training with a message saying
+    so; with ``training=False`` it passes when it holds test samples and nothing else.
+    """
     sizes = {s: int((data.split == s).sum()) for s in ("train", "val", "test")}
+    if is_test_only(data):
+        if training:
+            raise ValueError(f"{data.name} is a test-only dataset (it ships no split: all {sizes['test']} samples are "
+                             "in 'test'); it cannot be trained on. Train on another dataset (data.dataset) and score "
+                             "this one as a cross-dataset target (notebook 04)")
+        if sizes["test"] == 0 or sizes["test"] != len(data):
+            raise ValueError(f"{data.name} is test-only, but its splits are {sizes}; every sample must be in 'test'")
+        return
     empty = [s for s, n in sizes.items() if n == 0]
     if empty:
         raise ValueError(f"{data.name}: split(s) {empty} are empty ({sizes}); training needs train, a "
@@ -103,5 +136,8 @@ def describe_protocol(data: FERData) -> dict:
         meaning = {"train": f"{k - 2} folds", "val": f"fold {val_folds}", "test": f"fold {test_folds}"}
         return {"dataset": data.name, "kind": f"subject-disjoint {k}-fold cross-validation", "sizes": sizes,
                 "splits": meaning, "test_fold": test_folds[0] if len(test_folds) == 1 else test_folds, "k": k}
+    if is_test_only(data):
+        return {"dataset": data.name, "kind": "test-only (no training or validation split)", "sizes": sizes,
+                "splits": PUBLISHER_SPLITS.get(data.name, {"train": "none", "val": "none", "test": "every sample"})}
     meaning = PUBLISHER_SPLITS.get(data.name, {"train": "train", "val": "val", "test": "test"})
     return {"dataset": data.name, "kind": "the publisher's split", "sizes": sizes, "splits": meaning}

@@ -17,11 +17,12 @@ import pandas as pd
 
 from fernb.data.synthfer import render_sample
 from fernb.faces.align import apply_clahe, five_points, template_points, transform_points
-from fernb.faces.pose import KDEF_BINS, head_pose
+from fernb.faces.pose import KDEF_BINS, head_pose, pose_error_table, yaw_from_five_pnp, yaws_from_five
 from fernb.faces.video import write_video
 
 
-__all__ = ["Photo", "synthetic_photo", "synthetic_photos", "synthetic_video", "synthfer_pose_check", "detect_photos",
+__all__ = ["Photo", "synthetic_photo", "synthetic_photos", "synthetic_video", "synthfer_pose_check", "five_point_check",
+           "detect_photos",
            "summarise", "figure_rows", "uncached"]
 
 
@@ -98,6 +99,59 @@ def synthfer_pose_check(n: int = 300, seed: int = 0):
         pr.append((p.pitch, p.face_roll - p.roll))   # the tilt is counter-clockwise-positive
         est.append(head_pose(p.landmarks, p.image.shape))
     return np.array(true), np.array(est), np.array(pr)
+
+
+def five_point_check(n: int = 300, seed: int = 0, *, detector=None, n_detected: int = 60) -> pd.DataFrame:
+    """The five-point yaw (:func:`fernb.faces.pose.yaw_from_five`) measured against SynthFER's
+    true yaw beside the 68-point :func:`head_pose`, on the photos of :func:`synthfer_pose_check`.
+
+    Estimators (the column blocks, in this order):
+
+    * ``68-point`` — :func:`head_pose` on the true landmarks (what :func:`synthfer_pose_check` measures);
+    * ``five-point`` — :func:`~fernb.faces.pose.yaws_from_five` on the true five points
+      (:func:`fernb.faces.align.five_points` of the true landmarks);
+    * ``five-point PnP`` — :func:`~fernb.faces.pose.yaw_from_five_pnp` on the same points;
+    * with a ``detector`` (a backend giving ``Face.points5``, e.g. MTCNN), on photos
+      ``0..n_detected-1`` only: ``five-point, <backend> points`` — the yaw of the largest
+      face's five points, detector noise included (a photo where it finds nothing counts in
+      ``photos``, not in ``images``), and ``five-point, true points (same photos)`` — the true
+      points of the photos it found, so that the two differ by the detector alone.
+
+    Returns a DataFrame indexed like :func:`fernb.faces.pose.pose_error_table` (the true KDEF
+    pose bin, then ``all``) whose columns are ``(estimator, column)``: ``photos`` (measured)
+    and :func:`~fernb.faces.pose.pose_error_table`'s columns (``images`` with an estimate,
+    ``bias``, ``mae``, ``same_bin``, ...). ``table.xs("mae", axis=1, level=1)`` is the mean
+    absolute error per estimator and bin.
+    """
+    photos = [synthetic_photo(seed, i) for i in range(n)]
+    true = np.array([p.yaw for p in photos])
+    five = np.array([five_points(p.landmarks) for p in photos]).reshape(n, 5, 2)
+    blocks = {
+        "68-point": (true, np.array([head_pose(p.landmarks, p.image.shape)[0] for p in photos])),
+        "five-point": (true, yaws_from_five(five)),
+        "five-point PnP": (true, np.array([yaw_from_five_pnp(f, p.image.shape) for f, p in zip(five, photos)])),
+    }
+    if detector is not None:
+        sub = photos[:n_detected]
+        found = np.full((len(sub), 5, 2), np.nan)
+        for i, p in enumerate(sub):
+            faces = [f for f in detector.detect(p.image) if getattr(f, "points5", None) is not None]
+            if faces:
+                found[i] = max(faces, key=lambda f: f.area).points5
+        name = detector.config().get("backend", "detector")
+        blocks[f"five-point, {name} points"] = (true[:len(sub)], yaws_from_five(found))
+        seen = np.isfinite(found).all(axis=(1, 2))
+        blocks["five-point, true points (same photos)"] = (true[:len(sub)][seen], yaws_from_five(five[:len(sub)][seen]))
+    bins = (np.digitize(true, KDEF_BINS) - 2) * 45
+    order = [int(b) for b in np.unique(bins)] + ["all"]
+    tables = {}
+    for name, (t, e) in blocks.items():
+        table = pose_error_table(t, e).reindex(order)     # a bin without an estimate stays as a row
+        b = (np.digitize(t, KDEF_BINS) - 2) * 45
+        table["images"] = table["images"].fillna(0).astype(int)
+        table.insert(0, "photos", [int((b == k).sum()) if k != "all" else len(t) for k in order])
+        tables[name] = table
+    return pd.concat(tables, axis=1)
 
 
 def uncached(pipeline, **changes):

@@ -541,12 +541,14 @@ def published_beside(table: pd.DataFrame) -> pd.DataFrame:
 def load_targets(names: Sequence[str], test_fold: int | None = None) -> dict[str, FERData | Exception]:
     """Every named prepared dataset (:func:`fernb.data.load_prepared`, memory-mapped), with its
     protocol's splits (:func:`fernb.data.protocols.apply_protocol`; ``test_fold`` for KDEF and
-    CK+), or the exception that loading raised (a store not prepared here), so that the matrix
-    marks that column and renders the rest."""
+    CK+; a test-only dataset such as facial_expressions is accepted, being only scored here), or
+    the exception that loading raised (a store not prepared here), so that the matrix marks that
+    column and renders the rest."""
     out: dict[str, FERData | Exception] = {}
     for name in dict.fromkeys(names):
         try:
-            out[name] = apply_protocol(load_prepared(name, mmap=True), test_fold if name in FOLD_DATASETS else None)
+            out[name] = apply_protocol(load_prepared(name, mmap=True), test_fold if name in FOLD_DATASETS else None,
+                                       training=False)
         except (FileNotFoundError, ValueError, KeyError) as err:
             out[name] = FileNotFoundError(f"no prepared store ({type(err).__name__}: {err}); run `dvc repro` for it")
     return out

@@ -3,10 +3,15 @@
 * ``"fan"`` — the ``face-alignment`` package (Bulat & Tzimiropoulos): S3FD detector +
   2D-FAN, 68 iBUG landmarks, on the GPU when there is one. Its weights are downloaded
   by torch.hub into ``<torch hub dir>/checkpoints`` on first use; we use them from there.
-* ``"opencv"`` — the offline fallback: the Haar cascades that ship inside OpenCV
-  (frontal face, eyes, profile face). It finds boxes and eye centres, no landmarks.
+* ``"mtcnn"`` — the offline default when FAN cannot run: MTCNN (Zhang et al., the P/R/O-Net
+  cascade) from the ``facenet-pytorch`` package, whose three weight files ship inside its wheel
+  (nothing is downloaded). Boxes, a score and five points per face (eye centres, nose tip,
+  mouth corners: the five HAFEM §3 aligns on, as RetinaFace gives them); no 68 landmarks.
+* ``"opencv"`` — the last resort: the Haar cascades that ship inside OpenCV (frontal face,
+  eyes, profile face). It finds boxes and eye centres, no landmarks.
 * ``"auto"`` (default) — ``"fan"`` when the package and its weights can be had, else
-  ``"opencv"``, with a warning that says why and what was lost.
+  ``"mtcnn"``, else ``"opencv"``, with a warning that names the backend that runs, why the
+  better one could not, and what is lost.
 
 Datasets that ship their own landmarks or boxes (AffectNet, RAF-DB, CK+) skip detection
 altogether (:mod:`fernb.data.photos`).
@@ -25,9 +30,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-__all__ = ["Face", "OpenCVBackend", "FANBackend", "fan_status", "get_backend", "BACKENDS", "FALLBACK_LOSSES"]
+__all__ = ["Face", "OpenCVBackend", "MTCNNBackend", "FANBackend", "fan_status", "mtcnn_status", "get_backend",
+           "compare_backends", "BACKENDS", "FALLBACK_LOSSES", "MTCNN_LOSSES"]
 
-BACKENDS = ("auto", "fan", "opencv")
+BACKENDS = ("auto", "fan", "mtcnn", "opencv")
+
+# What MTCNN (five points, no 68 landmarks) lacks against FAN.
+MTCNN_LOSSES = (
+    "no 68-point landmarks: head pose comes from the five points (a coarser yaw estimate) and no landmark figures",
+)
 
 FALLBACK_LOSSES = (
     "no 68-point landmarks: no head-pose estimate (pose subsets stay empty) and no landmark figures",
@@ -43,9 +54,11 @@ class Face:
     Attributes:
         box: ``(x, y, w, h)``.
         score: detector confidence (backend-specific scale).
-        landmarks: ``(68, 2)`` iBUG landmarks, or None (OpenCV backend).
+        landmarks: ``(68, 2)`` iBUG landmarks, or None (OpenCV and MTCNN backends).
         landmark_score: mean per-landmark confidence (FAN heat-map peaks), or NaN.
         eyes: ``(2, 2)`` eye centres, image-left first, or None.
+        points5: ``(5, 2)`` eye centres, nose tip and mouth corners, image-left first (the
+            order of :data:`fernb.faces.align.IBUG_FIVE`), or None (MTCNN gives them).
     """
 
     box: np.ndarray
@@ -53,6 +66,7 @@ class Face:
     landmarks: np.ndarray | None = None
     landmark_score: float = float("nan")
     eyes: np.ndarray | None = None
+    points5: np.ndarray | None = None
 
     @property
     def area(self) -> float:
@@ -65,6 +79,8 @@ class Face:
             out["landmarks"] = np.round(self.landmarks, 2).tolist()
         if self.eyes is not None:
             out["eyes"] = np.round(self.eyes, 2).tolist()
+        if self.points5 is not None:
+            out["points5"] = np.round(self.points5, 2).tolist()
         return out
 
     @classmethod
@@ -72,7 +88,7 @@ class Face:
         arr = lambda k, shape: None if d.get(k) is None else np.asarray(d[k], dtype=np.float64).reshape(shape)  # noqa: E731
         return cls(box=np.asarray(d["box"], dtype=np.float64), score=_nan(d.get("score")),
                    landmarks=arr("landmarks", (68, 2)), landmark_score=_nan(d.get("landmark_score")),
-                   eyes=arr("eyes", (2, 2)))
+                   eyes=arr("eyes", (2, 2)), points5=arr("points5", (5, 2)))
 
 
 def _num(x: float):
@@ -109,7 +125,10 @@ class OpenCVBackend:
     """
 
     name = "opencv"
+    label = "OpenCV Haar cascades"
     has_landmarks = False
+    has_points5 = False
+    losses = FALLBACK_LOSSES          # what is missing against FAN
 
     def __init__(self, min_face: int = 24, scale_factor: float = 1.1, min_neighbors: int = 5) -> None:
         if not hasattr(cv2, "CascadeClassifier"):
@@ -178,6 +197,110 @@ class OpenCVBackend:
         return eyes
 
 
+# ------------------------------------------------------------------------------ MTCNN
+def mtcnn_status() -> dict:
+    """Whether the MTCNN backend can run: ``facenet-pytorch`` importable with its weight files."""
+    try:   # installed by `make` without its (stale) version pins; see README
+        import facenet_pytorch
+    except Exception as exc:  # ImportError, or an install broken by its pins
+        return {"installed": False, "ready": False,
+                "reason": f"the facenet-pytorch package is not importable ({type(exc).__name__}: {exc}); "
+                          "`make test` / `make repro` install it (requirements-nodeps.lock)"}
+    folder = Path(facenet_pytorch.__file__).parent / "data"
+    missing = [f for f in ("pnet.pt", "rnet.pt", "onet.pt") if not (folder / f).is_file()]
+    return {"installed": True, "ready": not missing, "weights": str(folder),
+            "reason": f"facenet-pytorch's weight files {missing} are missing from {folder}" if missing else ""}
+
+
+class MTCNNBackend:
+    """MTCNN from ``facenet-pytorch``: boxes, a score and five points per face.
+
+    The weights ship inside the package's wheel, so it runs offline. ``min_face`` (pixels),
+    ``thresholds`` (P/R/O-Net) and ``factor`` (the pyramid's step) are MTCNN's own knobs, at
+    facenet-pytorch's defaults. ``pad``: each image gets a mid-grey border of this share of its
+    longer side before detection (boxes and points are shifted back), because the cascade
+    misses faces that fill the frame. ``detect_batch`` runs several images of one size
+    together (the P-Net pyramid is batched).
+    """
+
+    name = "mtcnn"
+    label = "MTCNN (facenet-pytorch)"
+    has_landmarks = False
+    has_points5 = True                # eye centres, nose tip, mouth corners (Face.points5)
+    losses = MTCNN_LOSSES             # what is missing against FAN
+
+    def __init__(self, device: str | None = None, min_face: int = 20, thresholds=(0.6, 0.7, 0.7),
+                 factor: float = 0.709, pad: float = 0.25) -> None:
+        status = mtcnn_status()
+        if not status["ready"]:
+            raise RuntimeError(f"MTCNN backend unavailable: {status['reason']}")
+        import torch   # deferred: the OpenCV path of the face pipeline never loads torch
+        from facenet_pytorch import MTCNN
+
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.min_face, self.thresholds, self.factor = int(min_face), tuple(float(t) for t in thresholds), float(factor)
+        self.pad = float(pad)
+        self._models: dict[int, object] = {}
+        self._MTCNN = MTCNN
+        import facenet_pytorch
+
+        self.version = getattr(facenet_pytorch, "__version__", "2.6.0")
+
+    def config(self) -> dict:
+        return {"backend": self.name, "facenet_pytorch": self.version, "device": self.device,
+                "min_face": self.min_face, "thresholds": list(self.thresholds), "factor": self.factor, "pad": self.pad}
+
+    def _model(self, min_size: int):
+        if min_size not in self._models:
+            self._models[min_size] = self._MTCNN(min_face_size=min_size, thresholds=list(self.thresholds),
+                                                 factor=self.factor, keep_all=True, device=self.device)
+        return self._models[min_size]
+
+    @staticmethod
+    def _rgb(image: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(np.stack([image] * 3, axis=-1) if image.ndim == 2 else image[..., :3])
+
+    def _faces(self, boxes, probs, points, shift: int) -> list[Face]:
+        if boxes is None:
+            return []
+        faces = []
+        for b, p, pts in zip(boxes, probs, points):
+            x0, y0, x1, y1 = (float(v) - shift for v in b)
+            five = np.asarray(pts, dtype=np.float64).reshape(5, 2) - shift
+            faces.append(Face(box=np.array([x0, y0, x1 - x0, y1 - y0]), score=float(p), points5=five, eyes=five[:2]))
+        return faces
+
+    def detect(self, image: np.ndarray, timings: dict[str, float] | None = None) -> list[Face]:
+        """Faces in an RGB (or gray) uint8 image; ``timings`` gets the seconds in ``"detect"``
+        (the cascade finds boxes and points together, so ``"landmarks"`` stays 0)."""
+        return self.detect_batch([image], timings)[0]
+
+    def detect_batch(self, images: list[np.ndarray], timings: dict[str, float] | None = None) -> list[list[Face]]:
+        """:meth:`detect` for several images; images of one size run as one batch."""
+        clock = _Clock(timings)
+        out: list[list[Face]] = [[] for _ in images]
+        groups: dict[tuple, list[int]] = {}
+        for i, img in enumerate(images):
+            groups.setdefault(img.shape[:2], []).append(i)
+        for shape, idx in groups.items():
+            min_size = self.min_face
+            # A mid-grey border: MTCNN's cascade misses a face that fills the whole frame (a tight
+            # crop, as many web photos are); a quarter of the side on each edge lets it see one.
+            shift = int(round(self.pad * max(shape)))
+            batch = np.stack([cv2.copyMakeBorder(self._rgb(images[i]), shift, shift, shift, shift,
+                                                 cv2.BORDER_CONSTANT, value=(127, 127, 127)) for i in idx])
+            try:
+                boxes, probs, points = self._model(min_size).detect(batch, landmarks=True)
+            except ValueError as exc:   # facenet-pytorch's P-Net stage found no candidate in any image:
+                if "non-empty" not in str(exc):   # torch.cat of an empty list (no face anywhere)
+                    raise
+                continue
+            for j, i in enumerate(idx):
+                out[i] = self._faces(boxes[j], probs[j], points[j], shift)
+        clock.lap("detect")
+        return out
+
+
 # -------------------------------------------------------------------------------- FAN
 def fan_status() -> dict:
     """Whether the face-alignment backend can run offline: package, weight files, reason."""
@@ -204,7 +327,10 @@ class FANBackend:
     """face-alignment's S3FD detector + 2D-FAN: boxes and 68 iBUG landmarks per face."""
 
     name = "fan"
+    label = "face-alignment (FAN)"
     has_landmarks = True
+    has_points5 = False               # its 68 landmarks give them (fernb.faces.align.five_points)
+    losses = ()
 
     def __init__(self, device: str | None = None, detector: str = "sfd", download: bool = False,
                  download_timeout: float = 20.0) -> None:
@@ -287,13 +413,14 @@ class _Clock:
 # ---------------------------------------------------------------------------- choose
 def get_backend(name: str = "auto", device: str | None = None, *, download: bool = True, warn: bool = True,
                 **options):
-    """A backend by name; ``"auto"`` falls back to OpenCV loudly when FAN cannot be had.
+    """A backend by name; ``"auto"`` tries FAN, then MTCNN, then OpenCV's Haar cascades, loudly.
 
     With ``download=True`` an installed face-alignment whose weights are missing tries to
-    fetch them (torch.hub), giving up after a short timeout on an offline machine. The
-    fallback backend carries the reason as ``fallback_reason`` (what is lost:
-    :data:`FALLBACK_LOSSES`); ``warn=False`` leaves the RuntimeWarning out, for a caller that
-    shows both itself (notebook 00 does, as a note, so that it is not a warning box).
+    fetch them (torch.hub), giving up after a short timeout on an offline machine. A
+    fallback backend carries the reason as ``fallback_reason``: why each better backend could
+    not run, and what is lost (:data:`MTCNN_LOSSES`, :data:`FALLBACK_LOSSES`). ``warn=False``
+    leaves the RuntimeWarning out, for a caller that shows both itself (notebook 00 does, as
+    a note, so that it is not a warning box).
     """
     if name not in BACKENDS:
         raise ValueError(f"unknown face backend {name!r}; expected one of {BACKENDS}")
@@ -301,6 +428,8 @@ def get_backend(name: str = "auto", device: str | None = None, *, download: bool
         return OpenCVBackend(**options)
     if name == "fan":
         return FANBackend(device=device, download=download, **options)
+    if name == "mtcnn":
+        return MTCNNBackend(device=device, **options)
     status = fan_status()
     reason = status["reason"]
     if status["installed"] and (status["ready"] or download):
@@ -308,10 +437,37 @@ def get_backend(name: str = "auto", device: str | None = None, *, download: bool
             return FANBackend(device=device, download=download)
         except RuntimeError as exc:
             reason = str(exc)
-    backend = OpenCVBackend()
+    try:
+        backend = MTCNNBackend(device=device)
+    except RuntimeError as exc:
+        reason = f"{reason}; and {exc}"
+        backend = OpenCVBackend()
     backend.fallback_reason = reason
-    message = ("FACE BACKEND FALLBACK: using OpenCV Haar cascades instead of face-alignment (FAN) because "
-               f"{reason}. Lost: " + "; ".join(FALLBACK_LOSSES) + ".")
+    message = (f"FACE BACKEND FALLBACK: using {backend.label} instead of face-alignment (FAN) because "
+               f"{reason}. Lost: " + "; ".join(backend.losses) + ".")
     if warn:
         warnings.warn(message, RuntimeWarning, stacklevel=2)
     return backend
+
+
+# ------------------------------------------------------------------------- measure
+def compare_backends(images, backends: dict) -> list[dict]:
+    """Each backend (``{name: backend}``) run over the same ``images`` (uint8 RGB arrays; None
+    for a file that did not decode): one row per backend with the photos, those where at least
+    one face was found (and the rate), those with several, the faces per photo and the
+    milliseconds per photo (wall clock, after one warm-up call). For ``make bench`` and
+    notebook 00 on a real-photo set (``facial_expressions``); it prints and asserts nothing."""
+    decoded = [im for im in images if im is not None]
+    if not decoded:
+        raise ValueError("compare_backends needs at least one decoded image")
+    rows = []
+    for name, backend in backends.items():
+        backend.detect(decoded[0])                         # warm-up: model load, first call
+        start = time.perf_counter()
+        counts = [len(backend.detect(im)) for im in decoded]
+        seconds = time.perf_counter() - start
+        found = sum(c > 0 for c in counts)
+        rows.append({"backend": name, "photos": len(images), "undecodable": len(images) - len(decoded),
+                     "found": found, "found_rate": found / len(images), "several": sum(c > 1 for c in counts),
+                     "faces_per_photo": sum(counts) / len(decoded), "ms_per_photo": 1e3 * seconds / len(decoded)})
+    return rows

@@ -284,6 +284,9 @@ class FacePipeline:
     def _from_face(self, image: np.ndarray, face: Face, n_faces: int) -> FaceResult:
         if face.landmarks is not None:
             return self._from_landmarks(image, face.landmarks, face, n_faces)
+        if face.points5 is not None:
+            crop, m = align_face(image, face.points5, self.size, self.enlarge, self.fit)
+            return FaceResult("ok", self.finish(crop), "points5", matrix=m, n_faces=n_faces)
         if face.eyes is not None:
             crop, m = align_face(image, face.eyes, self.size, self.enlarge, self.fit)
             return FaceResult("ok", self.finish(crop), "eyes", matrix=m, n_faces=n_faces)

@@ -1,4 +1,4 @@
-"""Head pose (yaw, pitch, roll) from 68 landmarks, and the pose subsets of LANMSFF.
+"""Head pose (yaw, pitch, roll) from 68 landmarks, yaw from five points, and the pose subsets of LANMSFF.
 
 ``cv2.solvePnP`` fits a *generic* 3-D face — the six-point model widely used with OpenCV
 (nose tip, chin, outer eye corners, mouth corners; S. Mallick, "Head Pose Estimation using
@@ -21,6 +21,22 @@ images with |yaw| > 30° and > 45°. Their index lists are not published, so
 :func:`fernb.data.explore.pose_subset` builds them from whatever yaw a dataset carries — the publisher's
 (KDEF), the renderer's (SynthFER) or this estimate (FER2013, FERPlus, RAF-DB, ...), which
 ``data.extras["pose_source"]`` records.
+
+**Yaw from five points** (:func:`yaw_from_five`): detectors without 68 landmarks (MTCNN) give
+the eye centres, nose tip and mouth corners only. Their yaw is read off the nose's sideways
+offset from the face's midline (the line through the eye midpoint and the mouth midpoint),
+over the eye distance. For a rigid face seen in weak perspective that ratio is
+``tan(yaw) · D / E``, where ``E`` is the eye-centre distance and ``D`` the depth of the midline
+behind the nose tip, so ``yaw = atan(gain · ratio)`` with ``gain = E / D``. Both come from the
+same generic model :func:`head_pose` fits (:data:`FIVE_POINT_MODEL`: its nose tip and mouth
+corners, and eye centres placed between its outer eye corners and the inner ones), not from
+SynthFER, so SynthFER measures it as fairly as the 68-point estimate. Rotating the face in the
+image plane moves the midline with it, so roll does not change the ratio, and nodding moves
+the nose along the midline rather than across it, so pitch changes it little; pitch and roll
+themselves are not estimated. :func:`fernb.data.synthphotos.five_point_check` measures it beside
+:func:`head_pose` and beside a PnP fit of the same five model points
+(:func:`yaw_from_five_pnp`), which ``tests/test_pose.py`` also checks. Datasets posed this
+way carry ``pose_source == "five_point"`` (:data:`FIVE_POINT_SOURCE`), not ``"estimated"``.
 """
 from __future__ import annotations
 
@@ -31,7 +47,9 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["MODEL_POINTS", "MODEL_LANDMARKS", "POSE_THRESHOLDS", "START_YAWS", "head_pose", "euler_from_rotation",
-           "rotation_from_euler", "estimate_poses", "pose_error_table", "check_summary", "KDEF_BINS"]
+           "rotation_from_euler", "estimate_poses", "pose_error_table", "check_summary", "KDEF_BINS",
+           "FIVE_POINT_MODEL", "FIVE_POINT_GAIN", "FIVE_POINT_SOURCE", "yaw_from_five", "yaws_from_five",
+           "yaw_from_five_pnp"]
 
 # The generic model in the OpenCV-style face frame (x image right, y down, z away from the
 # camera), arbitrary units: the widely used values with y and z negated from their y-up,
@@ -46,8 +64,8 @@ MODEL_POINTS = np.array([
 ], dtype=np.float64)
 MODEL_LANDMARKS = (30, 8, 36, 45, 48, 54)   # the iBUG 68-point indices of those six points
 
-POSE_THRESHOLDS = (30.0, 45.0)
-START_YAWS = (-90.0, -60.0, -30.0, 0.0, 30.0, 60.0, 90.0)   # multi-start of the iterative PnP fit               # LANMSFF's Pose >30° and >45° subsets
+POSE_THRESHOLDS = (30.0, 45.0)                               # LANMSFF's Pose >30° and >45° subsets
+START_YAWS = (-90.0, -60.0, -30.0, 0.0, 30.0, 60.0, 90.0)   # multi-start of the iterative PnP fit
 
 _FLIP = np.diag([1.0, 1.0, -1.0])            # OpenCV face frame <-> SynthFER's (z toward camera)
 
@@ -97,15 +115,21 @@ def head_pose(landmarks: np.ndarray, image_shape: tuple[int, ...], *, centre_on_
     # principal point on the face: the pose must not depend on where the face sits in the frame
     cx, cy = points.mean(axis=0) if centre_on_face else ((w - 1) / 2, (h - 1) / 2)
     camera = np.array([[w, 0, cx], [0, w, cy], [0, 0, 1]], dtype=np.float64)
-    t0 = _initial_translation(points, camera)
+    return _fit(MODEL_POINTS, points, camera, _initial_translation(points, camera))
+
+
+def _fit(model: np.ndarray, points: np.ndarray, camera: np.ndarray, t0: np.ndarray) -> tuple[float, float, float]:
+    """``(yaw, pitch, roll)`` of the multi-start iterative ``solvePnP`` fit of ``model`` to
+    ``points``: the start of :data:`START_YAWS` whose fit has the smallest mean reprojection
+    error wins; NaNs when no fit converges in front of the camera."""
     best_error, best = math.inf, None
     for start in START_YAWS:
         r0, _ = cv2.Rodrigues(_FLIP @ rotation_from_euler(start, 0.0, 0.0) @ _FLIP)
-        ok, rvec, tvec = cv2.solvePnP(MODEL_POINTS, points, camera, np.zeros(4), rvec=r0, tvec=t0.copy(),
+        ok, rvec, tvec = cv2.solvePnP(model, points, camera, np.zeros(4), rvec=r0, tvec=t0.copy(),
                                       useExtrinsicGuess=True, flags=cv2.SOLVEPNP_ITERATIVE)
         if not ok or tvec[2, 0] <= 0:
             continue
-        projected, _ = cv2.projectPoints(MODEL_POINTS, rvec, tvec, camera, np.zeros(4))
+        projected, _ = cv2.projectPoints(model, rvec, tvec, camera, np.zeros(4))
         error = float(np.linalg.norm(projected[:, 0] - points, axis=1).mean())
         if error < best_error - 1e-9:
             best_error, best = error, rvec
@@ -131,6 +155,114 @@ def estimate_poses(landmarks: np.ndarray, image_shape: tuple[int, ...]) -> np.nd
     """``(N, 3)`` yaw, pitch, roll for ``(N, 68, 2)`` landmarks of images of one shape (NaN rows stay NaN)."""
     lm = np.asarray(landmarks, dtype=np.float64)
     return np.array([head_pose(x, image_shape) for x in lm], dtype=np.float64).reshape(len(lm), 3)
+
+
+# ---------------------------------------------------------------- yaw from five points
+FIVE_POINT_SOURCE = "five_point"   # ``pose_source`` of a yaw from five points (coarser than "estimated")
+
+# The five points of fernb.faces.align.IBUG_FIVE in the frame of MODEL_POINTS. The nose tip and
+# mouth corners are the model's own. The model has the outer eye corners only; an eye centre
+# lies halfway between its outer and inner corner, with the inner corners a 32/90 part of the
+# outer corners' distance apart (intercanthal over biocular width, ~32 mm and ~90 mm in adults:
+# L. G. Farkas, "Anthropometry of the Head and Face", 1994), at the outer corners' height and
+# depth. That puts the eye centres 305 model units (~61 mm at the model's 5 units per mm) apart.
+_EYE_CENTRE_X = float(MODEL_POINTS[3, 0]) * (1.0 + 32.0 / 90.0) / 2.0
+FIVE_POINT_MODEL = np.array([
+    [-_EYE_CENTRE_X, MODEL_POINTS[2, 1], MODEL_POINTS[2, 2]],   # centre of the image-left eye
+    [_EYE_CENTRE_X, MODEL_POINTS[3, 1], MODEL_POINTS[3, 2]],    # centre of the image-right eye
+    MODEL_POINTS[0],                                            # nose tip
+    MODEL_POINTS[4],                                            # image-left mouth corner
+    MODEL_POINTS[5],                                            # image-right mouth corner
+], dtype=np.float64)
+
+
+def _five_point_gain(model: np.ndarray) -> float:
+    """Eye-centre distance over the depth of the eye-mouth midline behind the nose tip, at the
+    nose tip's height: the ``E / D`` of :func:`yaw_from_five` for a five-point model."""
+    eyes, nose, mouth = model[:2].mean(axis=0), model[2], model[3:].mean(axis=0)
+    along = (nose[1] - eyes[1]) / (mouth[1] - eyes[1])
+    depth = eyes[2] + along * (mouth[2] - eyes[2]) - nose[2]
+    return float(np.linalg.norm(model[1] - model[0]) / depth)
+
+
+FIVE_POINT_GAIN = _five_point_gain(FIVE_POINT_MODEL)   # 305 / 129.7 = 2.35
+
+
+def yaws_from_five(points5, *, gain: float = FIVE_POINT_GAIN) -> np.ndarray:
+    """``(N,)`` yaw in degrees of ``(N, 5, 2)`` five points; NaN where no yaw can be read.
+
+    Points as :data:`fernb.faces.align.IBUG_FIVE` orders them (eye centres, nose tip, mouth
+    corners, image-left first), in pixels; any similarity of the image (shift, scale,
+    rotation) leaves the yaw unchanged. The method (module docstring): with ``u`` the unit
+    vector from the eye midpoint to the mouth midpoint and ``v`` the unit vector across it
+    (toward the image right on an upright face), ``yaw = atan2(gain · offset, width)``, where
+    ``offset`` is the nose tip's distance from the eye midpoint along ``v`` and ``width`` the
+    eye distance along ``v`` (floored at 0, so eyes that cross at a profile read ±90°).
+    Positive yaw is the nose toward the image right, SynthFER's convention (:func:`head_pose`).
+
+    NaN rows: points not finite; eye and mouth midpoints that coincide; no extent across the
+    midline (all points on it); eyes clearly out of image-left-first order (``width`` below
+    −¼ of the eye-mouth distance) or a nose further from the midline than the eye-mouth
+    distance — not a face.
+    """
+    p = np.asarray(points5, dtype=np.float64)
+    if p.ndim != 3 or p.shape[1:] != (5, 2):
+        raise ValueError(f"points5 must have shape (N, 5, 2), got {p.shape}")
+    if not (np.isfinite(gain) and gain > 0):
+        raise ValueError(f"gain must be a positive number, got {gain!r}")
+    eyes, mouth = p[:, :2].mean(axis=1), p[:, 3:].mean(axis=1)
+    length = np.linalg.norm(mouth - eyes, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        u = (mouth - eyes) / length[:, None]
+        v = np.stack([u[:, 1], -u[:, 0]], axis=1)
+        width = np.einsum("ij,ij->i", p[:, 1] - p[:, 0], v)
+        offset = np.einsum("ij,ij->i", p[:, 2] - eyes, v)
+        yaw = np.degrees(np.arctan2(gain * offset, np.maximum(width, 0.0)))
+        ok = np.isfinite(p).all(axis=(1, 2)) & (length > 0) & (np.hypot(width, offset) > 1e-6 * length)
+        ok &= (width > -0.25 * length) & (np.abs(offset) < length)
+    return np.where(ok, yaw, np.nan)
+
+
+def yaw_from_five(points5, *, gain: float = FIVE_POINT_GAIN) -> float:
+    """Yaw in degrees of one face from its ``(5, 2)`` five points, NaN when it cannot be read.
+
+    The coarser estimate for detectors without 68 landmarks (MTCNN): the nose tip's offset
+    from the eye-mouth midline over the eye distance, ``yaw = atan(gain · offset / width)``,
+    with ``gain`` (:data:`FIVE_POINT_GAIN`) from the generic face model :func:`head_pose`
+    fits; see :func:`yaws_from_five` and the module docstring. Pitch and roll are not
+    estimated. ``tests/test_pose.py`` checks its sign, monotonicity and error on SynthFER.
+    """
+    p = np.asarray(points5, dtype=np.float64)
+    if p.shape != (5, 2):
+        raise ValueError(f"points5 must have shape (5, 2), got {p.shape}")
+    return float(yaws_from_five(p[None], gain=gain)[0])
+
+
+def yaw_from_five_pnp(points5, image_shape: tuple[int, ...]) -> float:
+    """Yaw in degrees from five points by ``solvePnP`` of :data:`FIVE_POINT_MODEL`, for comparison.
+
+    The camera and the multi-start fit are :func:`head_pose`'s (focal length the image width,
+    principal point on the face). Five points constrain the rigid fit less than six do: a
+    narrow frontal face fits as a turned one more often than with the ratio of
+    :func:`yaw_from_five` (``fernb.data.synthphotos.five_point_check`` measures both).
+    NaN when the points are not finite or do not fit.
+    """
+    p = np.asarray(points5, dtype=np.float64)
+    if p.shape != (5, 2):
+        raise ValueError(f"points5 must have shape (5, 2), got {p.shape}")
+    height = float(np.linalg.norm(p[:2].mean(axis=0) - p[3:].mean(axis=0))) if np.isfinite(p).all() else 0.0
+    if height <= 0:
+        return math.nan
+    w = image_shape[1]
+    cx, cy = p.mean(axis=0)
+    camera = np.array([[w, 0, cx], [0, w, cy], [0, 0, 1]], dtype=np.float64)
+    model_height = float(np.linalg.norm(FIVE_POINT_MODEL[:2].mean(axis=0) - FIVE_POINT_MODEL[3:].mean(axis=0)))
+    z = w * model_height / height        # the nose tip on its point at the model's scale
+    t0 = np.array([[(p[2, 0] - cx) * z / w], [(p[2, 1] - cy) * z / w], [z]])
+    try:
+        return _fit(FIVE_POINT_MODEL, p, camera, t0)[0]
+    except cv2.error:                    # degenerate points (e.g. all on a line)
+        return math.nan
 
 
 KDEF_BINS = (-67.5, -22.5, 22.5, 67.5)   # edges between the KDEF poses -90, -45, 0, 45, 90

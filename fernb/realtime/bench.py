@@ -51,6 +51,7 @@ from torch import nn
 from fernb import faces
 from fernb.data.synthphotos import synthetic_photos
 from fernb.faces import FacePipeline
+from fernb.faces.backends import mtcnn_status
 from fernb.faces.pipeline import decode_rgb
 from fernb.labels import class_names
 from fernb.machine import environment, select_device
@@ -686,11 +687,13 @@ E2E_MODELS = ("lanmsff_trained", "hafem_trained", "hafem_paper")
 def run_end_to_end(models: Mapping[str, BenchModel], backends: Sequence[str], frames: Sequence[bytes],
                    device: str | torch.device = "cpu", warmup: int = 2) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     """:func:`end_to_end` for every backend × model: ``({"backend · label": table}, {backend: why skipped})``.
-    FAN is skipped, with :func:`fernb.faces.fan_status`'s reason, when its package or weights are missing."""
+    FAN and MTCNN are skipped, with :func:`fernb.faces.fan_status`'s or
+    :func:`fernb.faces.backends.mtcnn_status`'s reason, when their package or weights are missing."""
     tables, skipped = {}, {}
     for backend in backends:
-        if backend == "fan" and not faces.fan_status()["ready"]:
-            skipped[backend] = faces.fan_status()["reason"]
+        status = faces.fan_status() if backend == "fan" else mtcnn_status() if backend == "mtcnn" else {"ready": True}
+        if not status["ready"]:
+            skipped[backend] = status["reason"]
             continue
         for key, spec in models.items():
             predictor = bench_predictor(build_model(key, spec), backend, device)

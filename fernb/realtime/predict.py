@@ -26,6 +26,7 @@ every row and frame it had finished.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import csv as csvlib
 import json
 import math
@@ -59,6 +60,9 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 DEFAULT_FPS = 30.0      # an annotated webcam (or rate-less video) when the capture reports no frame rate
 COLUMNS = ("source", "frame", "time_s", "face", "x", "y", "w", "h", "alignment", "landmarks", "status", "prediction")
+# A checkpoint that does not say how its training images were framed gets HAFEM's pipeline (§3).
+DEFAULT_FRAMING = {"source": "unknown (HAFEM's face pipeline assumed)", "enlarge": 1.3, "clahe": True}
+
 STAGES = {"decode": "decode", "detect": "detect", "align": "align+CLAHE", "model": "model", "write": "write"}
 
 
@@ -72,6 +76,10 @@ class TrainingInputs:
         image_shape: one training image's shape, ``(H, W)`` grayscale or ``(H, W, 3)`` colour.
         scaling: ``"range"`` (x/255) or ``"image"`` (per-image min-max), as in :class:`fernb.train.TrainConfig`.
         dataset: the training dataset's name ("" when unknown).
+        framing: how the training images were framed (:meth:`fernb.data.FERData.framing`):
+            ``source`` ("pre-cropped" or "face pipeline"), ``enlarge`` and ``clahe`` (and the
+            pipeline's CLAHE settings); the default, for a checkpoint that does not record it,
+            is HAFEM's pipeline (box ×1.3, CLAHE).
         sources: where each of the above was read: ``"checkpoint"``, ``"result.json"`` or ``"default"``.
     """
 
@@ -80,6 +88,7 @@ class TrainingInputs:
     scaling: str
     dataset: str
     sources: dict[str, str]
+    framing: dict = field(default_factory=lambda: dict(DEFAULT_FRAMING))
 
     @property
     def grayscale(self) -> bool:
@@ -88,9 +97,12 @@ class TrainingInputs:
     def describe(self) -> str:
         h, w = self.image_shape[:2]
         src = self.sources
+        f = self.framing
         return (f"classes {', '.join(self.classes)} ({src['classes']}); "
                 f"input {h}x{w} {'grayscale' if self.grayscale else 'colour'} ({src['image_shape']}); "
-                f"scaling {self.scaling} ({src['scaling']}); trained on {self.dataset or 'unknown data'} ({src['dataset']})")
+                f"scaling {self.scaling} ({src['scaling']}); trained on {self.dataset or 'unknown data'} ({src['dataset']}); "
+                f"framing: {f.get('source')}, box x{f.get('enlarge')}, {'CLAHE' if f.get('clahe') else 'no CLAHE'} "
+                f"({src.get('framing', 'default')})")
 
 
 def training_inputs(model: nn.Module, checkpoint: str | os.PathLike) -> TrainingInputs:
@@ -113,13 +125,15 @@ def training_inputs(model: nn.Module, checkpoint: str | os.PathLike) -> Training
         "image_shape": (None, side if model.in_chans == 1 else (*side, 3)),
         "scaling": ((result.get("config") or {}).get("scaling"), "range"),
         "dataset": (result.get("dataset"), ""),
+        "framing": (result.get("framing"), dict(DEFAULT_FRAMING)),
     }
     values, sources = {}, {}
     for key, (from_result, default) in candidates.items():
         sources[key], values[key] = next((where, value) for where, value in (
             ("checkpoint", extra.get(key)), (RESULT, from_result), ("default", default)) if value is not None)
     inputs = TrainingInputs(classes=tuple(values["classes"]), image_shape=tuple(int(v) for v in values["image_shape"]),
-                            scaling=str(values["scaling"]), dataset=str(values["dataset"]), sources=sources)
+                            scaling=str(values["scaling"]), dataset=str(values["dataset"]), sources=sources,
+                            framing=dict(values["framing"]))
     if len(inputs.classes) != k:
         raise ValueError(f"{checkpoint}: {len(inputs.classes)} class names ({sources['classes']}) "
                          f"for a {k}-class model")
@@ -155,13 +169,16 @@ class Predictor:
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, *, device: str = "auto", model: str | None = None,
-                        num_classes: int | None = None, face_backend: str = "auto", enlarge: float = 1.3,
-                        batch_size: int = 64, amp: str = "auto") -> Predictor:
+                        num_classes: int | None = None, face_backend: str = "auto", enlarge: float | None = None,
+                        clahe: bool | None = None, batch_size: int = 64, amp: str = "auto") -> Predictor:
         """Load ``path`` (anything :func:`find_checkpoint` takes) on ``device``; ``model`` and
         ``num_classes``, when given, must match it (:func:`fernb.models.load_model`).
 
-        Faces are aligned at the training images' side, with ``enlarge`` and ``face_backend``
-        (created here, so a missing FAN is reported before any input is read).
+        Faces are aligned at the training images' side and framed as the training images were
+        (:attr:`TrainingInputs.framing`: a model trained on FER2013's pre-cropped faces gets the
+        box ×1.0 and no CLAHE; one trained through the face pipeline gets its enlargement and
+        CLAHE); ``enlarge`` and ``clahe`` override that. ``face_backend`` is created here, so a
+        missing FAN is reported before any input is read.
         """
         checkpoint = find_checkpoint(path)
         try:
@@ -170,8 +187,17 @@ class Predictor:
             raise ValueError(str(err)) from err
         net = load_model(checkpoint, map_location=dev, name=model, num_classes=num_classes)
         inputs = training_inputs(net, checkpoint)
-        pipeline = FacePipeline(backend=face_backend, size=max(inputs.image_shape[:2]), enlarge=enlarge,
-                                device=str(dev))
+        framing = inputs.framing
+        overridden = {k: v for k, v in (("enlarge", enlarge), ("clahe", clahe)) if v is not None}
+        if overridden:
+            framing = {**framing, **overridden}
+            inputs = dataclasses.replace(inputs, framing=framing,
+                                         sources={**inputs.sources, "framing": f"{inputs.sources['framing']}, overridden: "
+                                                  + ", ".join(f"{k}={v}" for k, v in overridden.items())})
+        pipeline = FacePipeline(backend=face_backend, size=max(inputs.image_shape[:2]),
+                                enlarge=float(framing.get("enlarge", 1.3)), clahe=bool(framing.get("clahe", True)),
+                                clip_limit=float(framing.get("clip_limit", 2.0)), tile_grid=int(framing.get("tile_grid", 8)),
+                                fit=framing.get("fit", "eyes"), device=str(dev))
         try:
             pipeline.detector
         except RuntimeError as err:  # face_backend="fan" without face-alignment or its weights
@@ -337,7 +363,7 @@ def _rows(frame: Frame, faces: list[tuple[Face, FaceResult]], probs: np.ndarray,
         return [{**empty, **base, "status": "no_face" if frame.image is not None else "unreadable"}]
     rows, k = [], 0
     for i, (face, res) in enumerate(faces):
-        points = face.landmarks if face.landmarks is not None else face.eyes
+        points = face.landmarks if face.landmarks is not None else face.points5 if face.points5 is not None else face.eyes
         row = {**empty, **base, "face": i, **dict(zip("xywh", (round(float(v), 1) for v in face.box))),
                "alignment": res.alignment or None, "status": res.status,
                "landmarks": None if points is None else np.round(points, 1).tolist()}

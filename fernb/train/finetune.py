@@ -25,6 +25,7 @@ from typing import Mapping, Sequence
 import pandas as pd
 
 from fernb.data.core import FERData
+from fernb.data.protocols import check_protocol
 from fernb.paths import RUNS, project_root
 from fernb.runs import RESULT, Run, RunResult
 from fernb.train.config import TrainConfig
@@ -60,9 +61,11 @@ def finetune(run: Run, target: FERData, epochs: Sequence[int], *, overrides: dic
     """Fine-tune ``run`` on ``target``'s training split for each N in ``epochs`` (one run per N,
     from the source weights each time), selecting on the target's validation split and
     reporting its test split. Runs land in
-    ``runs/04_cross_dataset/finetune/<target>/<stage>_<model>/epochs<N>/seed<k>``."""
+    ``runs/04_cross_dataset/finetune/<target>/<stage>_<model>/epochs<N>/seed<k>``. A target
+    without a training split (a test-only dataset) is refused (:func:`fernb.data.protocols.check_protocol`)."""
     if not epochs or any(int(n) < 1 for n in epochs):
         raise ValueError(f"fine-tuning epochs must be positive integers, got {list(epochs)}")
+    check_protocol(target)
     results = {}
     for n in sorted({int(n) for n in epochs}):
         config = run_config(run, train, **{**(overrides or {}), "epochs": n, "init_from": str(run.dir)})

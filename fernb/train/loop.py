@@ -542,13 +542,13 @@ def finish(run: Training, data: FERData) -> RunResult:
         "amp": str(run.amp_dtype).replace("torch.", "") if run.use_amp else "off",
         "numerics": run.numerics.as_dict(), "steps_per_epoch": run.steps_per_epoch,
         "environment": environment(run.device), "parameters": int(sum(p.numel() for p in run.model.parameters())),
-        "init": json_safe(run.init),
+        "init": json_safe(run.init), "framing": data.framing(),
     }
     if dist.main:
         # what inference needs to feed the network as training did (fernb predict reads it)
         save_model(run.model, directory / MODEL, reported_weights=config.final_weights, seed=config.seed,
                    classes=list(classes), dataset=data.name, image_shape=list(data.images.shape[1:]),
-                   scaling=config.scaling)
+                   scaling=config.scaling, framing=data.framing())
         (directory / BEST).unlink(missing_ok=True)
         frame.to_csv(directory / PREDICTIONS, index=False)
         hist.to_csv(directory / HISTORY, index=False)
