@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from fernb.faces import FacePipeline, fan_status
-from fernb.faces.backends import compare_backends, get_backend
+from fernb.faces.backends import available_backends, compare_backends
 from fernb.paths import project_root
 from fernb.data.synthphotos import synthetic_photos
 from fernb.faces.pose import head_pose
@@ -92,10 +92,7 @@ def real_photos(limit: int | None) -> None:
         for name in names:
             bgr = cv2.imdecode(np.frombuffer(z.read(name), np.uint8), cv2.IMREAD_COLOR)
             images.append(None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-    backends = {"opencv (Haar, OpenCV defaults of fernb)": get_backend("opencv"),
-                "mtcnn (facenet-pytorch, CPU)": get_backend("mtcnn", device="cpu")}
-    if fan_status()["ready"]:
-        backends["fan (face-alignment, CPU)"] = get_backend("fan", device="cpu")
+    backends = {f"{name} ({b.label}, CPU)": b for name, b in available_backends("cpu").items()}
     print(f"real photos: {len(images)} of {archive.name} (web photos, mostly ~350 px, one face each)")
     for row in compare_backends(images, backends):
         print(f"  {row['backend']:<42} found a face in {row['found']:4d}/{row['photos']} = {100 * row['found_rate']:5.1f} %"

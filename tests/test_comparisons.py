@@ -175,3 +175,31 @@ def test_write_ledger_and_the_front_page_summary(tmp_path):
     assert set(findings["verdict"]) <= {"implausible", "inconsistent", "not reproduced"}
     assert findings.iloc[0]["paper"] == "HAFEM" and findings.iloc[0]["where"] == "abstract"
     assert findings["claim"].is_unique
+
+
+def test_families_set_each_anchor_against_every_other_model(toy_models):
+    a, b, c = toy_models
+    hafem = co.TrainedModel(name="HAFEM (01)", stage="01_hafem", dataset="toy", scale="toy", runs=a.runs)
+    fams = co.families_of([hafem, b, c], ["hafem", "lanmsff"])
+    assert fams == {"HAFEM vs every other model": [("B", "HAFEM (01)"), ("C", "HAFEM (01)")]}   # no LANMSFF here
+    with pytest.raises(ValueError, match="unknown \\['resnet'\\]"):
+        co.families_of([hafem], ["resnet"])
+
+
+def test_effect_ceiling_flags_a_per_image_effect_above_what_its_gap_allows(toy_models):
+    table = co.comparison_table(toy_models, {"f": [("A", "B"), ("C", "B")]}, n_boot=100)
+    view = co.effect_ceiling(table)
+    assert view["under the ceiling"].all()                   # real vectors never exceed it
+    gap = abs(table["Δ accuracy (pt)"].iloc[0]) / 100
+    assert view["max d_z for this gap"].iloc[0] == pytest.approx(stats.max_dz_per_image(gap))
+    forged = table.copy()
+    forged.loc[0, "d_z (images)"] = 0.95                     # HAFEM's smallest stated d on a ~20-point gap
+    assert not co.effect_ceiling(forged)["under the ceiling"].iloc[0]
+
+
+def test_stated_effect_measurement_is_computed_from_the_papers_numbers():
+    claim = {"p_below": 0.001, "cohen_d": (0.95, 2.84), "baselines": 10}
+    entry = me.stated_effect_measurement(hafem.TABLE3, claim)["statistics:stated_effect"]
+    assert entry["ours"] == stats.runs_for_p(0.95, 0.001)
+    assert f"{stats.runs_for_p(2.84, 0.001)} at d 2.84" in entry["evidence"] and "0 of 9" in entry["evidence"]
+    assert hafem.CLAIMS["statistics"] == claim

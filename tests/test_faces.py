@@ -473,3 +473,13 @@ def test_five_point_alignment_puts_the_points_on_the_template(fit):
     if fit == "eyes":
         np.testing.assert_allclose(landed[:2], template[:2], atol=1e-6)
     assert np.abs(landed - template).max() < 0.12 * size      # nose and mouth near theirs on a real face shape
+
+
+def test_available_backends_are_those_that_run_offline(monkeypatch):
+    found = backends.available_backends("cpu")
+    assert isinstance(found["opencv"], OpenCVBackend) and isinstance(found["mtcnn"], MTCNNBackend)
+    assert ("fan" in found) == fan_status()["ready"]
+    _no_mtcnn(monkeypatch)
+    assert "mtcnn" not in backends.available_backends("cpu")
+    rows = backends.compare_backends([synth(0, size=160, seed=1).image, None], {"opencv": OpenCVBackend()})
+    assert rows[0]["photos"] == 2 and rows[0]["undecodable"] == 1 and rows[0]["found"] <= 1

@@ -40,7 +40,7 @@ from fernb.paths import project_root
 from fernb.runs import read_predictions, stage_runs
 
 __all__ = ["TrainedModel", "pipeline_models", "run_test_predictions", "check_same_images", "compare", "comparison_table",
-           "comparison_verdict", "stated_effect_table", "COMPARISON_COLUMNS", "ABLATION_RUNS"]
+           "comparison_verdict", "stated_effect_table", "families_of", "effect_ceiling", "ANCHORS", "COMPARISON_COLUMNS", "ABLATION_RUNS"]
 
 # notebook 03's table of its runs: one row per ladder, variant and seed, with the run folder
 ABLATION_RUNS = Path("reports") / "03_ablations" / "tables" / "runs.csv"
@@ -255,6 +255,33 @@ def comparison_table(models: Sequence[TrainedModel], families: Mapping[str, Sequ
     if not rows:
         return pd.DataFrame(columns=list(COMPARISON_COLUMNS))
     return pd.concat(rows, ignore_index=True)[list(COMPARISON_COLUMNS)]
+
+
+# params.yaml statistics.families -> the model each family sets against every other
+ANCHORS = {"hafem": "HAFEM (01)", "lanmsff": "LANMSFF (02)"}
+
+
+def families_of(models: Sequence[TrainedModel], keys: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
+    """``{family: [(other, anchor), ...]}``: for each key of :data:`ANCHORS` whose model is
+    present, that model (as ``b``) against every other model (``a``). An unknown key is refused."""
+    unknown = [k for k in keys if k not in ANCHORS]
+    if unknown:
+        raise ValueError(f"statistics.families: unknown {unknown}; expected some of {sorted(ANCHORS)}")
+    names = [m.name for m in models]
+    return {f"{ANCHORS[k].split(' ')[0]} vs every other model": [(n, ANCHORS[k]) for n in names if n != ANCHORS[k]]
+            for k in keys if ANCHORS[k] in names}
+
+
+def effect_ceiling(table: pd.DataFrame) -> pd.DataFrame:
+    """Each comparison's per-image d_z beside the largest its accuracy gap allows
+    (:func:`fernb.evaluate.stats.max_dz_per_image` of |Δ|, up to the ddof-1 correction) and
+    whether it stays under it, indexed by ``(a, b)``."""
+    out = table[["a", "b", "Δ accuracy (pt)", "d_z (images)", "p McNemar (exact)"]].copy()
+    out["max d_z for this gap"] = [max_dz_per_image(min(abs(g) / 100, 1.0)) for g in out["Δ accuracy (pt)"]]
+    n = table["images"] * table["shared seeds"].clip(lower=1)
+    bound = out["max d_z for this gap"] * np.sqrt(n / (n - 1))
+    out["under the ceiling"] = (out["d_z (images)"].abs() <= bound + 1e-12) | out["d_z (images)"].isna()
+    return out.set_index(["a", "b"])
 
 
 def stated_effect_table(table3: Mapping[str, Mapping], d_range: Sequence[float], p: float = 0.001,

@@ -18,6 +18,7 @@ Where each family comes from:
 - ``interpretability:…``: notebook 05's ``paper_pairs.csv`` (Grad-CAM, the method HAFEM names);
 - ``fps:hafem``: notebook 07's ``versus_paper.csv``;
 - ``params:…``: counted here by building the networks (no weights are needed);
+- ``statistics:stated_effect``: HAFEM's stated p and d re-enacted (runs needed, d reachable on images);
 - ``statistics:hafem_vs_baselines``: notebook 06's comparison table
   (:func:`fernb.evaluate.comparisons.comparison_table`).
 
@@ -38,7 +39,8 @@ import pandas as pd
 import torch
 
 from fernb.evaluate.ablation import ALPHA
-from fernb.evaluate.stats import bootstrap_metric
+from fernb.evaluate.comparisons import stated_effect_table
+from fernb.evaluate.stats import bootstrap_metric, runs_for_p
 from fernb.models import create_model
 from fernb.models.backbones import create_backbone
 from fernb.models.card import model_card
@@ -51,7 +53,7 @@ from fernb.runs import stage_runs
 from fernb.workbook.report import write_json
 
 __all__ = ["measurements", "run_accuracy", "pose_accuracy", "ablation_measurements", "report_measurements", "parameter_measurements",
-           "statistics_measurement", "scale_label", "write_ledger", "verdict_counts", "key_findings"]
+           "statistics_measurement", "stated_effect_measurement", "scale_label", "write_ledger", "verdict_counts", "key_findings"]
 
 _PAPER_EPOCHS = {"hafem": hafem_paper.RECIPE["epochs"], "lanmsff": lanmsff_paper.RECIPE["epochs"]}
 
@@ -253,6 +255,22 @@ def statistics_measurement(comparisons: pd.DataFrame, family: str) -> dict[str, 
                     "against Table 3's baselines on FER2013, which no stage trains here"}}
 
 
+def stated_effect_measurement(table3: Mapping[str, Mapping], statistics: Mapping) -> dict[str, dict]:
+    """``statistics:stated_effect``: HAFEM §4's p bound and d range re-enacted over runs — the
+    runs of every model a paired t-test needs before the stated d reaches the stated p
+    (:func:`fernb.evaluate.stats.runs_for_p`), against the one run per model the paper
+    reports — and over test images (:func:`fernb.evaluate.comparisons.stated_effect_table`)."""
+    d_low, d_high, p = min(statistics["cohen_d"]), max(statistics["cohen_d"]), statistics["p_below"]
+    table = stated_effect_table(table3, (d_low, d_high), p)
+    runs_low, runs_high = runs_for_p(d_low, p), runs_for_p(d_high, p)
+    return {"statistics:stated_effect": {
+        "ours": float(runs_low), "verdict": "not reproduced",
+        "evidence": f"over runs, p < {p:g} needs {runs_low} runs of every model at d {d_low:g} ({runs_high} at d "
+                    f"{d_high:g}; stats.runs_for_p), the paper reports one per model; over test images the stated d "
+                    f"is reachable for {int(table['possible on images'].sum())} of {len(table)} baselines "
+                    f"(largest d_z {table['max d_z on images'].max():.2f})"}}
+
+
 def measurements(root: str | os.PathLike | None = None, comparisons: pd.DataFrame | None = None,
                  family: str = "HAFEM vs every other model", n_boot: int = 2000, seed: int = 0,
                  parameters: bool = True) -> dict[str, dict]:
@@ -268,6 +286,7 @@ def measurements(root: str | os.PathLike | None = None, comparisons: pd.DataFram
     out.update(report_measurements(root / "reports"))
     if parameters:
         out.update(parameter_measurements())
+    out.update(stated_effect_measurement(hafem_paper.TABLE3, hafem_paper.CLAIMS["statistics"]))
     if comparisons is not None:
         out.update(statistics_measurement(comparisons, family))
     return out

@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 
 __all__ = ["Face", "OpenCVBackend", "MTCNNBackend", "FANBackend", "fan_status", "mtcnn_status", "get_backend",
-           "compare_backends", "BACKENDS", "FALLBACK_LOSSES", "MTCNN_LOSSES"]
+           "compare_backends", "available_backends", "BACKENDS", "FALLBACK_LOSSES", "MTCNN_LOSSES"]
 
 BACKENDS = ("auto", "fan", "mtcnn", "opencv")
 
@@ -471,3 +471,15 @@ def compare_backends(images, backends: dict) -> list[dict]:
                      "found": found, "found_rate": found / len(images), "several": sum(c > 1 for c in counts),
                      "faces_per_photo": sum(counts) / len(decoded), "ms_per_photo": 1e3 * seconds / len(decoded)})
     return rows
+
+
+def available_backends(device: str | None = "cpu") -> dict:
+    """Every backend that can run here without downloading anything, by name: ``opencv``,
+    ``mtcnn`` when facenet-pytorch is installed, ``fan`` when face-alignment and its weights
+    are. What :func:`compare_backends` is given by ``make bench`` and notebook 00."""
+    found = {"opencv": OpenCVBackend()}
+    if mtcnn_status()["ready"]:
+        found["mtcnn"] = MTCNNBackend(device=device)
+    if fan_status()["ready"]:
+        found["fan"] = FANBackend(device=device, download=False)
+    return found

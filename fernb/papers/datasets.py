@@ -5,7 +5,7 @@ numbers against — does a row-normalised confusion matrix give whole-number cou
 test set's class sizes, do the split sizes a paper states match any split of the data. The
 real archives are not available in CI, so the counts live here; ``tests/test_dataset_counts.py``
 recounts every one of them from the archives through fernb's loaders whenever they are
-present (``$FERNB_DATA`` or ``../shared/data``, see ``tests/conftest.py``).
+present (the folder ``$FERNB_DATA`` names; ``tests/conftest.py`` says where else it looks).
 
 - :data:`SPLIT_COUNTS` ``["fer2013"][usage][class]``: FER2013 by its ``Usage`` names
   (``Training``, ``PublicTest``, ``PrivateTest``; fernb's train / val / test);
