@@ -177,3 +177,45 @@ def test_measurements_fill_the_ledger_and_missing_ones_say_what_would_fill_them(
     assert row["verdict"] == "not testable here" and "needs HAFEM / LANMSFF trained on this dataset" in row["evidence"]
     assert list(empty.columns) == list(ld.LEDGER_COLUMNS)
     assert isinstance(empty, pd.DataFrame)
+
+
+def test_committed_real_results_reach_the_claims_on_their_dataset_and_each_gets_a_leak_free_twin(tmp_path):
+    import json
+
+    from fernb.evaluate.measured import committed_measurements
+
+    claims = {c.id: c for c in ld.claims()}
+    fer, raf = claims["lanmsff-abstract-fer2013"], claims["hafem-abstract-rafdb"]
+    keys = [k.key for k in fer.checks if k.key]
+    assert keys == ["accuracy:lanmsff", "accuracy_leakfree:lanmsff"]          # the twin follows its accuracy check
+    assert [k.key for k in raf.checks if k.key] == ["accuracy:hafem"]         # RAF-DB's splits share no images
+    n_accuracy = sum(k.key.startswith("accuracy:") for c in claims.values() for k in c.checks
+                     if k.key and c.dataset in ld.LEAKY_DATASETS)
+    assert sum(k.key.startswith("accuracy_leakfree:") for c in claims.values() for k in c.checks if k.key) == n_accuracy > 0
+
+    # two committed folders measure the same key on FER2013: the paper-scale one wins
+    cpu = {"accuracy:lanmsff": {"ours": 60.0, "low": 58.4, "high": 61.6, "seeds": 1, "dataset": "fer2013",
+                                "scale": "CPU scale (5 epochs)", "evidence": "stage 02_lanmsff"},
+           "accuracy_leakfree:lanmsff": {"ours": 59.0, "low": 57.3, "high": 60.7, "seeds": 1, "dataset": "fer2013",
+                                         "scale": "CPU scale (5 epochs)", "note": "leak-free − standard -1.00 points"}}
+    paper = {"accuracy:lanmsff": {**cpu["accuracy:lanmsff"], "ours": 69.9, "low": 68.4, "high": 71.4,
+                                  "scale": "paper scale (100 epochs)"}}
+    for name, entries in (("fer2013", cpu), ("fer2013-paper", paper)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "measurements.json").write_text(json.dumps(entries))
+    committed = committed_measurements(tmp_path)
+    assert set(committed) == {"accuracy:lanmsff@fer2013", "accuracy_leakfree:lanmsff@fer2013"}
+    assert committed["accuracy:lanmsff@fer2013"]["ours"] == 69.9 and "fer2013-paper/" in committed[
+        "accuracy:lanmsff@fer2013"]["evidence"]
+
+    live_synthfer = {"accuracy:lanmsff": {**cpu["accuracy:lanmsff"], "dataset": "synthfer", "ours": 90.0}}
+    rows = ld.ledger({**live_synthfer, **committed}, [fer])
+    measured = rows[rows["kind"] == "measurement"]
+    assert list(measured["ours"]) == [69.9, 59.0]                     # the committed FER2013 numbers, not SynthFER's
+    assert list(measured["verdict"]) == ["reproduced", "not reproduced"]  # 70.44 inside [68.4, 71.4]; outside [57.3, 60.7]
+    assert "leak-free − standard -1.00 points" in measured.iloc[1]["evidence"]
+    # the pipeline's own measurement on the claim's dataset wins over a committed one
+    live_fer = {"accuracy:lanmsff": {**cpu["accuracy:lanmsff"], "ours": 65.0, "low": 63.0, "high": 67.0}}
+    assert ld.measurement_for({**live_fer, **committed}, "accuracy:lanmsff", "fer2013")["ours"] == 65.0
+    assert ld.measurement_for(live_synthfer, "accuracy:lanmsff", "ferplus")["dataset"] == "synthfer"
+    assert ld.measurement_for({}, "accuracy:lanmsff", "ferplus") is None

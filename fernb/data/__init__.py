@@ -16,7 +16,8 @@ from fernb.data.synthfer import generate
 from fernb.paths import data_dir, prepared_dir
 
 __all__ = [
-    "SPLITS", "DatasetFormatError", "FERData", "DATASETS", "WILD", "load", "find_source",
+    "SPLITS", "DatasetFormatError", "FERData", "DATASETS", "WILD", "LAYOUTS", "load", "find_source", "locate",
+    "present_datasets",
     "write_store", "load_store", "read_meta", "prepared_dir", "load_prepared", "loader_options",
 ]
 
@@ -39,6 +40,18 @@ LOADERS: dict[str, tuple[str, str]] = {
     "rafdb": ("rafdb", "load_rafdb"), "affectnet": ("affectnet", "load_affectnet"),
     "kdef": ("kdef", "load_kdef"), "ckplus": ("ckplus", "load_ckplus"),
     "facial_expressions": ("facialexpressions", "load_facial_expressions"),
+}
+# The layouts each loader accepts, said when a dataset is not found (README "Real datasets" has the table).
+LAYOUTS: dict[str, str] = {
+    "fer2013": ("the Kaggle challenge fer2013.csv (emotion,pixels,Usage; also inside fer2013.tar.gz or a zip), or the "
+                "Kaggle image-folder layout train/<class>/Training_*.jpg, test/<class>/{PublicTest,PrivateTest}_*.jpg"),
+    "ferplus": ("FER2013Train/, FER2013Valid/, FER2013Test/ PNG folders with their label.csv, or fer2013new.csv "
+                "plus FER2013's fer2013.csv"),
+    "rafdb": "EmoLabel/list_patition_label.txt + Image/aligned/*_aligned.jpg (or Image/original/ with Annotation/)",
+    "affectnet": "Manually_Annotated_file_lists/{training,validation}.csv + Manually_Annotated_Images/",
+    "kdef": "KDEF/<AF01>/<AF01ANS>.JPG (session, sex, id, expression, pose)",
+    "ckplus": "cohn-kanade-images/Sxxx/nnn/*.png + Emotion/Sxxx/nnn/*_emotion.txt",
+    "facial_expressions": "data/legend.csv (user.id,image,emotion) + images/*.jpg",
 }
 # Datasets of photographs (not pre-cropped 48x48 faces): their loaders take face-pipeline options.
 WILD: tuple[str, ...] = ("rafdb", "affectnet", "kdef", "ckplus", "facial_expressions")
@@ -70,6 +83,34 @@ def find_source(dataset: str, data_root: str | os.PathLike | None = None) -> Pat
         if (folder / name).exists():
             return folder / name
     raise FileNotFoundError(f"{dataset}: none of {names} found in FERNB_DATA={folder}")
+
+
+def locate(dataset: str, data_root: str | os.PathLike | None = None) -> Path:
+    """:func:`find_source`, with an error that names where it looked and the layouts accepted
+    (what ``make real`` checks before it starts anything)."""
+    if dataset not in KNOWN_SOURCES:
+        raise ValueError(f"{dataset}: not a real dataset; one of {', '.join(KNOWN_SOURCES)}")
+    try:
+        found = find_source(dataset, data_root)
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"{err}. {dataset} is read from: {LAYOUTS[dataset]}") from None
+    if not found.exists():
+        raise FileNotFoundError(f"{dataset}: {found} does not exist. {dataset} is read from: {LAYOUTS[dataset]}")
+    return found
+
+
+def present_datasets(data_root: str | os.PathLike | None = None) -> list[str]:
+    """The real datasets found under ``data_root`` (a folder) or ``FERNB_DATA``, in
+    :data:`KNOWN_SOURCES` order; empty when neither names a folder."""
+    found = []
+    for name in KNOWN_SOURCES:
+        try:
+            if data_root is None or Path(data_root).is_dir():
+                locate(name, data_root)
+                found.append(name)
+        except FileNotFoundError:
+            continue
+    return found
 
 
 def load(dataset: str, data_root: str | os.PathLike | None = None, **options) -> FERData:

@@ -2,6 +2,8 @@
 
 - :mod:`.results` — what the training notebooks report over seeds: summaries, learning
   curves, pooled confusion, per-class means, chance baselines, a stage's ``metrics.json``;
+- :mod:`.leakage` — test images with an exact or near (perceptual-hash) copy in the training split,
+  and the accuracy on the leak-free rest (notebooks 01, 02 and 06);
 - :mod:`.stats` — is a difference real: McNemar and paired bootstrap over test images, paired
   t / Wilcoxon / effect sizes over seeds, Holm, power (notebooks 03 and 06);
 - :mod:`.ablation` — what notebook 03 reports for an ablation ladder: per-variant spread, each

@@ -11,6 +11,10 @@ Where each family comes from:
 - ``accuracy:<model>`` (hafem, lanmsff): stages 01 / 02's runs — the seed-mean test accuracy with
   a percentile bootstrap interval over the test images (:func:`fernb.evaluate.stats.bootstrap_metric`),
   on whatever dataset the stage trained (the ledger compares it only with claims on that dataset);
+- ``accuracy_leakfree:<model>``: the same on the test images with no exact or near copy in the
+  training split (FER2013, FERPlus; :mod:`fernb.evaluate.leakage`), with the difference;
+- ``<key>@<dataset>``: what ``results/<dataset>/measurements.json`` committed (real data,
+  ``fernb results export``; :func:`committed_measurements`);
 - ``pose:lanmsff:>30`` / ``>45``: stage 02's accuracy on the test faces beyond 30° / 45° of yaw;
 - ``ablation:…``: notebook 03's tables (``*_steps.csv``, ``loss_gains.csv``, ``lanmsff_pose.csv``,
   ``learned.csv``);
@@ -38,6 +42,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from fernb.data import load_store
+from fernb.evaluate import leakage
 from fernb.evaluate.ablation import ALPHA
 from fernb.evaluate.comparisons import stated_effect_table
 from fernb.evaluate.stats import bootstrap_metric, runs_for_p
@@ -48,11 +54,13 @@ from fernb.models.hafem import transformer_parameters
 from fernb.papers import checks as ck
 from fernb.papers import hafem as hafem_paper
 from fernb.papers import lanmsff as lanmsff_paper
-from fernb.paths import project_root
+from fernb.papers.ledger import LEAKY_DATASETS
+from fernb.paths import prepared_dir, project_root
 from fernb.runs import stage_runs
 from fernb.workbook.report import write_json
 
-__all__ = ["measurements", "run_accuracy", "pose_accuracy", "ablation_measurements", "report_measurements", "parameter_measurements",
+__all__ = ["measurements", "run_accuracy", "pose_accuracy", "leakfree_accuracy", "committed_measurements", "exportable",
+           "EXPORTED_FAMILIES", "ablation_measurements", "report_measurements", "parameter_measurements",
            "statistics_measurement", "stated_effect_measurement", "scale_label", "write_ledger", "verdict_counts", "key_findings"]
 
 _PAPER_EPOCHS = {"hafem": hafem_paper.RECIPE["epochs"], "lanmsff": lanmsff_paper.RECIPE["epochs"]}
@@ -112,6 +120,71 @@ def pose_accuracy(stage: str, root: Path, model: str, n_boot: int = 2000, seed: 
             "dataset": runs[0].dataset, "scale": scale_label(runs[0].dataset, model, runs[0].info().get("epochs_run")),
             "evidence": f"stage {stage}: {int(keep.sum())} test faces with |yaw| > {bound}°"}
     return out
+
+
+def leakfree_accuracy(stage: str, root: Path, n_boot: int = 2000, seed: int = 0) -> dict[str, dict]:
+    """``accuracy_leakfree:<model>``: one training stage's seed-mean accuracy (%) on the test images
+    with no exact and no near copy in the training split (:func:`fernb.evaluate.leakage.leakage_table`),
+    with its bootstrap interval, the standard split's accuracy beside it and the difference (leak-free
+    minus standard, with its interval from one shared resampling). Only for the datasets whose
+    splits share images (:data:`fernb.papers.ledger.LEAKY_DATASETS`); empty when the stage has not
+    run or the prepared store it trained on is gone."""
+    try:
+        runs = stage_runs(stage, root)
+    except FileNotFoundError:
+        return {}
+    dataset, model = runs[0].dataset, runs[0].model
+    store = prepared_dir(dataset, root)
+    if dataset not in LEAKY_DATASETS or not store.is_dir():
+        return {}
+    table = leakage.leakage_table(load_store(store)).set_index("source_id")
+    frames = [r.predictions().query("split == 'test'").sort_values("index") for r in runs]
+    clean = table.loc[frames[0]["source_id"].astype(str), "clean"].to_numpy(bool)
+    y = frames[0]["label"].to_numpy()
+    preds = np.stack([f["pred"].to_numpy() for f in frames])
+    res = leakage.accuracy_standard_and_clean(y, preds, clean, n_boot=n_boot, seed=seed)
+    diff = res["difference"]
+    return {f"accuracy_leakfree:{model}": {
+        "ours": 100 * res["clean"]["value"], "low": 100 * res["clean"]["low"], "high": 100 * res["clean"]["high"],
+        "seeds": len(runs), "dataset": dataset,
+        "scale": scale_label(dataset, model, runs[0].info().get("epochs_run")),
+        "standard": 100 * res["all"]["value"], "difference": 100 * diff["value"],
+        "difference_low": 100 * diff["low"], "difference_high": 100 * diff["high"],
+        "clean_images": int(clean.sum()), "test_images": int(len(clean)),
+        "note": (f"leak-free subset: {int(clean.sum()):,} of {len(clean):,} test images (no exact or pHash-near copy in "
+                 f"training); leak-free − standard {100 * diff['value']:+.2f} points "
+                 f"[{100 * diff['low']:+.2f}, {100 * diff['high']:+.2f}]"),
+        "evidence": f"stage {stage}: {len(runs)} seed(s)"}}
+
+
+def committed_measurements(results: Path) -> dict[str, dict]:
+    """The measurements committed with real-data results (``results/<folder>/measurements.json``,
+    written by ``fernb results export``), each key qualified by its dataset (``accuracy:lanmsff@fer2013``)
+    so that the ledger puts it beside the claims on that dataset (:func:`fernb.papers.ledger.measurement_for`).
+    Where two folders measured the same key on the same dataset, the larger scale wins (paper scale
+    over CPU scale)."""
+    out: dict[str, dict] = {}
+    if not Path(results).is_dir():
+        return out
+    for path in sorted(Path(results).glob("*/measurements.json")):
+        for key, entry in json.loads(path.read_text()).items():
+            entry = {**entry, "evidence": f"{entry.get('evidence', '')} (committed in {path.parent.name}/)".strip()}
+            qualified = f"{key}@{entry.get('dataset')}"
+            old = out.get(qualified)
+            if old is None or str(entry.get("scale", "")).startswith("paper") >= str(old.get("scale", "")).startswith("paper"):
+                out[qualified] = entry
+    return out
+
+
+# The measurement families a real-data export commits (what depends on the dataset trained on).
+EXPORTED_FAMILIES = ("accuracy", "accuracy_leakfree", "pose", "zero_shot")
+
+
+def exportable(measured: Mapping[str, Mapping], dataset: str) -> dict[str, dict]:
+    """The entries of ``measured`` worth committing with a real-data result on ``dataset``: the
+    families of :data:`EXPORTED_FAMILIES`, measured on that dataset (JSON-ready)."""
+    return {k: {f: v for f, v in e.items() if isinstance(v, (str, int, float, bool, type(None)))}
+            for k, e in measured.items() if k.split(":")[0] in EXPORTED_FAMILIES and e.get("dataset") == dataset}
 
 
 def _read(path: Path) -> pd.DataFrame | None:
@@ -282,6 +355,9 @@ def measurements(root: str | os.PathLike | None = None, comparisons: pd.DataFram
         if found:
             out[found[0]] = found[1]
     out.update(pose_accuracy("02_lanmsff", root, "lanmsff", n_boot=n_boot, seed=seed))
+    for stage in ("01_hafem", "02_lanmsff"):
+        out.update(leakfree_accuracy(stage, root, n_boot=n_boot, seed=seed))
+    out.update(committed_measurements(root / "results"))
     out.update(ablation_measurements(root / "reports" / "03_ablations" / "tables"))
     out.update(report_measurements(root / "reports"))
     if parameters:

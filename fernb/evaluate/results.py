@@ -13,13 +13,14 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from fernb.evaluate import leakage
 from fernb.metrics import pose_subset_label
 from fernb.papers import versus_paper
 from fernb.runs import RunResult
 
 __all__ = ["seed_summary", "history_frame", "pooled_predictions", "pooled_confusion", "per_class_mean", "chance", "chance_verdict",
            "chance_text", "summary_versus_paper", "confusions_versus_paper", "pose_subsets_versus_paper", "training_metrics",
-           "numerics_table", "HISTORY_COLUMNS"]
+           "numerics_table", "leakfree_summary", "shortfall_text", "HISTORY_COLUMNS"]
 
 HISTORY_COLUMNS = ("seed", "epoch", "lr", "train_loss", "val_loss", "train_accuracy", "val_accuracy", "val_f1")
 
@@ -172,3 +173,66 @@ def training_metrics(results: Sequence[RunResult], *, dataset: str, protocol: di
         "versus_paper": versus.reset_index().to_dict(orient="records"),
         **extra,
     }
+
+
+def leakfree_summary(results: Sequence[RunResult], leak: pd.DataFrame, n_boot: int = 2000,
+                     seed: int = 0) -> tuple[pd.DataFrame, dict, str]:
+    """Test accuracy on the standard split and on its leak-free subset (the test images with no
+    exact or near copy in the training split; ``leak`` from :func:`fernb.evaluate.leakage.leakage_table`),
+    seed-mean with bootstrap intervals, and the difference: a table (rows standard / leak-free /
+    difference, in %), the same as a dict for ``metrics.json``, and one sentence that says it."""
+    frames = [r.predictions.query("split == 'test'").sort_values("index") for r in results]
+    table = leak.set_index("source_id")
+    clean = table.loc[frames[0]["source_id"].astype(str), "clean"].to_numpy(bool)
+    exact = table.loc[frames[0]["source_id"].astype(str), "exact_in_train"].to_numpy(bool)
+    y = frames[0]["label"].to_numpy()
+    preds = np.stack([f["pred"].to_numpy() for f in frames])
+    res = leakage.accuracy_standard_and_clean(y, preds, clean, n_boot=n_boot, seed=seed)
+    rows = {"standard test split": res["all"], "leak-free subset": res["clean"]}
+    frame = pd.DataFrame([{"test images": r["n"], "accuracy %": 100 * r["value"], "low %": 100 * r["low"],
+                           "high %": 100 * r["high"]} for r in rows.values()], index=list(rows))
+    diff = res["difference"]
+    frame.loc["leak-free − standard"] = [np.nan, 100 * diff["value"], 100 * diff["low"], 100 * diff["high"]]
+    frame.index.name = "test set"
+    # accuracy on the images that do have a copy in training, to say where the difference comes from
+    leaked = ~clean
+    leaked_acc = float((preds[:, leaked] == y[leaked]).mean()) if leaked.any() else float("nan")
+    metrics = {"standard": res["all"], "leakfree": res["clean"], "difference": diff,
+               "exact_in_train": int(exact.sum()), "near_or_exact_in_train": int(leaked.sum()),
+               "accuracy_on_leaked": leaked_acc, "seeds": len(results)}
+    resolved = diff["low"] > 0 or diff["high"] < 0
+    text = (f"**{int(leaked.sum()):,}** of {len(clean):,} test images have a copy in the training split "
+            f"({int(exact.sum()):,} byte-identical, the rest near copies). On them this model scores "
+            f"**{100 * leaked_acc:.1f} %**"
+            f"; on the **{int(clean.sum()):,}** leak-free test images **{100 * res['clean']['value']:.1f} %** "
+            f"[{100 * res['clean']['low']:.1f}, {100 * res['clean']['high']:.1f}] against "
+            f"{100 * res['all']['value']:.1f} % on the standard split: leak-free − standard = "
+            f"**{100 * diff['value']:+.2f} points** [{100 * diff['low']:+.2f}, {100 * diff['high']:+.2f}] "
+            f"({len(results)} seed(s), bootstrap over the test images), "
+            + ("an interval that excludes zero: the leak moves the reported number." if resolved else
+               "an interval that includes zero: at this scale the leak does not measurably move the reported number.")
+            if leaked.any() else
+            f"No test image has an exact or near copy in the training split ({len(clean):,} checked): "
+            f"the standard test number is already leak-free.")
+    return frame, metrics, text
+
+
+def shortfall_text(model: str, dataset: str, ours: float, stated: float, recipe, seeds: int) -> str:
+    """One paragraph for a training notebook: our test accuracy (%) against the paper's on the same
+    dataset, by how much it falls short (or not), at which scale (the recipe's epochs and image
+    size), and what the paper-scale command changes (the recipe's departures, :attr:`Recipe.notes`)."""
+    config = recipe.config
+    size = recipe.model_kwargs.get("img_size")
+    scale = (f"{config.epochs} epochs" + (f" at {size} px" if size else "")
+             + (f" on a {config.max_train:,}-image subset" if config.max_train else " on the full training split")
+             + f", {seeds} seed(s)")
+    gap = ours - stated
+    head = (f"{model} reaches **{ours:.1f} %** on {dataset} here ({scale}): "
+            + (f"**{-gap:.1f} points below** the paper's {stated} %." if gap < 0 else
+               f"{gap:+.1f} points against the paper's {stated} %, at or above it."))
+    if not recipe.notes:
+        return head + " These are the paper's own settings, so the gap is a finding about the claim."
+    changes = "; ".join(recipe.notes)
+    return (head + f" The scale is not the paper's: `make paper DATASET={dataset}` runs the paper's recipe, which changes "
+            f"{len(recipe.notes)} setting(s) of this run: {changes}.")
+

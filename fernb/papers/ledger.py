@@ -13,7 +13,10 @@ or conclusion — with where it stands, what it states, and its :class:`Check`\\
   agreement (:data:`fernb.papers.published.STATE_OF_THE_ART`);
 - ``measurement``: what the pipeline measured — named by a key that notebook 06 fills from
   the runs and reports (:mod:`fernb.evaluate.measured`); a key with nothing measured yet
-  gives ``not testable here`` and says what would measure it.
+  gives ``not testable here`` and says what would measure it. A claim on FER2013 or FERPlus
+  gets its accuracy measured twice: on the standard test split and on its leak-free subset
+  (``accuracy_leakfree:<model>``, the test images with no exact or near copy in the training
+  split); committed real-data results arrive as ``<key>@<dataset>`` (:func:`measurement_for`).
 
 :func:`claims` builds every claim (verdicts of the internal checks are computed here, from
 the data in :mod:`fernb.papers`); :func:`ledger` joins them with the measurements into one
@@ -37,7 +40,8 @@ from . import checks as ck
 from . import datasets as ds
 from . import hafem, lanmsff, published
 
-__all__ = ["Check", "Claim", "claims", "ledger", "measurement_verdict", "LEDGER_COLUMNS", "MEASUREMENT_NEEDS",
+__all__ = ["Check", "Claim", "claims", "ledger", "measurement_verdict", "measurement_for", "LEDGER_COLUMNS",
+           "MEASUREMENT_NEEDS", "LEAKY_DATASETS",
            "HEADLINE_CLAIMS", "printed_numbers"]
 
 LEDGER_COLUMNS = ("id", "paper", "where", "section", "claim", "stated", "dataset", "kind", "verdict", "evidence",
@@ -53,7 +57,13 @@ MEASUREMENT_NEEDS = {
     "params": "notebook 06 (builds the network and counts)",
     "statistics": "notebook 06 (its comparisons; the stated effect re-enacted with fernb.evaluate.stats)",
     "pose": "notebook 02 with per-face yaw (SynthFER's, or FER2013/FERPlus with face-alignment's estimate; KDEF's camera)",
+    "accuracy_leakfree": ("HAFEM / LANMSFF trained on this dataset, scored on the test images with no exact or "
+                          "near duplicate in the training split (fernb.evaluate.leakage)"),
 }
+
+# Datasets whose test split shares images with its training split (byte-identical and near copies,
+# notebook 00; fernb.evaluate.leakage): their accuracy claims get a second, leak-free measurement.
+LEAKY_DATASETS = ("fer2013", "ferplus")
 
 _HAFEM, _LANMSFF = "HAFEM", "LANMSFF"
 _PRINT = {"anger": "An", "disgust": "Di", "fear": "Fe", "happy": "Ha", "sad": "Sa", "surprise": "Su",
@@ -566,9 +576,22 @@ def _mark(found: list[Claim], names: frozenset) -> list[Claim]:
     return [replace(c, headline=True) if c.id in names else c for c in found]
 
 
+def _with_leakfree(claim: Claim) -> Claim:
+    """``claim`` with a leak-free measurement after each ``accuracy:<model>`` check when its
+    dataset is one of :data:`LEAKY_DATASETS` (neither paper mentions the leak)."""
+    if claim.dataset not in LEAKY_DATASETS:
+        return claim
+    checks = []
+    for check in claim.checks:
+        checks.append(check)
+        if check.key is not None and check.key.startswith("accuracy:"):
+            checks.append(_m("accuracy_leakfree:" + check.key.split(":", 1)[1]))
+    return replace(claim, checks=tuple(checks))
+
+
 def claims() -> list[Claim]:
     """Every claim of both papers, with its checks (internal verdicts computed)."""
-    out = _hafem_claims() + _lanmsff_claims()
+    out = [_with_leakfree(c) for c in _hafem_claims() + _lanmsff_claims()]
     ids = [c.id for c in out]
     repeated = sorted({i for i in ids if ids.count(i) > 1})
     if repeated:
@@ -594,6 +617,8 @@ def measurement_verdict(claim: Claim, entry: Mapping) -> tuple[str, str]:
     ours, low, high = entry.get("ours"), entry.get("low"), entry.get("high")
     what = (f"ours {ours:.1f} % [{low:.1f}, {high:.1f}] on {entry.get('dataset')}, {entry.get('seeds')} seed(s), "
             f"{entry.get('scale')}" if ours is not None and low is not None else entry.get("evidence", ""))
+    if entry.get("note") and what:
+        what = f"{what}; {entry['note']}"
     if claim.value is None or ours is None or claim.dataset is None:
         return "not testable here", what
     if entry.get("dataset") != claim.dataset:
@@ -601,6 +626,17 @@ def measurement_verdict(claim: Claim, entry: Mapping) -> tuple[str, str]:
     inside = low <= claim.value <= high
     return ("reproduced" if inside else "not reproduced",
             f"{what}; stated {claim.value} % is {'inside' if inside else 'outside'} the interval")
+
+
+def measurement_for(measured: Mapping[str, Mapping], key: str, dataset: str | None) -> Mapping | None:
+    """The entry a claim on ``dataset`` gets for ``key``: the pipeline's own (``key``) when it was
+    measured on that dataset, else a committed real-data result's (``key@dataset``, from
+    ``results/<dataset>/measurements.json``), else the pipeline's own on another dataset (which
+    :func:`measurement_verdict` calls not testable here), else None."""
+    own = measured.get(key)
+    if own is not None and (dataset is None or own.get("dataset") == dataset):
+        return own
+    return measured.get(f"{key}@{dataset}") if dataset is not None and f"{key}@{dataset}" in measured else own
 
 
 def ledger(measured: Mapping[str, Mapping] | None = None, claim_list: Sequence[Claim] | None = None) -> pd.DataFrame:
@@ -617,7 +653,7 @@ def ledger(measured: Mapping[str, Mapping] | None = None, claim_list: Sequence[C
             row = {**base, "kind": check.kind, "verdict": check.verdict, "evidence": check.evidence, "ours": None,
                    "ours_low": None, "ours_high": None, "seeds": None, "scale": None}
             if check.key is not None:
-                entry = measured.get(check.key)
+                entry = measurement_for(measured, check.key, claim.dataset)
                 if entry is None:
                     family = check.key.split(":")[0]
                     row.update(verdict="not testable here",
