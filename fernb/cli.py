@@ -1,5 +1,6 @@
 """The ``fernb`` command: run notebook stages, build the report index, prepare datasets and SynthFER's domain
-shifts, train, read emotions from images and videos (``predict``), export to ONNX."""
+shifts, train, read emotions from images and videos (``predict``), export to ONNX, and export a real-data
+run's results for committing (``results``)."""
 from __future__ import annotations
 
 import argparse
@@ -39,6 +40,14 @@ def main(argv: list[str] | None = None) -> int:
                       help="photo datasets (rafdb, affectnet, kdef, ckplus, facial_expressions): face detector "
                            "(default auto: FAN, else MTCNN, else OpenCV's Haar cascades, with a warning)")
     prep.add_argument("--face-size", type=int, default=224, help="photo datasets: aligned crop side in pixels (default 224)")
+
+    lo = sub.add_parser("locate", help="say where each real dataset is read from (exit 1 naming where it looked and "
+                        "the layouts it accepts when one is missing); make real checks this before it starts")
+    lo.add_argument("dataset", nargs="+", help="fer2013, ferplus, rafdb, affectnet, kdef, ckplus or facial_expressions")
+    lo.add_argument("--data-root", help="archive/folder of the first dataset, or a folder holding them (default: $FERNB_DATA)")
+    lo.add_argument("--datasets-list", action="store_true",
+                    help="print params.yaml's `datasets` for a real-data run instead: the named datasets, then every "
+                         "other real dataset found (e.g. [fer2013,ferplus,facial_expressions])")
 
     shifts = sub.add_parser("shifts", help="render the SynthFER domain shifts of params.yaml's shifts section (the "
                             "synthfer section's faces with one factor changed each) into data/prepared/shifts/")
@@ -108,6 +117,27 @@ def main(argv: list[str] | None = None) -> int:
     ex.add_argument("checkpoint", metavar="CHECKPOINT", help="a model.pt, its run folder, or a stage folder holding one model")
     ex.add_argument("-o", "--out", metavar="PATH", help="the .onnx file (default: beside the checkpoint, model.onnx)")
 
+    res = sub.add_parser("results", help="a finished run's results without the data's pixels, for committing "
+                         "under results/DATASET/: export, check, README table")
+    rsub = res.add_subparsers(dest="results_command", required=True)
+    rex = rsub.add_parser("export", help="copy the finished pipeline's numbers, predictions, face-free figures, model "
+                          "cards and small weights for DATASET into results/DATASET/ with provenance.json")
+    rex.add_argument("dataset", metavar="DATASET", help="the dataset stages 01/02 trained on, e.g. fer2013")
+    rex.add_argument("--out", metavar="DIR", help="the folder to write (default results/DATASET; replaced when it "
+                     "holds an earlier export)")
+    rex.add_argument("--max-model-mb", type=float, default=5.0, metavar="MB",
+                     help="copy a run's model.pt only up to this size (default 5: LANMSFF's weights, not HAFEM's)")
+    rex.add_argument("--command", metavar="TEXT", dest="produced_by", help="the command that produced the run, recorded in "
+                     "provenance.json (e.g. \"make real DATASET=fer2013\"; default: this command line)")
+    rex.add_argument("--runs", metavar="STAGES", help="training stages whose run folders are copied, comma-separated "
+                     "(default: 01_hafem,02_lanmsff; 'all': every one that trained on DATASET, 03's ablations included)")
+    rch = rsub.add_parser("check", help="list what must not be committed in results folders (provenance, file types, "
+                          "figures off the allow-list, faces a detector finds); exit 1 when anything is found")
+    rch.add_argument("folders", nargs="*", metavar="DIR", help="results folders (default: every results/*/)")
+    rtb = rsub.add_parser("table", help="print the markdown table of every committed results/*/ folder")
+    rtb.add_argument("--update-readme", action="store_true",
+                     help="also put it between README.md's results-table markers")
+
     args = parser.parse_args(argv)
     # Each command imports what it needs when it runs (torch, papermill, OpenCV take seconds to
     # import), so `fernb --help` and `fernb params` answer at once.
@@ -127,6 +157,11 @@ def main(argv: list[str] | None = None) -> int:
                 return _prepare(args)
             except USER_ERRORS as err:   # no such file or dataset, a damaged archive, another layout, a bad -p
                 return _fail(err)
+        elif args.command == "locate":
+            try:
+                return _locate(args)
+            except USER_ERRORS as err:   # not found: where it looked and the layouts accepted
+                return _fail(err)
         elif args.command == "shifts":
             return _shifts(args)
         elif args.command == "card":
@@ -135,6 +170,11 @@ def main(argv: list[str] | None = None) -> int:
             return _predict(args)
         elif args.command == "export":
             return _export(args)
+        elif args.command == "results":
+            try:
+                return _results(args, sys.argv[1:] if argv is None else argv)
+            except USER_ERRORS as err:   # nothing trained on DATASET, another dataset's runs, no README markers
+                return _fail(err)
         elif args.command == "train":
             try:
                 for result in train_stage(args.stage, _overrides(args)):
@@ -201,6 +241,20 @@ def _prepare(args) -> int:
     out = write_store(data, args.out or prepared_dir(args.dataset))
     print(f"fernb: {data!r}")
     print(f"fernb: loaded in {loaded - start:.1f} s, stored in {time.perf_counter() - loaded:.1f} s -> {out}")
+    return 0
+
+
+def _locate(args) -> int:
+    """``fernb locate``: each named real dataset's source, or the ``datasets`` list of a real-data run."""
+    from fernb.data import locate, present_datasets
+
+    found = {name: locate(name, args.data_root if i == 0 else None) for i, name in enumerate(args.dataset)}
+    if args.datasets_list:
+        others = [d for d in present_datasets() if d not in found]
+        print("[" + ",".join([*found, *others]) + "]")
+    else:
+        for name, path in found.items():
+            print(f"{name}: {path}")
     return 0
 
 
@@ -393,6 +447,48 @@ def _export(args) -> int:
     print(f"fernb: ONNX Runtime vs PyTorch on batches {check['batch_sizes']}: max |logit difference| "
           f"{check['max_abs_diff']:.2g} (bound {check['bound']:g}) -> {'ok' if check['ok'] else 'OUT OF BOUND'}")
     return 0 if check["ok"] else 1
+
+
+def _results(args, argv: list[str]) -> int:
+    """``fernb results export|check|table`` (:mod:`fernb.workbook.results`)."""
+    import shlex
+    from pathlib import Path
+
+    from fernb.paths import project_root
+    from fernb.workbook import results
+
+    root = project_root()
+    if args.results_command == "export":
+        stages = (None if args.runs == "all" else [s.strip() for s in args.runs.split(",") if s.strip()] if args.runs
+                  else results.DEFAULT_RUNS)
+        out = results.export(args.dataset, root, args.out, command=args.produced_by or shlex.join(["fernb", *argv]),
+                             max_model_mb=args.max_model_mb, runs=stages)
+        files = [p for p in out.rglob("*") if p.is_file()]
+        print(f"fernb: {len(files)} files, {sum(p.stat().st_size for p in files) / 1e6:.1f} MB -> {out}")
+        problems = results.check_results(out)
+        for problem in problems:
+            print(f"fernb: problem: {problem}", file=sys.stderr)
+        return 1 if problems else 0
+    if args.results_command == "check":
+        folders = [Path(f) for f in args.folders] or sorted(p for p in (root / results.RESULTS_DIR).glob("[!.]*") if p.is_dir())
+        if not folders:
+            print(f"fernb: no results folders under {root / results.RESULTS_DIR}")
+            return 0
+        bad = 0
+        for folder in folders:
+            problems = results.check_results(folder)
+            bad += bool(problems)
+            for problem in problems:
+                print(f"fernb: {folder}: {problem}", file=sys.stderr)
+            if not problems:
+                print(f"fernb: {folder}: ok")
+        return 1 if bad else 0
+    table = results.readme_table(root / results.RESULTS_DIR)
+    print(table)
+    if args.update_readme:
+        changed = results.update_readme(root / "README.md", root / results.RESULTS_DIR)
+        print(f"fernb: README.md {'updated' if changed else 'already up to date'}", file=sys.stderr)
+    return 0
 
 
 def _predict(args) -> int:

@@ -135,7 +135,7 @@ def leakfree_accuracy(stage: str, root: Path, n_boot: int = 2000, seed: int = 0)
         return {}
     dataset, model = runs[0].dataset, runs[0].model
     store = prepared_dir(dataset, root)
-    if dataset not in LEAKY_DATASETS or not store.is_dir():
+    if dataset not in LEAKY_DATASETS or not (store / "meta.json").is_file():
         return {}
     table = leakage.leakage_table(load_store(store)).set_index("source_id")
     frames = [r.predictions().query("split == 'test'").sort_values("index") for r in runs]
