@@ -291,6 +291,20 @@ def test_annotate_pose_with_five_points_only_fills_the_coarser_yaw(tmp_path):
     np.testing.assert_allclose(again.pose[ok], data.pose[ok], atol=0.1)
 
 
+def test_annotate_pose_on_the_test_split_only_leaves_the_others_unknown(tmp_path):
+    data = _small_synthfer()
+    key = lambda img: cv2.resize(cv2.resize(img, (192, 192), interpolation=cv2.INTER_CUBIC), (8, 8),  # noqa: E731
+                                 interpolation=cv2.INTER_AREA).tobytes()
+    backend = FivePointBackend({key(img): (lm + 0.5) * 4 - 0.5 for img, lm in zip(data.images, data.landmarks)})
+    data.landmarks = None
+    summary = annotate_pose(data, FacePipeline(backend=backend, cache_dir=None), progress=False, splits=["test"])
+    test = data.split == "test"
+    assert 0 < test.sum() < len(data) and summary["splits"] == ["test"]
+    assert summary["images"] == summary["fitted"] == backend.calls == int(test.sum())   # nothing else was looked at
+    assert np.isfinite(data.pose[test]).all() and np.isnan(data.pose[~test]).all()
+    assert set(data.extras["pose_source"][~test]) == {"none"} and set(data.extras["pose_source"][test]) == {"five_point"}
+
+
 def test_build_dataset_poses_five_point_faces_with_the_five_point_label(photo_folder, tmp_path):
     root, photos = photo_folder
     truth = {}
