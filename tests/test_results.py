@@ -272,6 +272,8 @@ def test_provenance_records_commit_params_machine_and_wall_times(exported, finis
     seconds = provenance["run_seconds"]
     assert set(seconds) == {"runs/02_lanmsff/lanmsff/seed0", "runs/02_lanmsff/lanmsff/seed1"}
     assert all(s > 0 for s in seconds.values())
+    for run, value in seconds.items():        # every epoch's time, a resumed run's earlier calls included
+        assert value == pytest.approx(pd.read_csv(exported / run / "history.csv")["epoch_seconds"].sum())
     assert provenance["training_environments"][0]["torch"] == provenance["environment"]["torch"]
     files = provenance["files"]
     assert set(files) == _files(exported) - {"README.md", "provenance.json"}

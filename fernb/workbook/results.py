@@ -264,7 +264,7 @@ def _write_export(dataset: str, root: Path, out: Path, manifests: dict[str, dict
             for name in RUN_FILES:
                 shutil.copy2(src / name, dst / name)
             info = json.loads((src / RESULT).read_text())
-            record["run_seconds"][rel.as_posix()] = info.get("train_seconds_this_call")
+            record["run_seconds"][rel.as_posix()] = training_seconds(src)
             env = {k: v for k, v in (info.get("environment") or {}).items() if k != "date"}
             if env and env not in record["training_environments"]:
                 record["training_environments"].append(env)
@@ -466,6 +466,21 @@ def _weights_licence(dataset: str, weights: list[str]) -> str:
             "Do not use them to make decisions about people.\n")
 
 
+def training_seconds(run_dir: Path) -> float | None:
+    """A run's whole training time: the sum of its ``history.csv``'s ``epoch_seconds`` (every call
+    of a run resumed from its checkpoint counts), else ``result.json``'s ``train_seconds_this_call``."""
+    history = Path(run_dir) / HISTORY
+    if history.is_file():
+        with history.open() as f:
+            header = f.readline().strip().split(",")
+            if "epoch_seconds" in header:
+                column = header.index("epoch_seconds")
+                values = [float(line.split(",")[column]) for line in f if line.strip()]
+                return float(sum(values)) if values else None
+    info = Path(run_dir) / RESULT
+    return json.loads(info.read_text()).get("train_seconds_this_call") if info.is_file() else None
+
+
 # --------------------------------------------------------------------------- the folder README
 def _run_rows(out: Path, stages=None) -> list[dict]:
     """One row per run the export's manifests list: stage, model, seed, scale and test numbers."""
@@ -481,7 +496,7 @@ def _run_rows(out: Path, stages=None) -> list[dict]:
                          "epochs": (info.get("config") or {}).get("epochs"), "epochs_run": info.get("epochs_run"),
                          "img_size": (entry.get("model_kwargs") or {}).get("img_size"),
                          "train_images": info.get("train_images"), "accuracy": test.get("accuracy"),
-                         "f1": test.get("f1"), "n_test": test.get("n"), "seconds": info.get("train_seconds_this_call")})
+                         "f1": test.get("f1"), "n_test": test.get("n"), "seconds": training_seconds(out / entry["dir"])})
     return rows
 
 
