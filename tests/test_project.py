@@ -403,3 +403,21 @@ def test_ci_calls_the_readme_test_command():
     ci = (REPO / ".ci" / "run").read_text()
     assert "make repro" in readme and "make test" in readme
     assert "make test" in ci
+
+
+def test_run_folders_persist_and_are_not_cached_so_dvc_exp_run_resumes():
+    """`dvc exp run` (make real, make paper) checks every cached output out of dvc.lock with force
+    before it runs; a run folder it cached would be replaced by the lock's version, losing an
+    interrupted run's checkpoints. Every persistent output must therefore be uncached."""
+    import yaml
+
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    persistent = {}
+    for name, stage in stages.items():
+        for out in (stage.get("do", stage)).get("outs", []):
+            if isinstance(out, dict):
+                (path, opts), = out.items()
+                if opts.get("persist"):
+                    persistent[path] = opts.get("cache", True)
+    assert set(persistent) >= {"runs/01_hafem", "runs/02_lanmsff", "runs/03_ablations", "runs/04_cross_dataset"}
+    assert not any(persistent.values()), persistent
