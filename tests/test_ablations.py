@@ -194,6 +194,21 @@ def test_steps_put_seeds_and_images_beside_the_papers_step():
     assert abl.verdict(None, 3.0, 0.001) == "real difference"
 
 
+def test_one_seed_steps_and_gains_are_given_untested():
+    # notebook 03 at seeds: [0] (a smoke run) reports each step and gain without a test over seeds
+    ladder = ab.Ladder("lad", "lanmsff", "t", "s", (ab.Rung("a", {}, paper="A"), ab.Rung("b", {}, paper="B")),
+                       paper={"A": {"accuracy": 50.0}, "B": {"accuracy": 60.0}})
+    table, predictions = _fake_table(None, {"a": [0.3], "b": [0.7]})
+    steps = abl.ladder_steps(table, ladder, predictions)
+    assert steps.loc["a → b", "verdict"] == "not tested (1 seed)"
+    assert steps.loc["a → b", "our step (pt)"] == pytest.approx(100 * (table.test_accuracy[1] - table.test_accuracy[0]))
+    assert np.isnan(steps.loc["a → b", "p (t, seeds)"]) and steps.loc["a → b", "p (McNemar, images)"] < 1e-6
+    f1 = pd.DataFrame({"variant": ["CE", "CE+DLS"], "seed": [0, 0], "disgust": [10.0, 14.0]}).set_index(["variant", "seed"])
+    gains = abl.loss_gains(f1, ab.Ladder("loss", "hafem", "t", "s", (ab.Rung("CE", {}), ab.Rung("CE+DLS", {}))))
+    assert gains.loc[("CE+DLS", "disgust"), "gain mean (pt)"] == 4.0
+    assert np.isnan(gains.loc[("CE+DLS", "disgust"), "p_holm"])
+
+
 def test_pose_table_states_both_variances_and_the_papers():
     poses = np.repeat([-90.0, -45.0, 0.0, 45.0, 90.0], 40) + np.tile([-3.0, 4.0], 100)   # jittered around KDEF's angles
     ladder = ab.LADDERS["lanmsff_modules"]

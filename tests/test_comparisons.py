@@ -137,6 +137,9 @@ def test_ablation_and_report_measurements_from_toy_tables(tmp_path):
     assert out["ablation:hafem_components:EfficientNet-B5"]["verdict"] == "reproduced"
     assert out["ablation:hafem_components:+Transformer"]["verdict"] == "not testable here"
     assert out["ablation:hafem_components:+CBAM"]["verdict"] == "not reproduced"
+    assert out["ablation:hafem_components:+CBAM"]["dataset"] == "synthfer"     # no metrics.json: SynthFER
+    (tables.parent / "metrics.json").write_text(json.dumps({"dataset": "fer2013"}))   # 03 ran on FER2013 (make real)
+    assert {e["dataset"] for e in me.ablation_measurements(tables).values()} == {"fer2013"}
     reports = tmp_path / "reports"
     (reports / "07_fps" / "tables").mkdir(parents=True)
     pd.DataFrame({"model": ["HAFEM, paper (B5)"], "paper FPS": [52], "paper hardware": ["RTX 3090"],

@@ -362,9 +362,17 @@ def test_step_table_rejects_bad_input():
         s.step_table(frame, ["full", "-massatt"])
     with pytest.raises(ValueError, match="one row per"):
         s.step_table(pd.concat([frame, frame.iloc[:1]]), ["full", "-pwfs"])
-    lonely = pd.DataFrame({"variant": ["x", "x", "y"], "seed": [0, 1, 1], "accuracy": [1.0, 2.0, 3.0]})
-    with pytest.raises(ValueError, match="'x' → 'y'.*at least 2"):
-        s.step_table(lonely, ["x", "y"])
+
+
+def test_step_table_with_one_shared_seed_gives_the_difference_untested():
+    # one seed (notebook 03 at seeds: [0]): the step's difference, no test, out of Holm's family
+    lonely = pd.DataFrame({"variant": ["x", "x", "y", "z", "z"], "seed": [0, 1, 1, 0, 1],
+                           "accuracy": [1.0, 2.0, 3.5, 1.0, 3.0]})
+    table = s.step_table(lonely, ["x", "y", "z"])
+    assert table["n"].tolist() == [1, 1]
+    assert table["mean_difference"].tolist() == pytest.approx([1.5, -0.5])
+    assert table[["p_t", "p_wilcoxon", "d_z", "ci_low", "p_holm"]].isna().all().all()
+    assert table["wilcoxon_floor"].tolist() == [1.0, 1.0]
 
 
 def test_seeds_needed_for_an_effect_of_float_noise_is_infinite_not_an_endless_scan():

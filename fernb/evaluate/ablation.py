@@ -20,6 +20,7 @@ seed, with its run folder); nothing here runs a model. For each ladder
 """
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -92,7 +93,8 @@ def ladder_steps(table: pd.DataFrame, ladder, predictions: dict, metric: str = "
     over seeds with its 95 % t interval (points), the paired t and Wilcoxon p over seeds, the
     per-image McNemar p on predictions pooled over the shared seeds, each Holm-adjusted over
     the ladder's steps, and the :func:`verdict` (on the larger of the two adjusted p-values,
-    so a step counts only when both tests agree)."""
+    so a step counts only when both tests agree). A step with fewer than two shared seeds has no
+    test over seeds, and its verdict says so ("not tested (1 seed)"); its McNemar p is still given."""
     rows = _rows(table, ladder)
     per_seed = rows[["variant", "seed", metric]].rename(columns={metric: "value"})
     steps = step_table(per_seed, ladder.order, metric="value")
@@ -114,8 +116,8 @@ def ladder_steps(table: pd.DataFrame, ladder, predictions: dict, metric: str = "
     frame["p_holm (t)"] = holm(frame["p (t, seeds)"].to_numpy(dtype=float))
     frame["p_holm (McNemar)"] = holm(frame["p (McNemar, images)"].to_numpy(dtype=float))
     worst = np.fmax(frame["p_holm (t)"].to_numpy(dtype=float), frame["p_holm (McNemar)"].to_numpy(dtype=float))
-    frame["verdict"] = [verdict(ps, ours, p) for ps, ours, p in
-                        zip(frame["paper step (pt)"], frame["our step (pt)"], worst)]
+    frame["verdict"] = [verdict(ps, ours, p) if n >= 2 else f"not tested ({n} seed{'s' if n != 1 else ''})"
+                        for ps, ours, p, n in zip(frame["paper step (pt)"], frame["our step (pt)"], worst, frame["seeds"])]
     return frame
 
 
@@ -132,7 +134,8 @@ def per_class_f1(table: pd.DataFrame, ladder, predictions: dict, classes: Sequen
 
 def loss_gains(f1: pd.DataFrame, ladder, base: str = "CE") -> pd.DataFrame:
     """Each loss row's per-class F1 gain over ``base`` (points): mean and sd over the shared
-    seeds, and the paired t p-value per class (Holm over the classes of that row)."""
+    seeds, and the paired t p-value per class (Holm over the classes of that row); with one
+    shared seed the gain alone, its sd and p NaN."""
     from fernb.evaluate.stats import paired_seed_test
 
     out = []
@@ -144,7 +147,10 @@ def loss_gains(f1: pd.DataFrame, ladder, base: str = "CE") -> pd.DataFrame:
         seeds = sorted(set(rows.index) & set(base_rows.index))
         ps, records = [], []
         for cls in f1.columns:
-            test = paired_seed_test(base_rows.loc[seeds, cls].to_numpy(float), rows.loc[seeds, cls].to_numpy(float))
+            a, b = base_rows.loc[seeds, cls].to_numpy(float), rows.loc[seeds, cls].to_numpy(float)
+            test = (paired_seed_test(a, b) if len(seeds) >= 2 else     # one seed: its gain, untested
+                    {"mean_difference": float((b - a).mean()) if len(seeds) else math.nan, "sd_difference": math.nan,
+                     "p_t": math.nan})
             records.append({"variant": variant, "class": cls, "gain mean (pt)": test["mean_difference"],
                             "gain sd (pt)": test["sd_difference"], "seeds": len(seeds), "p (t)": test["p_t"]})
             ps.append(test["p_t"])

@@ -193,8 +193,13 @@ def _read(path: Path) -> pd.DataFrame | None:
 
 def ablation_measurements(tables: Path) -> dict[str, dict]:
     """Notebook 03's verdicts: each step of HAFEM's Figure 3 ladder (its i-th step against the
-    paper's i-th), the loss rows' per-class F1 gain for disgust, LANMSFF's module variants."""
+    paper's i-th), the loss rows' per-class F1 gain for disgust, LANMSFF's module variants.
+    Their dataset is the one notebook 03 ran on (its ``metrics.json`` beside ``tables``), SynthFER
+    when that file does not say."""
     out: dict[str, dict] = {}
+    metrics = tables.parent / "metrics.json"
+    dataset = (json.loads(metrics.read_text()).get("dataset") if metrics.is_file() else None) or "synthfer"
+    shown = "SynthFER" if dataset == "synthfer" else dataset
     learned = _read(tables / "learned.csv")
     at_chance = set()
     if learned is not None:
@@ -206,7 +211,7 @@ def ablation_measurements(tables: Path) -> dict[str, dict]:
             verdict = {"supported": "reproduced", "contradicted": "not reproduced"}.get(row.verdict, "not testable here")
             out[f"ablation:hafem_components:{name}"] = {
                 "ours": float(row[2]), "low": float(row[3]), "high": float(row[4]), "seeds": int(row.seeds),
-                "dataset": "synthfer", "scale": "notebook 03's ablation scale", "verdict": verdict,
+                "dataset": dataset, "scale": "notebook 03's ablation scale", "verdict": verdict,
                 "evidence": f"our step {row.step}: {row[2]:+.1f} pt [{row[3]:+.1f}, {row[4]:+.1f}] over {int(row.seeds)} "
                             f"seeds, p_holm (McNemar) {row[13]:.3g}: {row.verdict}"}
     gains = _read(tables / "loss_gains.csv")
@@ -219,7 +224,7 @@ def ablation_measurements(tables: Path) -> dict[str, dict]:
             verdict = ("not testable here" if not np.isfinite(p) or p >= ALPHA
                        else "reproduced" if gain > 0 else "not reproduced")
             out["ablation:loss_gain:disgust"] = {
-                "ours": float(gain), "seeds": int(r["seeds"]), "dataset": "synthfer", "scale": "notebook 03's ablation scale",
+                "ours": float(gain), "seeds": int(r["seeds"]), "dataset": dataset, "scale": "notebook 03's ablation scale",
                 "verdict": verdict, "evidence": f"CE+DLS over CE, disgust F1: {gain:+.1f} pt (sd {r['gain sd (pt)']:.1f}, "
                                                 f"{int(r['seeds'])} seeds, p_holm {p:.3g})" +
                                                 ("" if verdict != "not testable here" else ": not resolved at this scale")}
@@ -231,9 +236,9 @@ def ablation_measurements(tables: Path) -> dict[str, dict]:
             chance = f"lanmsff_modules/{variant}" in at_chance
             var = pose.loc[variant, "var (population)"]
             out[f"ablation:lanmsff_modules:{variant}"] = {
-                "ours": float(pose.loc[variant, "overall"]), "dataset": "synthfer", "scale": "notebook 03's ablation scale",
+                "ours": float(pose.loc[variant, "overall"]), "dataset": dataset, "scale": "notebook 03's ablation scale",
                 "verdict": "not testable here",
-                "evidence": f"SynthFER per-yaw accuracy: overall {pose.loc[variant, 'overall']:.1f} %, population "
+                "evidence": f"{shown} per-yaw accuracy: overall {pose.loc[variant, 'overall']:.1f} %, population "
                             f"variance over yaws {var:.2f} (whole model {whole:.2f}); "
                             + ("the variant is at chance at this scale" if chance else
                                "KDEF's variance is not measured here, and one variance per variant has no test")}

@@ -401,7 +401,9 @@ def step_table(per_seed: pd.DataFrame, order: list[str], *, metric: str = "accur
     (an inner join: a seed only one of them has is left out) and compared with
     :func:`paired_seed_test` (differences are ``to - from``). One row per step, columns
     :data:`STEP_COLUMNS`; ``p_holm`` is :func:`holm` of the steps' ``p_t`` (the family is
-    this table's steps).
+    this table's steps). A step with fewer than two shared seeds is not tested: its row keeps
+    ``n`` and the mean difference (NaN with no shared seed), every test column NaN, and stays out
+    of the Holm family.
     """
     missing = [c for c in ("variant", "seed", metric) if c not in per_seed.columns]
     if missing:
@@ -422,6 +424,11 @@ def step_table(per_seed: pd.DataFrame, order: list[str], *, metric: str = "accur
         left = per_seed.loc[per_seed["variant"] == start, ["seed", metric]]
         right = per_seed.loc[per_seed["variant"] == end, ["seed", metric]]
         paired = left.merge(right, on="seed", how="inner", suffixes=("_from", "_to")).sort_values("seed")
+        if len(paired) < 2:
+            diff = (paired[f"{metric}_to"] - paired[f"{metric}_from"]).to_numpy(dtype=float)
+            rows.append({"from": start, "to": end, **{c: math.nan for c in STEP_COLUMNS[2:-1]}, "n": len(paired),
+                         "mean_difference": float(diff.mean()) if len(diff) else math.nan, "wilcoxon_floor": 1.0})
+            continue
         try:
             res = paired_seed_test(paired[f"{metric}_from"].to_numpy(), paired[f"{metric}_to"].to_numpy())
         except ValueError as err:
