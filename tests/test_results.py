@@ -103,6 +103,7 @@ def test_pose_contrast_and_the_papers_pose_subsets():
 # its data, checked, and summed up in README.md.
 import dataclasses
 import fnmatch
+import html
 import json
 import shutil
 import subprocess
@@ -119,6 +120,7 @@ from fernb import train as T
 from fernb.data.synthphotos import synthetic_photo
 from fernb.workbook import plots
 from fernb.workbook import results as wr
+from fernb.workbook import results_table, stages
 
 from conftest import REPO, tiny_faces
 
@@ -393,6 +395,21 @@ def test_readme_table_reports_the_runs_and_the_papers_claim(exported, tmp_path):
     assert cells[3] == "61.2 [59.6, 62.8]" and cells[4] == "60.0 [58.3, 61.7]"
     assert cells[5] == f"{np.mean(f1):.1f} ± {np.std(f1, ddof=1):.1f}"
     assert wr.readme_table(tmp_path / "nothing").startswith("*No committed results yet")
+
+
+def test_the_index_shows_the_same_rows_as_the_readme(exported, tmp_path):
+    # the reports' front page reads the committed results too (fernb.workbook.stages.build_index)
+    shutil.copytree(exported, tmp_path / "results" / "fer2013")
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    page = stages.build_index(tmp_path).read_text()
+    rows = results_table.table_rows(tmp_path / "results")
+    assert len(rows) == 1 and "Results on real data" in page
+    assert 'href="../results/fer2013/README.md"' in page
+    assert all(html.escape(rows[0][c]) in page for c in results_table.TABLE_COLUMNS[1:])
+    markdown = wr.readme_table(tmp_path / "results").splitlines()[2]
+    assert [c.strip() for c in markdown.strip("|").split("|")][1:] == [rows[0][c] for c in results_table.TABLE_COLUMNS[1:]]
+    shutil.rmtree(tmp_path / "results")
+    assert "Results on real data" not in stages.build_index(tmp_path).read_text()   # nothing committed: no section
 
 
 def test_update_readme_replaces_only_the_marked_block(exported, tmp_path):

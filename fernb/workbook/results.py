@@ -3,8 +3,8 @@
 A real-data profile (FER2013, FERPlus) runs the pipeline on data the repository must never
 hold (README, "Real datasets"). :func:`export` copies what a reader needs into
 ``results/<dataset>/`` and nothing else; :func:`check_results` is what a test and
-``fernb results check`` hold every committed folder to; :func:`readme_table` and
-:func:`update_readme` put the headline numbers of every committed folder into README.md.
+``fernb results check`` hold every committed folder to; :mod:`fernb.workbook.results_table`
+puts the headline numbers of every committed folder into README.md and the reports' index.
 
 What is copied (the folder mirrors the project's layout, so it is a project root to
 :func:`fernb.runs.stage_runs`: ``stage_runs("02_lanmsff", root="results/fer2013")``):
@@ -46,7 +46,6 @@ import fnmatch
 import functools
 import hashlib
 import json
-import math
 import os
 import re
 import shutil
@@ -55,7 +54,6 @@ from pathlib import Path
 from typing import Sequence
 
 import cv2
-import numpy as np
 import torch
 import yaml
 
@@ -63,25 +61,21 @@ from fernb.evaluate import measured as measured_mod
 from fernb.faces.backends import MTCNNBackend, OpenCVBackend, mtcnn_status
 from fernb.machine import CODE_PATHS, environment
 from fernb.models import load_model, model_card
-from fernb.papers import hafem as hafem_paper
-from fernb.papers import lanmsff as lanmsff_paper
 from fernb.paths import REPORTS, RUNS, SHIFT_PREFIX, project_root
 from fernb.runs import HISTORY, MANIFEST, MODEL, PREDICTIONS, RESULT
 from fernb.workbook.report import write_json
+from fernb.workbook.results_table import (MEASUREMENTS, PAPER_STAGES, PROVENANCE, RESULTS_DIR, TABLE_BEGIN, TABLE_END,
+                                           duration,
+                                           readme_table, run_rows, training_seconds, update_readme)
 
 __all__ = ["RESULTS_DIR", "FACE_FREE_FIGURES", "FACE_FIGURES", "ALLOWED_SUFFIXES", "MODEL_LIMIT_MB", "FACE_SCORE",
            "PAPER_STAGES", "TABLE_BEGIN", "TABLE_END", "export", "check_results", "figure_allowed",
            "face_detections", "readme_table", "update_readme"]
 
-RESULTS_DIR = Path("results")        # results/<dataset>/ under the project root
-PROVENANCE = "provenance.json"
-MEASUREMENTS = "measurements.json"   # what the claims ledger reads back (fernb.evaluate.measured.committed_measurements)
 DEFAULT_RUNS = ("01_hafem", "02_lanmsff")   # the training stages whose run folders an export copies
 LICENSE_WEIGHTS = "LICENSE-weights.md"
 CARD_JSON, CARD_MD = "card.json", "card.md"
 
-# The stages whose models are the papers' (their claims go beside ours in the README table).
-PAPER_STAGES = ("01_hafem", "02_lanmsff")
 RUN_FILES = (RESULT, HISTORY, PREDICTIONS)
 ALLOWED_SUFFIXES = (".json", ".csv", ".md", ".txt", ".png", ".pt")
 MODEL_LIMIT_MB = 5.0
@@ -119,7 +113,6 @@ DATA_TERMS = {
 }
 DEFAULT_TERMS = "The images' terms are their publisher's; this export assumes research use only."
 
-TABLE_BEGIN, TABLE_END = "<!-- results-table:begin -->", "<!-- results-table:end -->"
 _STAGE = re.compile(r"\d\d_[a-z0-9_]+")
 
 
@@ -466,57 +459,13 @@ def _weights_licence(dataset: str, weights: list[str]) -> str:
             "Do not use them to make decisions about people.\n")
 
 
-def training_seconds(run_dir: Path) -> float | None:
-    """A run's whole training time: the sum of its ``history.csv``'s ``epoch_seconds`` (every call
-    of a run resumed from its checkpoint counts), else ``result.json``'s ``train_seconds_this_call``."""
-    history = Path(run_dir) / HISTORY
-    if history.is_file():
-        with history.open() as f:
-            header = f.readline().strip().split(",")
-            if "epoch_seconds" in header:
-                column = header.index("epoch_seconds")
-                values = [float(line.split(",")[column]) for line in f if line.strip()]
-                return float(sum(values)) if values else None
-    info = Path(run_dir) / RESULT
-    return json.loads(info.read_text()).get("train_seconds_this_call") if info.is_file() else None
-
-
 # --------------------------------------------------------------------------- the folder README
-def _run_rows(out: Path, stages=None) -> list[dict]:
-    """One row per run the export's manifests list: stage, model, seed, scale and test numbers."""
-    rows = []
-    for path in sorted((out / RUNS).glob(f"*/{MANIFEST}")):
-        stage = path.parent.name
-        if stages is not None and stage not in stages:
-            continue
-        for entry in json.loads(path.read_text()).get("runs", []):
-            info = json.loads((out / entry["dir"] / RESULT).read_text())
-            test = info.get("test") or {}
-            rows.append({"stage": stage, "model": entry["model"], "seed": entry["seed"], "dir": entry["dir"],
-                         "epochs": (info.get("config") or {}).get("epochs"), "epochs_run": info.get("epochs_run"),
-                         "img_size": (entry.get("model_kwargs") or {}).get("img_size"),
-                         "train_images": info.get("train_images"), "accuracy": test.get("accuracy"),
-                         "f1": test.get("f1"), "n_test": test.get("n"), "seconds": training_seconds(out / entry["dir"])})
-    return rows
-
-
-def _duration(seconds) -> str:
-    if seconds is None or not math.isfinite(float(seconds)):
-        return "—"
-    seconds = float(seconds)
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
 def _pct(value) -> str:
     return "—" if value is None else f"{100 * value:.2f}"
 
 
 def _folder_readme(dataset: str, out: Path, prov: dict) -> str:
-    rows = _run_rows(out)
+    rows = run_rows(out)
     paper_rows = [r for r in rows if r["stage"] in PAPER_STAGES]
     lines = [f"# Results on {dataset}", "",
              f"Written by `{prov['command'] or 'fernb.workbook.results.export'}` on {prov['date']} from commit "
@@ -540,7 +489,7 @@ def _folder_readme(dataset: str, out: Path, prov: dict) -> str:
         for r in paper_rows:
             lines.append(f"| {r['stage']} | {r['model']} | {r['seed']} | {r['epochs_run']} / {r['epochs']} | "
                          f"{r['img_size']} px | {r['train_images']} | {_pct(r['accuracy'])} | {_pct(r['f1'])} | "
-                         f"{_duration(r['seconds'])} |")
+                         f"{duration(r['seconds'])} |")
         lines.append("")
     others = [r for r in rows if r["stage"] not in PAPER_STAGES]
     if others:
@@ -548,7 +497,7 @@ def _folder_readme(dataset: str, out: Path, prov: dict) -> str:
                   + " (their reports hold the summaries).", ""]
     if prov["stage_seconds"]:
         lines += ["## Wall time per stage (papermill)", "", "| stage | time |", "|---|---|"]
-        lines += [f"| {s} | {_duration(t)} |" for s, t in prov["stage_seconds"].items()]
+        lines += [f"| {s} | {duration(t)} |" for s, t in prov["stage_seconds"].items()]
         lines.append("")
     if prov["left_out"] or prov["models_left_out"]:
         lines += ["## Left out", ""]
@@ -637,86 +586,3 @@ def _check_png(folder: Path, rel: Path) -> list[str]:
     if faces:
         problems.append(f"{rel}: a face detector finds {len(faces)} face(s): {'; '.join(faces[:3])}")
     return problems
-
-
-# ----------------------------------------------------------------------------- README table
-def _claims(model: str) -> dict:
-    return {"hafem": hafem_paper.CLAIMS, "lanmsff": lanmsff_paper.CLAIMS}.get(model, {})
-
-
-def _measured(measurements: dict, metric: str, model: str) -> str | None:
-    entry = measurements.get(f"{metric}:{model}")
-    if not isinstance(entry, dict) or entry.get("ours") is None:
-        return None
-    text = f"{entry['ours']:.1f}"
-    if entry.get("low") is not None and entry.get("high") is not None:
-        text += f" [{entry['low']:.1f}, {entry['high']:.1f}]"
-    return text
-
-
-def _spread(values: list[float]) -> str:
-    values = [100 * v for v in values if v is not None]
-    if not values:
-        return "—"
-    if len(values) == 1:
-        return f"{values[0]:.1f}"
-    return f"{np.mean(values):.1f} ± {np.std(values, ddof=1):.1f}"
-
-
-def readme_table(results_root: str | os.PathLike) -> str:
-    """A markdown table of every committed ``results/<dataset>/`` folder's paper models (stages 01
-    and 02): scale, test accuracy and macro-F1 (% — mean ± sample sd over seeds, or the value and
-    [low, high] interval of the folder's ``measurements.json`` when it has one), the accuracy on the
-    leak-free test subset (:mod:`fernb.evaluate.leakage`, from ``measurements.json``), the paper's claim
-    for that dataset (:mod:`fernb.papers.hafem`, :mod:`fernb.papers.lanmsff`) and the training
-    time summed over seeds."""
-    results_root = Path(results_root)
-    lines = ["| dataset | model | scale | test accuracy % | leak-free test accuracy % | macro-F1 % | paper's accuracy % "
-             "| training time |", "|---|---|---|---|---|---|---|---|"]
-    folders = sorted(p for p in results_root.glob("[!.]*") if p.is_dir() and (p / PROVENANCE).is_file())
-    for folder in folders:
-        dataset = json.loads((folder / PROVENANCE).read_text()).get("dataset") or folder.name
-        measured = folder / MEASUREMENTS
-        measurements = json.loads(measured.read_text()) if measured.is_file() else {}
-        rows = _run_rows(folder, PAPER_STAGES)
-        for stage in PAPER_STAGES:
-            group = [r for r in rows if r["stage"] == stage]
-            if not group:
-                continue
-            model = group[0]["model"]
-            epochs = sorted({r["epochs"] for r in group if r["epochs"] is not None})
-            ran = sorted({r["epochs_run"] for r in group if r["epochs_run"] is not None})
-            scale = f"{'/'.join(map(str, epochs)) or '?'} epoch{'' if epochs == [1] else 's'}"
-            if ran and ran != epochs:
-                scale += f" (stopped at {ran[0]}" + (f"–{ran[-1]}" if len(ran) > 1 else "") + ")"
-            sizes = sorted({r["img_size"] for r in group if r["img_size"] is not None})
-            scale += f" · {'/'.join(map(str, sizes)) or '?'} px · {len(group)} seed{'s' if len(group) > 1 else ''}"
-            accuracy = _measured(measurements, "accuracy", model) or _spread([r["accuracy"] for r in group])
-            f1 = (_measured(measurements, "macro_f1", model) or _measured(measurements, "f1", model)
-                  or _spread([r["f1"] for r in group]))
-            leakfree = _measured(measurements, "accuracy_leakfree", model) or "—"
-            claim = _claims(model).get(dataset, {}).get("accuracy")
-            seconds = [r["seconds"] for r in group if r["seconds"] is not None]
-            link = f"[{folder.name}]({results_root.name}/{folder.name}/README.md)"
-            lines.append(f"| {link} | {model} | {scale} | {accuracy} | {leakfree} | {f1} | "
-                         f"{'—' if claim is None else f'{claim:g}'} | {_duration(sum(seconds)) if seconds else '—'} |")
-    if len(lines) == 2:
-        return "*No committed results yet (`fernb results export DATASET` after a real-data run).*"
-    return "\n".join(lines)
-
-
-def update_readme(readme: str | os.PathLike, results_root: str | os.PathLike) -> bool:
-    """Replace what lies between :data:`TABLE_BEGIN` and :data:`TABLE_END` in ``readme`` with
-    :func:`readme_table`; True when the file changed. ValueError when the markers are missing
-    or out of order."""
-    readme = Path(readme)
-    text = readme.read_text()
-    start, end = text.find(TABLE_BEGIN), text.find(TABLE_END)
-    if start < 0 or end < 0 or end < start:
-        raise ValueError(f"{readme} has no {TABLE_BEGIN} ... {TABLE_END} block to put the results table in "
-                         "(add both markers, each on its own line)")
-    new = text[:start + len(TABLE_BEGIN)] + "\n" + readme_table(results_root) + "\n" + text[end:]
-    if new == text:
-        return False
-    readme.write_text(new)
-    return True

@@ -29,6 +29,7 @@ import yaml
 
 from fernb.paths import REPORTS, project_root, reports_dir
 from fernb.workbook.report import dotted_get
+from fernb.workbook.results_table import RESULTS_DIR, html_table
 
 RUN_COMMAND = "fernb run"
 _REFERENCE = re.compile(r"\$\{\s*([A-Za-z0-9_.]+)\s*\}")
@@ -404,10 +405,22 @@ def _ledger_section(root: Path) -> str:
             f"<h3>The most consequential findings</h3><ul>{findings}</ul>")
 
 
+def _results_section(root: Path) -> str:
+    """The committed real-data results (``results/<dataset>/``, :mod:`fernb.workbook.results_table`)
+    for the index; empty when none is committed."""
+    table = html_table(root / RESULTS_DIR, link_prefix=f"../{RESULTS_DIR.as_posix()}/")
+    if not table:
+        return ""
+    return ("<h2>Results on real data</h2><p>The papers' models trained by <code>make real</code> (CPU scale) or "
+            "<code>make paper</code> and committed under <code>results/</code> with their provenance; intervals are "
+            "95 % bootstraps over the test images, the leak-free accuracy leaves out test images with a copy in the "
+            f"training split. The ledger puts these beside each paper's claim.</p>{table}")
+
+
 def build_index(root: str | os.PathLike | None = None) -> Path:
     """Write ``reports/index.html``, the workbook's front page: the claims ledger's summary
-    (notebook 06), then one row per notebook stage, linked, with its headline numbers under
-    readable labels."""
+    (notebook 06), the committed real-data results (``results/``), then one row per notebook
+    stage, linked, with its headline numbers under readable labels."""
     root = Path(root).resolve() if root else project_root()
     rows = []
     for stage in notebook_runs(root):
@@ -438,6 +451,7 @@ table.nums td {{ border: none; padding: .05em .5em; font-size: .9em; }} code {{ 
 <p>Each notebook below was executed by <code>dvc repro</code> with the parameters in <code>params.yaml</code>;
 its metrics are in <code>reports/&lt;stage&gt;/metrics.json</code> (<code>dvc metrics show</code>).</p>
 {_ledger_section(root)}
+{_results_section(root)}
 <h2>Notebooks</h2>
 <table><thead><tr><th>stage</th><th>notebook</th><th>headline numbers</th></tr></thead>
 <tbody>
