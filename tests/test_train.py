@@ -457,6 +457,8 @@ def test_recipes_read_params_yaml_and_list_their_departures():
     params, train = {**stage["hafem"], **paper}, stage["train"]
     assert recipes.hafem(params, train).notes == []
     assert recipes.hafem({**params, "img_size": 112}, train).notes == ["img_size = 112 (the paper: 224)"]
+    flip_only = recipes.hafem({**params, "augment_options": {"p_cutout": 0.0}}, train).notes   # the paper's {}: as stated
+    assert flip_only == ["augment_options = {'p_cutout': 0.0} (the paper: none of them changed, each as the paper states it)"]
     table = recipes.settings_versus_paper(recipes.hafem(params, train))
     assert table.at["d_model", "same"] == "yes" and table.at["d_ff", "same"] == "yes"
     assert table.at["d_ff", "this run"] == 2 * table.at["d_model", "this run"] == papers.hafem.RECIPE["d_ff"]

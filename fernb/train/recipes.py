@@ -161,7 +161,9 @@ def _notes(name: str, values: dict) -> list[str]:
     """Where this run departs from what the paper states (one sentence each; the numeric
     precision mode is left out: ``auto`` picks bf16 where the GPU has it)."""
     values = _effective(values)
-    return [f"{key} = {values[key]!r} (the paper: {stated!r})" for key, stated in STATED_RECIPES[name].items()
+    return [f"{key} = {values[key]!r} (the paper: "
+            + ("none of them changed, each as the paper states it" if stated == {} else repr(stated)) + ")"
+            for key, stated in STATED_RECIPES[name].items()
             if key in values and key != "amp" and same_as_stated(values[key], stated) == "no"]
 
 
