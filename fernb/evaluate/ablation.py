@@ -26,7 +26,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from fernb.evaluate.stats import holm, mcnemar_test, step_table, variances
+from fernb.evaluate.stats import holm, mcnemar_test, paired_seed_test, step_table, variances
 from fernb.metrics import metrics_from_frame
 from fernb.runs import read_predictions
 
@@ -136,8 +136,6 @@ def loss_gains(f1: pd.DataFrame, ladder, base: str = "CE") -> pd.DataFrame:
     """Each loss row's per-class F1 gain over ``base`` (points): mean and sd over the shared
     seeds, and the paired t p-value per class (Holm over the classes of that row); with one
     shared seed the gain alone, its sd and p NaN."""
-    from fernb.evaluate.stats import paired_seed_test
-
     out = []
     base_rows = f1.xs(base, level="variant")
     for variant in ladder.order:

@@ -58,6 +58,7 @@ from fernb.papers.ledger import LEAKY_DATASETS
 from fernb.paths import prepared_dir, project_root
 from fernb.runs import stage_runs
 from fernb.workbook.report import write_json
+from fernb.workbook.results_table import MEASUREMENTS
 
 __all__ = ["measurements", "run_accuracy", "pose_accuracy", "leakfree_accuracy", "committed_measurements", "exportable",
            "EXPORTED_FAMILIES", "ablation_measurements", "report_measurements", "parameter_measurements",
@@ -166,7 +167,7 @@ def committed_measurements(results: Path) -> dict[str, dict]:
     out: dict[str, dict] = {}
     if not Path(results).is_dir():
         return out
-    for path in sorted(Path(results).glob("*/measurements.json")):
+    for path in sorted(Path(results).glob(f"*/{MEASUREMENTS}")):
         for key, entry in json.loads(path.read_text()).items():
             entry = {**entry, "evidence": f"{entry.get('evidence', '')} (committed in {path.parent.name}/)".strip()}
             qualified = f"{key}@{entry.get('dataset')}"
