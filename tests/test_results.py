@@ -112,6 +112,7 @@ import cv2
 import matplotlib
 import nbformat
 import yaml
+from sklearn.metrics import f1_score
 
 matplotlib.use("Agg")
 
@@ -238,7 +239,14 @@ def test_export_copies_numbers_predictions_and_face_free_figures_only(exported, 
                   for s in (0, 1)]
     assert entry["dataset"] == "fer2013" and entry["seeds"] == 2 and entry["low"] <= entry["ours"] <= entry["high"]
     assert entry["ours"] == pytest.approx(100 * np.mean(accuracies))
-    assert all(k.split(":")[0] in ("accuracy", "accuracy_leakfree", "pose", "zero_shot") for k in measured)
+    # macro-F1 too, with its interval: the seed mean of scikit-learn's macro F1 over the test images
+    f1 = measured["macro_f1:lanmsff"]
+    macro = []
+    for s in (0, 1):
+        test = pd.read_csv(exported / f"runs/02_lanmsff/lanmsff/seed{s}/predictions.csv").query("split == 'test'")
+        macro.append(f1_score(test["label"], test["pred"], average="macro"))
+    assert f1["seeds"] == 2 and f1["low"] <= f1["ours"] <= f1["high"] and f1["ours"] == pytest.approx(100 * np.mean(macro))
+    assert all(k.split(":")[0] in ("accuracy", "macro_f1", "accuracy_leakfree", "pose", "zero_shot") for k in measured)
     # never: notebooks, HTML, arrays, the prepared store, a figure of faces, SynthFER's report when exporting
     # fer2013, a report left from an earlier pipeline (07) or one with no executed notebook (06), DVCLive's logs
     provenance = json.loads((exported / "provenance.json").read_text())
@@ -393,7 +401,12 @@ def test_readme_table_reports_the_runs_and_the_papers_claim(exported, tmp_path):
         "accuracy_leakfree:lanmsff": {"ours": 60.05, "low": 58.3, "high": 61.7, "seeds": 2}}))
     cells = [c.strip() for c in wr.readme_table(tmp_path / "results").splitlines()[2].strip("|").split("|")]
     assert cells[3] == "61.2 [59.6, 62.8]" and cells[4] == "60.0 [58.3, 61.7]"
-    assert cells[5] == f"{np.mean(f1):.1f} ± {np.std(f1, ddof=1):.1f}"
+    assert cells[5] == f"{np.mean(f1):.1f} ± {np.std(f1, ddof=1):.1f}"     # no macro-F1 measurement: the spread
+    measured = json.loads((folder / "measurements.json").read_text())
+    measured["macro_f1:lanmsff"] = {"ours": 58.76, "low": 57.1, "high": 60.3, "seeds": 2}
+    (folder / "measurements.json").write_text(json.dumps(measured))
+    cells = [c.strip() for c in wr.readme_table(tmp_path / "results").splitlines()[2].strip("|").split("|")]
+    assert cells[5] == "58.8 [57.1, 60.3]"
     assert wr.readme_table(tmp_path / "nothing").startswith("*No committed results yet")
 
 

@@ -78,9 +78,11 @@ def scale_label(dataset: str, model: str, epochs: int | None) -> str:
     return f"CPU scale ({epochs} epochs)"
 
 
-def run_accuracy(stage: str, root: Path, n_boot: int = 2000, seed: int = 0) -> tuple[str, dict] | None:
-    """``("accuracy:<model>", entry)`` for one training stage: the seed-mean test
-    accuracy (%) with its bootstrap interval over the test images; None when it has not run."""
+def run_accuracy(stage: str, root: Path, n_boot: int = 2000, seed: int = 0,
+                 metric: str = "accuracy") -> tuple[str, dict] | None:
+    """``("<metric>:<model>", entry)`` for one training stage: the seed-mean test accuracy (%) —
+    or another of :data:`fernb.evaluate.stats.BOOTSTRAP_METRICS`, e.g. ``macro_f1`` — with its
+    bootstrap interval over the test images; None when it has not run."""
     try:
         runs = stage_runs(stage, root)
     except FileNotFoundError:
@@ -88,10 +90,10 @@ def run_accuracy(stage: str, root: Path, n_boot: int = 2000, seed: int = 0) -> t
     frames = [r.predictions().query("split == 'test'").sort_values("index") for r in runs]
     y = frames[0]["label"].to_numpy()
     preds = np.stack([f["pred"].to_numpy() for f in frames])
-    res = bootstrap_metric(y, preds, n_boot=n_boot, seed=seed)
+    res = bootstrap_metric(y, preds, metric=metric, n_boot=n_boot, seed=seed)
     info = runs[0].info()
     model = runs[0].model
-    return (f"accuracy:{model}",
+    return (f"{metric}:{model}",
             {"ours": 100 * res["value"], "low": 100 * res["low"], "high": 100 * res["high"], "seeds": len(runs),
              "dataset": runs[0].dataset, "scale": scale_label(runs[0].dataset, model, info.get("epochs_run")),
              "evidence": f"stage {stage}: {len(runs)} seed(s), {res['n']} test images"})
@@ -178,7 +180,7 @@ def committed_measurements(results: Path) -> dict[str, dict]:
 
 
 # The measurement families a real-data export commits (what depends on the dataset trained on).
-EXPORTED_FAMILIES = ("accuracy", "accuracy_leakfree", "pose", "zero_shot")
+EXPORTED_FAMILIES = ("accuracy", "macro_f1", "accuracy_leakfree", "pose", "zero_shot")
 
 
 def exportable(measured: Mapping[str, Mapping], dataset: str) -> dict[str, dict]:
@@ -357,9 +359,10 @@ def measurements(root: str | os.PathLike | None = None, comparisons: pd.DataFram
     root = Path(root) if root is not None else project_root()
     out: dict[str, dict] = {}
     for stage in ("01_hafem", "02_lanmsff"):
-        found = run_accuracy(stage, root, n_boot=n_boot, seed=seed)
-        if found:
-            out[found[0]] = found[1]
+        for metric in ("accuracy", "macro_f1"):
+            found = run_accuracy(stage, root, n_boot=n_boot, seed=seed, metric=metric)
+            if found:
+                out[found[0]] = found[1]
     out.update(pose_accuracy("02_lanmsff", root, "lanmsff", n_boot=n_boot, seed=seed))
     for stage in ("01_hafem", "02_lanmsff"):
         out.update(leakfree_accuracy(stage, root, n_boot=n_boot, seed=seed))
