@@ -410,6 +410,24 @@ def test_readme_table_reports_the_runs_and_the_papers_claim(exported, tmp_path):
     assert wr.readme_table(tmp_path / "nothing").startswith("*No committed results yet")
 
 
+def test_the_folder_readme_says_when_a_training_stage_reused_earlier_runs(exported, tmp_path):
+    # the export times each stage's last notebook execution; a training notebook that found its runs
+    # finished (fernb.runs reuses a run of the same configuration) takes seconds, so the README says
+    # that its runs were trained earlier, and for how long
+    prov = json.loads((exported / "provenance.json").read_text())
+    assert prov["stage_seconds"]["02_lanmsff"] == pytest.approx(12.5)
+    def wall_time_row(text: str) -> list[str]:
+        section = text.split("## Wall time per stage")[1].split("##")[0]
+        line = next(l for l in section.splitlines() if l.startswith("| 02_lanmsff |"))
+        return [c.strip() for c in line.strip("|").split("|")]
+
+    # its two 1-epoch runs took less than the notebook's 12.5 s: no note
+    assert wall_time_row((exported / "README.md").read_text()) == ["02_lanmsff", "12 s", ""]
+    prov["run_seconds"] = {k: 3600.0 for k in prov["run_seconds"]}
+    text = wr._folder_readme("fer2013", exported, prov)
+    assert wall_time_row(text) == ["02_lanmsff", "12 s", "reused runs trained earlier (2.0 h of training)"]
+
+
 def test_the_index_shows_the_same_rows_as_the_readme(exported, tmp_path):
     # the reports' front page reads the committed results too (fernb.workbook.stages.build_index)
     shutil.copytree(exported, tmp_path / "results" / "fer2013")
