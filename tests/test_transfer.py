@@ -376,3 +376,17 @@ def test_interval_and_drop_tables_read_the_long_table():
     drops = tr.drop_table(table, pd.Series({"b": "the lights went out"}))   # target_table()["cause"]
     assert list(drops["target"]) == ["b", "c"] and drops.loc[0, "drop (pt)"] == pytest.approx(20.0)
     assert drops.loc[0, "cause"] == "the lights went out" and drops.loc[1, "cause"] == ""
+
+
+def test_the_targets_table_gives_each_columns_majority_class_floor():
+    # the floor a model that learnt nothing transferable reaches: always answering the test split's
+    # most frequent class (counted by hand here: 5 of 8 test labels are class 2)
+    data = tiny_faces((6, 3, 8), size=16)
+    labels = data.labels.copy()
+    test = np.flatnonzero(data.split == "test")
+    labels[test] = [2, 2, 0, 2, 1, 2, 2, 3]
+    data = dataclasses.replace(data, labels=labels, name="hand")
+    table = tr.target_table({"hand": data, "missing": FileNotFoundError("no store")})
+    assert table.loc["hand", "majority class"] == data.classes[2]
+    assert table.loc["hand", "majority %"] == pytest.approx(62.5)
+    assert np.isnan(table.loc["missing", "majority %"]) and table.loc["missing", "status"] == "no store"

@@ -556,7 +556,10 @@ def load_targets(names: Sequence[str], test_fold: int | None = None) -> dict[str
 
 def target_table(targets: Mapping[str, FERData | Exception]) -> pd.DataFrame:
     """One row per target column: what it is (the shift it renders and why it may hurt, from
-    its store's ``meta["shift"]``), its classes, test images and image layout, or why it is missing."""
+    its store's ``meta["shift"]``), its classes, test images and image layout, or why it is missing;
+    and its floor: the test split's most frequent class and the accuracy (%) of always answering it
+    (``majority class`` / ``majority %``), the score a model that learnt nothing transferable can
+    reach on that column."""
     rows = []
     for name, data in targets.items():
         if isinstance(data, Exception):
@@ -564,10 +567,13 @@ def target_table(targets: Mapping[str, FERData | Exception]) -> pd.DataFrame:
             continue
         shift = data.meta.get("shift") or {}
         test = data.split == "test"
+        counts = np.bincount(data.labels[test], minlength=len(data.classes)) if test.any() else None
         rows.append({"target": name, "kind": f"shift of {shift['source']}: {shift['factor']}" if shift else "dataset",
                      "changes": json.dumps(shift.get("changes")) if shift else "", "classes": len(data.classes),
                      "test images": int(test.sum()), "train images": int((data.split == "train").sum()),
                      "images": "×".join(map(str, data.images.shape[1:])) + ("" if data.images.ndim == 4 else " (grey)"),
+                     "majority class": data.classes[int(counts.argmax())] if counts is not None else "",
+                     "majority %": 100 * counts.max() / counts.sum() if counts is not None else np.nan,
                      "cause": shift.get("cause", ""), "status": "ok"})
     return pd.DataFrame(rows).set_index("target")
 
