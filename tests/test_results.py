@@ -176,7 +176,7 @@ def _report(folder: Path, stage: str, parameters: dict | None, end: str, duratio
 def finished(tmp_path_factory) -> Path:
     """A small finished fer2013 pipeline in a git repository: two 1-epoch LANMSFF runs trained by
     the real trainer, stage reports with a chart, a figure of faces, an executed notebook and its
-    HTML, a stale stage and one that never ran here, a prepared store and a stray array."""
+    HTML, a stale stage, an interrupted one and one that never ran here, a prepared store and a stray array."""
     root = tmp_path_factory.mktemp("finished")
     data = dataclasses.replace(tiny_faces(n_per_split=(28, 14, 14)), name="fer2013")
     results = []
@@ -199,6 +199,7 @@ def finished(tmp_path_factory) -> Path:
     _face_png(prep / "fer2013" / "figures" / "samples_per_class.png")
     _report(prep / "synthfer", "00_data_prep", {"dataset": "synthfer"}, before, 2.0)
     _report(root / "reports" / "07_fps", "07_fps", {"fps": {}}, before, 7.0)
+    _report(root / "reports" / "05_interpretability", "05_interpretability", {"explain": {}}, None, 3.0)  # interrupted
     _report(root / "reports" / "06_statistics", "06_statistics", None, after, 0.0)
     (root / "data" / "prepared" / "fer2013").mkdir(parents=True)
     np.save(root / "data" / "prepared" / "fer2013" / "images.npy", data.images)
@@ -254,6 +255,7 @@ def test_export_copies_numbers_predictions_and_face_free_figures_only(exported, 
     assert "shows faces" in left["reports/02_lanmsff/figures/offline_x4.png"]
     assert "shows faces" in left["reports/00_data_prep/fer2013/figures/samples_per_class.png"]
     assert "before the last fer2013 training run" in left["reports/07_fps"]
+    assert "did not finish" in left["reports/05_interpretability"]      # a stage stopped mid-way
     assert "no executed 06_statistics.ipynb" in left["reports/06_statistics"]
     # the per-sample predictions hold ids, labels and probabilities, no pixels
     predictions = pd.read_csv(exported / "runs/02_lanmsff/lanmsff/seed0/predictions.csv")

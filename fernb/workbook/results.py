@@ -357,6 +357,8 @@ def _copy_report(stage: str, folder: Path, root: Path, out: Path, dataset: str, 
     reason = None
     if papermill.get("exception"):
         reason = "the stage failed (papermill recorded an exception)"
+    elif papermill.get("end_time") is None:
+        reason = "the stage did not finish (papermill recorded no end time: it is running or was interrupted)"
     elif "dataset" in params and params["dataset"] != dataset and not stage.startswith("00_"):
         reason = f"the stage ran on {params['dataset']}, not {dataset}"
     elif not stage.startswith("00_") and latest is not None and (ended is None or ended < latest):
