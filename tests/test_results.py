@@ -427,7 +427,8 @@ def test_the_folder_readme_says_when_a_training_stage_reused_earlier_runs(export
     assert wall_time_row((exported / "README.md").read_text()) == ["02_lanmsff", "12 s", ""]
     prov["run_seconds"] = {k: 3600.0 for k in prov["run_seconds"]}
     text = wr._folder_readme("fer2013", exported, prov)
-    assert wall_time_row(text) == ["02_lanmsff", "12 s", "reused runs trained earlier (2.0 h of training)"]
+    assert wall_time_row(text) == ["02_lanmsff", "12 s",
+                                   "its runs trained for 2.0 h, all or part of it before this execution (reused or resumed)"]
 
 
 def test_the_index_shows_the_same_rows_as_the_readme(exported, tmp_path):

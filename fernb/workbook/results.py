@@ -499,14 +499,16 @@ def _folder_readme(dataset: str, out: Path, prov: dict) -> str:
                   + " (their reports hold the summaries).", ""]
     if prov["stage_seconds"]:
         # A training stage's notebook reuses finished runs of its configuration (fernb.runs), so its
-        # last execution can be seconds long while the runs it reports took hours: say so beside it.
+        # last execution can be seconds long while the runs it reports took hours (or a resumed run be only
+        # partly trained in it): say so beside it.
         trained = {}
         for run, seconds in prov.get("run_seconds", {}).items():
             stage = Path(run).parts[1] if len(Path(run).parts) > 1 else None
             trained[stage] = trained.get(stage, 0.0) + (seconds or 0.0)
         lines += ["## Wall time per stage (papermill)", "", "| stage | time | note |", "|---|---|---|"]
         for stage, seconds in prov["stage_seconds"].items():
-            note = (f"reused runs trained earlier ({duration(trained[stage])} of training)"
+            note = (f"its runs trained for {duration(trained[stage])}, all or part of it before this execution "
+                    "(reused or resumed)"
                     if trained.get(stage, 0.0) > seconds else "")
             lines.append(f"| {stage} | {duration(seconds)} | {note} |")
         lines.append("")
