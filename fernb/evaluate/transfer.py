@@ -48,6 +48,7 @@ import torch
 from fernb.data import load_prepared
 from fernb.data.core import FERData
 from fernb.data.protocols import FOLD_DATASETS, apply_protocol
+from fernb.evaluate.results import chance
 from fernb.evaluate.stats import BOOTSTRAP_METRICS, bootstrap_index, bootstrap_metric, percentile_interval
 from fernb.labels import CANONICAL
 from fernb.models import load_model
@@ -558,8 +559,8 @@ def target_table(targets: Mapping[str, FERData | Exception]) -> pd.DataFrame:
     """One row per target column: what it is (the shift it renders and why it may hurt, from
     its store's ``meta["shift"]``), its classes, test images and image layout, or why it is missing;
     and its floor: the test split's most frequent class and the accuracy (%) of always answering it
-    (``majority class`` / ``majority %``), the score a model that learnt nothing transferable can
-    reach on that column."""
+    (``majority class`` / ``majority %``, :func:`fernb.evaluate.results.chance`), the score a model
+    that learnt nothing transferable can reach on that column."""
     rows = []
     for name, data in targets.items():
         if isinstance(data, Exception):
@@ -567,13 +568,14 @@ def target_table(targets: Mapping[str, FERData | Exception]) -> pd.DataFrame:
             continue
         shift = data.meta.get("shift") or {}
         test = data.split == "test"
+        floor = chance(data.labels[test], len(data.classes)) if test.any() else None
         counts = np.bincount(data.labels[test], minlength=len(data.classes)) if test.any() else None
         rows.append({"target": name, "kind": f"shift of {shift['source']}: {shift['factor']}" if shift else "dataset",
                      "changes": json.dumps(shift.get("changes")) if shift else "", "classes": len(data.classes),
                      "test images": int(test.sum()), "train images": int((data.split == "train").sum()),
                      "images": "×".join(map(str, data.images.shape[1:])) + ("" if data.images.ndim == 4 else " (grey)"),
                      "majority class": data.classes[int(counts.argmax())] if counts is not None else "",
-                     "majority %": 100 * counts.max() / counts.sum() if counts is not None else np.nan,
+                     "majority %": 100 * floor["majority_share"] if floor is not None else np.nan,
                      "cause": shift.get("cause", ""), "status": "ok"})
     return pd.DataFrame(rows).set_index("target")
 
