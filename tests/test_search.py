@@ -12,6 +12,7 @@ import numpy as np
 import optuna
 import pytest
 import yaml
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from fernb.train import search as srch
 from fernb.workbook import stages
@@ -192,23 +193,42 @@ def test_two_workers_share_one_postgresql_study(tmp_path):
     optuna.delete_study(study_name=name, storage=url)
 
 
-def test_workers_racing_to_create_a_new_databases_tables_retry(tmp_path, monkeypatch):
-    """Two workers opening a fresh database both create Optuna's tables; the loser's
-    IntegrityError (PostgreSQL: duplicate key in pg_type, seen in CI) is retried, not fatal."""
-    from sqlalchemy.exc import IntegrityError
+RACE_ERRORS = {
+    "pg_type duplicate key": (IntegrityError, "CREATE TYPE", "duplicate key value violates unique constraint"),
+    "DuplicateTable": (ProgrammingError, "CREATE TABLE studies", 'relation "studies" already exists'),
+}
 
+
+@pytest.mark.parametrize("race", sorted(RACE_ERRORS))
+def test_workers_racing_to_create_a_new_databases_tables_retry(tmp_path, monkeypatch, race):
+    """Two workers opening a fresh database both create Optuna's tables; the loser's error
+    (PostgreSQL reports either, both seen in CI) is retried, not fatal."""
+    kind, statement, message = RACE_ERRORS[race]
     calls = []
     real = optuna.storages.RDBStorage
 
     def racing(url, **kwargs):
         calls.append(url)
         if len(calls) == 1:
-            raise IntegrityError("CREATE TYPE", {}, Exception("duplicate key value violates unique constraint"))
+            raise kind(statement, {}, Exception(message))
         return real(url, **kwargs)
 
     monkeypatch.setattr(optuna.storages, "RDBStorage", racing)
     storage = srch._storage(f"sqlite:///{tmp_path / 'race.db'}", tmp_path)
     assert len(calls) == 2 and isinstance(storage, real)
+
+
+def test_a_programming_error_that_is_no_race_is_not_retried(tmp_path, monkeypatch):
+    calls = []
+
+    def denied(url, **kwargs):
+        calls.append(url)
+        raise ProgrammingError("CREATE TABLE studies", {}, Exception("permission denied for schema public"))
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", denied)
+    with pytest.raises(ConnectionError, match="permission denied"):
+        srch._storage(f"sqlite:///{tmp_path / 'denied.db'}", tmp_path)
+    assert len(calls) == 1
 
 
 def test_importances_need_two_complete_trials_that_differ():

@@ -48,7 +48,7 @@ import optuna
 import pandas as pd
 import yaml
 from optuna.storages.journal import JournalFileBackend, JournalStorage
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from fernb.paths import RUNS, project_root
 from fernb.train.loop import train_run
@@ -221,11 +221,15 @@ def _storage(storage: str | None, directory: Path):
             with warnings.catch_warnings():   # the heartbeat (stale trials of a dead worker fail) is "experimental"
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 return optuna.storages.RDBStorage(storage, heartbeat_interval=60, grace_period=180)
-        except IntegrityError:
+        except (IntegrityError, ProgrammingError) as err:
             # Workers that open a new database at the same moment all create Optuna's tables; all but one
-            # lose the race (PostgreSQL: duplicate key in pg_type). Once the winner is done they exist.
-            if attempt == 4:
-                raise
+            # lose the race. PostgreSQL reports it as a duplicate key in pg_type (IntegrityError) or as
+            # 'relation "studies" already exists' (ProgrammingError, DuplicateTable), both seen in CI.
+            # Once the winner is done the tables exist. Any other ProgrammingError is a real fault.
+            racing = isinstance(err, IntegrityError) or "already exists" in str(err)
+            if attempt == 4 or not racing:
+                raise ConnectionError(f"search.storage {storage_label(storage)} cannot be opened "
+                                      f"({type(err).__name__}: {str(err).splitlines()[0]})") from None
             time.sleep(0.5 * (attempt + 1))
         except Exception as err:   # SQLAlchemy's OperationalError, a missing driver, a malformed URL
             raise ConnectionError(f"search.storage {storage_label(storage)} cannot be reached or opened "
