@@ -203,6 +203,7 @@ def _check_transfer_report(project):
     shifts = [f"synthfer-{name}" for name in ("identity", "pose", "lighting", "occlusion", "resolution", "prior")]
     assert metrics["targets"] == ["synthfer", *shifts]
     assert metrics["models"] == ["HAFEM (01) · synthfer", "LANMSFF (02) · synthfer"]
+    majority = pd.read_csv(out / "tables" / "targets.csv", index_col=0)["majority %"]
     for model, row in metrics["matrix"]["accuracy"].items():
         assert set(row) == {"synthfer", *shifts}
         assert row["synthfer"]["drop"] is None
@@ -211,6 +212,13 @@ def _check_transfer_report(project):
             assert cell["low"] <= cell["value"] <= cell["high"]
             assert cell["paired"] is (name != "synthfer-prior"), (model, name)
             assert cell["drop"] == pytest.approx(row["synthfer"]["value"] - cell["value"])
+        # every cell's floor is its column's majority share (same seven classes: nothing dropped)
+        for name in ("synthfer", *shifts):
+            assert row[name]["floor"] == pytest.approx(majority[name] / 100), (model, name)
+    floors = pd.read_csv(out / "tables" / "matrix_floor.csv", index_col=0)
+    targets = pd.read_csv(out / "tables" / "targets.csv", index_col=0)
+    for name in ("synthfer", *shifts):
+        assert floors.loc["LANMSFF (02) · synthfer", name] == f"{majority[name]:.1f} ({targets.at[name, 'majority class']})"
     curve = metrics["finetune"]["HAFEM (01) · synthfer"]
     assert [p["epochs"] for p in curve] == [0, 1, 2]
     assert curve[0]["accuracy"] == pytest.approx(metrics["matrix"]["accuracy"]["HAFEM (01) · synthfer"]["synthfer-identity"]["value"])

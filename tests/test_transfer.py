@@ -56,6 +56,20 @@ def test_seven_class_model_on_an_eight_class_target_contempt_both_rules():
     assert "contempt" in kept["labels"] and "always wrong" in kept["labels"]
 
 
+def test_a_cells_floor_is_the_best_constant_answer_the_model_can_give_on_the_scored_images():
+    # hand count: sad 2, contempt 3, happy 1 of 6 test images; a seven-class model cannot answer contempt
+    target = ["sad", "contempt", "sad", "contempt", "contempt", "happy"]
+    f = frame(target, ["happy"] * 6, SEVEN)
+    dropped = tr.score_cell([f], SEVEN, CANONICAL, rule="drop", n_boot=100)
+    assert (dropped["floor_class"], dropped["floor"]) == ("sad", pytest.approx(2 / 3))   # contempt left the cell
+    kept = tr.score_cell([f], SEVEN, CANONICAL, rule="error", n_boot=100)
+    assert (kept["floor_class"], kept["floor"]) == ("sad", pytest.approx(2 / 6))        # not contempt's 3 / 6
+    # with every class answerable it is the target's majority share (results.chance), as in target_table
+    same = tr.score_cell([frame(target, ["happy"] * 6, CANONICAL)], CANONICAL, CANONICAL, n_boot=100)
+    assert (same["floor_class"], same["floor"]) == ("contempt", pytest.approx(3 / 6))
+    assert dropped["accuracy"]["value"] == pytest.approx(1 / 3)   # answering happy: 1 of the 3 kept
+
+
 def test_eight_class_model_on_a_seven_class_target_is_never_credited_for_contempt():
     target = ["happy", "sad", "anger"]
     predicted = ["contempt", "sad", "contempt"]
@@ -182,6 +196,14 @@ def test_the_matrix_scores_every_cell_pairs_shifts_and_marks_what_it_cannot_scor
     grid = tr.matrix(table)
     assert list(grid.columns) == list(targets) and grid.shape == (1, 6)
     assert "no store" in tr.annotations(table).iat[0, 5]
+    # every scored accuracy cell carries its floor: here every target keeps all classes, so it is the
+    # target test split's majority share (fernb.evaluate.results.chance)
+    test = data.split == "test"
+    majority = np.bincount(data.labels[test]).max() / test.sum()
+    assert acc.at["tiny-dark", "floor"] == pytest.approx(majority) and acc.at["tiny", "floor"] == pytest.approx(majority)
+    assert acc.at["tiny-dark", "floor_class"] == data.classes[np.bincount(data.labels[test]).argmax()]
+    assert f"floor {majority:.2f}" in tr.annotations(table).loc[models[0].label, "tiny-dark"]
+    assert table.loc[table["metric"] != "accuracy", "floor"].isna().all()
     # the predictions are cached: scoring again runs no model
     monkeypatch.setattr(tr, "load_model", lambda *a, **k: pytest.fail("a cached cell ran the model"))
     again = tr.transfer_table(models, targets, n_boot=300, root=root)
@@ -366,6 +388,7 @@ def test_interval_and_drop_tables_read_the_long_table():
     rows = []
     for target, value, drop in (("a", 0.8, None), ("b", 0.6, 0.2), ("c", 0.7, 0.1)):
         rows.append({"model": "M", "source": "a", "target": target, "metric": "accuracy", "value": value,
+                     "floor": 0.25 if target == "b" else 0.5, "floor_class": "happy" if target == "b" else "neutral",
                      "low": value - 0.05, "high": value + 0.05, "in_domain": 0.8, "drop": drop,
                      "drop_low": None if drop is None else drop - 0.03, "drop_high": None if drop is None else drop + 0.03,
                      "paired": None if drop is None else True, "status": "in-domain" if drop is None else "ok"})
@@ -376,6 +399,9 @@ def test_interval_and_drop_tables_read_the_long_table():
     drops = tr.drop_table(table, pd.Series({"b": "the lights went out"}))   # target_table()["cause"]
     assert list(drops["target"]) == ["b", "c"] and drops.loc[0, "drop (pt)"] == pytest.approx(20.0)
     assert drops.loc[0, "cause"] == "the lights went out" and drops.loc[1, "cause"] == ""
+    assert drops.loc[0, "above floor (pt)"] == pytest.approx(35.0) and drops.loc[1, "above floor (pt)"] == pytest.approx(20.0)
+    floors = tr.floor_table(table)
+    assert floors.loc["M", "b"] == "25.0 (happy)" and floors.loc["M", "d"] == "—" and list(floors.columns) == list("abcd")
 
 
 def test_the_targets_table_gives_each_columns_majority_class_floor():

@@ -64,7 +64,7 @@ __all__ = ["LABEL_RULES", "TRANSFER_STAGE", "LabelMap", "label_map", "input_conv
            "largest_drop", "matrix", "CellError", "stage_models", "claims_versus_ours", "published_beside",
            "load_targets", "annotations", "target_table",
            "label_table", "check_transfer", "TRANSFER_KEYS",
-           "interval_table", "drop_table"]
+           "interval_table", "drop_table", "cell_floor", "floor_table"]
 
 LABEL_RULES = ("drop", "error")
 TRANSFER_STAGE = "04_cross_dataset"
@@ -299,6 +299,18 @@ def _predicted_names(frame: pd.DataFrame, classes: Sequence[str]) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------- scoring
+def cell_floor(y: Sequence[str], mapping: LabelMap) -> tuple[str, float]:
+    """The floor of one cell: the scored target image class a constant answer does best on, and
+    that answer's accuracy. The answer must be a class the model can give and the target has
+    (``mapping.shared``); under ``error`` the target-only images stay in the denominator, so
+    they lower the floor exactly as they lower the model's score. This is the target table's
+    ``majority %`` (:func:`target_table`) restricted to the images the cell scores."""
+    y = np.asarray(y, dtype=object)
+    shares = {c: float(np.mean(y == c)) for c in mapping.shared} if len(y) else {}
+    best = max(shares, key=shares.get) if shares else ""
+    return best, shares.get(best, float("nan"))
+
+
 def score_cell(frames: Sequence[pd.DataFrame], model_classes: Sequence[str], target_classes: Sequence[str], *,
                rule: str = "drop", n_boot: int = 2000, seed: int = 0, confidence: float = 0.95,
                index: np.ndarray | None = None, model: str = "the model", target: str = "the target") -> dict:
@@ -306,8 +318,9 @@ def score_cell(frames: Sequence[pd.DataFrame], model_classes: Sequence[str], tar
     the same test images in the same order for every seed).
 
     Returns ``images`` (scored), ``dropped`` (target images of a class the model lacks, under
-    ``drop``), ``rule``, ``labels`` (the mapping's :meth:`LabelMap.describe`), and per metric of
-    :data:`fernb.evaluate.stats.BOOTSTRAP_METRICS` its ``value``/``low``/``high``, with
+    ``drop``), ``rule``, ``labels`` (the mapping's :meth:`LabelMap.describe`), ``floor`` and
+    ``floor_class`` (:func:`cell_floor`: the accuracy of always giving the best constant answer),
+    and per metric of :data:`fernb.evaluate.stats.BOOTSTRAP_METRICS` its ``value``/``low``/``high``, with
     ``resamples`` kept for differences. ``index``: a bootstrap index over the *scored* images
     (for a paired comparison); else drawn from ``seed``."""
     mapping = label_map(model_classes, target_classes, rule, model=model, target=target)
@@ -322,7 +335,9 @@ def score_cell(frames: Sequence[pd.DataFrame], model_classes: Sequence[str], tar
     preds = np.stack([mapping.predicted(_predicted_names(f, model_classes))[keep].astype(str) for f in frames])
     if index is None:
         index = bootstrap_index(len(y), n_boot, seed)
-    out = {"images": int(len(y)), "dropped": int((~keep).sum()), "rule": rule, "labels": mapping.describe()}
+    floor_class, floor = cell_floor(y, mapping)
+    out = {"images": int(len(y)), "dropped": int((~keep).sum()), "rule": rule, "labels": mapping.describe(),
+           "floor": floor, "floor_class": floor_class}
     for metric in BOOTSTRAP_METRICS:
         out[metric] = bootstrap_metric(y, preds, metric=metric, classes=list(mapping.scored_classes), index=index,
                                        confidence=confidence)
@@ -344,9 +359,10 @@ def transfer_table(models: Sequence[TransferModel], targets: Mapping[str, FERDat
     ``high`` (bootstrap interval over test images), ``in_domain`` (the model on its own
     dataset's test split), ``drop`` = in-domain − target with its interval (``drop_low``,
     ``drop_high``; ``paired`` says whether the two test sets were resampled together),
-    ``images``, ``dropped``, ``rule``, ``labels`` and ``status`` (``ok``, ``in-domain``, or
-    the reason the cell could not be scored: a missing store, no shared class, an
-    unconvertible layout). ``targets`` maps names to loaded data, or to the exception that
+    ``floor`` and ``floor_class`` on the accuracy rows (:func:`cell_floor`: what always giving one
+    answer scores on the cell's images, the level a model that carried nothing across reaches),
+    ``images``, ``dropped``, ``rule``, ``labels`` and ``status`` (``ok``, ``in-domain``, or the
+    reason the cell could not be scored: a missing store, no shared class, an unconvertible layout). ``targets`` maps names to loaded data, or to the exception that
     loading raised (its message becomes the cell's status)."""
     rows = []
     for m in models:
@@ -387,6 +403,8 @@ def transfer_table(models: Sequence[TransferModel], targets: Mapping[str, FERDat
                        "value": res["value"], "low": res["low"], "high": res["high"], "images": cell["images"],
                        "dropped": cell["dropped"], "rule": rule, "labels": cell["labels"], "seeds": len(m.runs),
                        "status": "in-domain" if name == m.dataset else "ok"}
+                if metric == "accuracy":
+                    row["floor"], row["floor_class"] = cell["floor"], cell["floor_class"]
                 if home is not None:
                     row["in_domain"] = home[metric]["value"]
                     if name != m.dataset:
@@ -396,7 +414,7 @@ def transfer_table(models: Sequence[TransferModel], targets: Mapping[str, FERDat
                         row["paired"] = bool(paired)
                 rows.append(row)
     columns = ["model", "source", "target", "metric", "value", "low", "high", "in_domain", "drop", "drop_low",
-               "drop_high", "paired", "images", "dropped", "seeds", "rule", "labels", "status"]
+               "drop_high", "paired", "floor", "floor_class", "images", "dropped", "seeds", "rule", "labels", "status"]
     return pd.DataFrame(rows).reindex(columns=columns)
 
 
@@ -582,7 +600,8 @@ def target_table(targets: Mapping[str, FERData | Exception]) -> pd.DataFrame:
 
 def annotations(table: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
     """The text of every cell of :func:`matrix`: the value, and under it the drop from the
-    in-domain score (paired intervals marked ``p``), or a short reason for a cell not scored."""
+    in-domain score (paired intervals marked ``p``), or a short reason for a cell not scored;
+    for accuracy, a last line with the cell's floor (:func:`cell_floor`)."""
     part = table[table["metric"] == metric]
     text = {}
     for _, r in part.iterrows():
@@ -597,6 +616,8 @@ def annotations(table: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
             text[(r["model"], r["target"])] = f"{r['value']:.2f}\n{-r['drop']:+.2f}{' p' if r['paired'] else ''}"
         else:
             text[(r["model"], r["target"])] = f"{r['value']:.2f}"
+        if pd.notna(r["value"]) and pd.notna(r.get("floor", np.nan)):
+            text[(r["model"], r["target"])] += f"\nfloor {r['floor']:.2f}"
     grid = matrix(table, metric)
     return pd.DataFrame([[text.get((m, t), "") for t in grid.columns] for m in grid.index],
                         index=grid.index, columns=grid.columns)
@@ -668,13 +689,29 @@ def interval_table(table: pd.DataFrame, metric: str = "accuracy") -> pd.DataFram
         index=list(dict.fromkeys(part["model"])), columns=list(dict.fromkeys(part["target"])))
 
 
+def floor_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Every accuracy cell's floor (:func:`cell_floor`) as a matrix shaped like
+    :func:`interval_table`'s: ``"34.4 (neutral)"``, the accuracy (%) of always giving that answer
+    on the cell's images; ``"—"`` for a cell not scored. A cell of the accuracy matrix is only
+    worth what it clears this by."""
+    part = table[table["metric"] == "accuracy"]
+    cells = part.apply(lambda r: f"{100 * r['floor']:.1f} ({r['floor_class']})" if pd.notna(r.get("floor", np.nan))
+                       else "—", axis=1)
+    return part.assign(cell=cells).pivot(index="model", columns="target", values="cell").reindex(
+        index=list(dict.fromkeys(part["model"])), columns=list(dict.fromkeys(part["target"])))
+
+
 def drop_table(table: pd.DataFrame, causes: Mapping[str, str] | None = None, metric: str = "accuracy") -> pd.DataFrame:
     """Every scored off-diagonal cell, largest drop first: in-domain and target value, the drop
-    in points with its interval, whether it was paired, and the target's known cause (a
-    shift's, from :func:`target_table`)."""
+    in points with its interval, whether it was paired, for accuracy the cell's floor
+    (:func:`cell_floor`) and how far the target value clears it (``above floor (pt)``), and the
+    target's known cause (a shift's, from :func:`target_table`)."""
     part = table[(table["metric"] == metric) & (table["status"] == "ok")].dropna(subset=["drop"])
+    floor = part["floor"] if "floor" in part else pd.Series(np.nan, index=part.index)
     out = part.assign(**{"drop (pt)": 100 * part["drop"], "low (pt)": 100 * part["drop_low"],
-                         "high (pt)": 100 * part["drop_high"], "cause": part["target"].map({} if causes is None else dict(causes)).fillna("")})
+                         "high (pt)": 100 * part["drop_high"], "floor": floor, "floor (%)": 100 * floor,
+                         "above floor (pt)": 100 * (part["value"] - floor),
+                         "cause": part["target"].map({} if causes is None else dict(causes)).fillna("")})
     return out.sort_values("drop", ascending=False)[["model", "target", "in_domain", "value", "drop", "drop_low",
-                                                     "drop_high", "drop (pt)", "low (pt)", "high (pt)", "paired",
-                                                     "cause"]].reset_index(drop=True)
+                                                     "drop_high", "floor", "drop (pt)", "low (pt)", "high (pt)", "paired",
+                                                     "floor (%)", "above floor (pt)", "cause"]].reset_index(drop=True)
