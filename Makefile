@@ -25,8 +25,8 @@ help:
 	@echo "make fan     install the face-alignment (FAN) face backend; its weights download on first use"
 	@echo "make bench   print the benchmarks (FER2013 store, faces, model latency, training throughput, search, the leak threshold)"
 	@echo "make ablations   notebook 03's ladders at stages 01/02's scale, where the models learn (a DVC experiment; hours on 2 cores)"
-	@echo "make real DATASET=fer2013    the whole pipeline on real data at CPU scale (~1 h per training stage on 2 cores), exported to results/"
-	@echo "make paper DATASET=fer2013   the papers' scale on a GPU box (a DVC experiment; real data from FERNB_DATA)"
+	@echo "make real DATASET=fer2013    the whole pipeline on real data at CPU scale (profiles/real.yaml), exported to results/"
+	@echo "make paper DATASET=fer2013   the papers' scale on a GPU box (profiles/paper.yaml; real data from FERNB_DATA)"
 	@echo "make clean-notebooks   strip outputs from notebooks/ before committing (tests require it)"
 
 $(BIN)/python:
@@ -117,60 +117,42 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_search.py
 	$(BIN)/python benchmarks/leakage_threshold.py
 
-# Notebook 03's ladders at stages 01 / 02's own (CPU default) scale, where the default models learn:
-# a DVC experiment that re-runs 03 only, reading the top rows back from 01 / 02 (notebook 03 estimates its time).
+# Notebook 03's ladders at stages 01 / 02's own (CPU default) scale, where the default models learn
+# (profiles/ablations.yaml): a DVC experiment that re-runs 03 only, reading the top rows back from 01 / 02.
 ABLATIONS_ARGS ?=
 ablations: $(VENV)/.installed
-	$(BIN)/dvc exp run -S 'ablations.hafem={}' -S 'ablations.lanmsff={}' $(ABLATIONS_ARGS)
+	@flags=$$($(BIN)/fernb profile ablations) || exit 1; \
+	eval "$(BIN)/dvc exp run $$flags $(ABLATIONS_ARGS)"
 
-# The papers' scale (GPU box): full training split, HAFEM with EfficientNet-B5 at 224 px and
-# d_model 2048 for 140 epochs (10 warm-up), layer decay 0.9, the compound loss and all six
-# augmentation ops with Mixup; LANMSFF as its code: 64 px, the offline x4 set, dropout 0.4,
-# Keras' BatchNorm momentum, up to 100 epochs; SEEDS each; notebook 03's ladders at those settings
-# (Table 3's CNN baselines too, for notebook 06's comparisons) with ABLATION_SEEDS and a SEARCH_TRIALS-trial search. tests/test_train.py checks that these
-# overrides leave no departure from the stated recipes but the batch size the paper omits.
+# The papers' scale (GPU box) and real data at CPU scale: each a profile file, profiles/paper.yaml and
+# profiles/real.yaml, of params.yaml keys with the reason for each value. `fernb profile` checks the file
+# against params.yaml and its schema and prints it as dvc exp run -S flags; DATASET is prepared with every
+# other real dataset found in FERNB_DATA (`fernb locate`; make refuses to start when DATASET is missing),
+# and the pixel-free results are exported to results/DATASET/ (results/DATASET-paper/) with their
+# provenance. An interrupted run resumes from its checkpoints (run it again).
+# Extra settings: REAL_ARGS / PAPER_ARGS (more -S flags, or DVC targets such as "01_hafem 02_lanmsff");
+# `make paper` also takes SEEDS='[0,1,2,3,4]' (both training stages), ABLATION_SEEDS and SEARCH_TRIALS.
 DATASET ?= fer2013
-SEEDS ?= [0,1,2]
-ABLATION_SEEDS ?= [0,1,2,3,4]
-SEARCH_TRIALS ?= 40
+SEEDS ?=
+ABLATION_SEEDS ?=
+SEARCH_TRIALS ?=
 PAPER_ARGS ?=
+REAL_ARGS ?=
+PAPER_EXTRA := $(if $(SEEDS),-S 'hafem.seeds=$(SEEDS)' -S 'lanmsff.seeds=$(SEEDS)') \
+  $(if $(ABLATION_SEEDS),-S 'ablations.seeds=$(ABLATION_SEEDS)') $(if $(SEARCH_TRIALS),-S search.trials=$(SEARCH_TRIALS))
+
 paper: $(VENV)/.installed
 	@datasets=$$($(BIN)/fernb locate $(DATASET) --datasets-list) || exit 1; \
-	$(BIN)/dvc exp run -S "datasets=$$datasets" -S data.dataset=$(DATASET) \
-	  -S hafem.backbone=efficientnet_b5 -S hafem.img_size=224 -S hafem.d_model=null -S hafem.epochs=140 \
-	  -S hafem.warmup_epochs=10 -S hafem.batch_size=64 -S hafem.layer_decay=0.9 \
-	  -S 'hafem.loss_weights=[0.6,0.25,0.15]' -S hafem.augment=hafem -S 'hafem.augment_options={}' \
-	  -S hafem.max_train=null -S 'hafem.seeds=$(SEEDS)' \
-	  -S lanmsff.img_size=64 -S lanmsff.epochs=100 -S lanmsff.max_train=null -S lanmsff.offline_x4=true \
-	  -S lanmsff.drop_rate=0.4 -S lanmsff.bn_momentum=0.01 -S 'lanmsff.seeds=$(SEEDS)' \
-	  -S 'ablations.seeds=$(ABLATION_SEEDS)' -S ablations.resnet_backbone=resnet50 \
-	  -S 'ablations.ladders=[hafem_components,hafem_loss,lanmsff_modules,table3_baselines]' \
-	  -S 'ablations.hafem={}' -S 'ablations.lanmsff={}' -S search.trials=$(SEARCH_TRIALS) \
-	  -S transfer.finetune.target=$(REAL_FINETUNE) \
-	  $(PAPER_ARGS) && \
+	flags=$$($(BIN)/fernb profile paper --dataset $(DATASET)) || exit 1; \
+	echo "make paper: preparing $$datasets, training on $(DATASET) at the papers' scale (profiles/paper.yaml)"; \
+	eval "$(BIN)/dvc exp run -S 'datasets=$$datasets' -S data.dataset=$(DATASET) $$flags $(PAPER_EXTRA) $(PAPER_ARGS)" && \
 	$(BIN)/fernb results export $(DATASET) --out results/$(DATASET)-paper --command "make paper DATASET=$(DATASET) $(PAPER_ARGS)"
 
-# Real data at CPU scale (README "Results on real data"): the whole pipeline on DATASET (fer2013 | ferplus) from
-# FERNB_DATA, every other real dataset found there prepared too (notebook 04's targets), training on the full
-# training split at settings that fit about an hour per training stage on 2 cores; then the pixel-free outputs
-# are exported to results/DATASET/ with their provenance. Departures from the papers' recipes, every one listed
-# in notebooks 01/02's recipe table: HAFEM a ResNet-10t at 48 px for 30 epochs (2 warm-up), no centre term
-# (params.yaml's default, notebook 01); LANMSFF at 48 px (FER2013's own size) for 5 epochs of the x4 set with
-# the plateau and stopping patience scaled to them, dropout 0.1; head pose (MTCNN's five points, ~0.1 s a frame on
-# a CPU core) estimated on the test split only, which the pose subsets need. `make paper` is the same with the
-# papers' settings. HAFEM keeps the horizontal flip only: with the paper's other five ops and Mixup it trained at
-# 39 images/s on one core, against ~190 with the flip (about 6 h for 30 epochs instead of 1.5 h).
-# Refuses to start when DATASET is not found; an interrupted run resumes from its checkpoints (run it again).
-REAL_FINETUNE ?= $(if $(filter ferplus,$(DATASET)),fer2013,ferplus)
-REAL_CPU := -S hafem.epochs=30 -S hafem.warmup_epochs=2 -S hafem.batch_size=64 \
-  -S lanmsff.img_size=48 -S lanmsff.offline_x4=true -S lanmsff.epochs=5 -S lanmsff.bn_momentum=0.01 \
-  -S lanmsff.plateau_patience=1 -S lanmsff.patience=3 \
-  -S transfer.finetune.target=$(REAL_FINETUNE) -S 'transfer.finetune.epochs=[1,5]' -S 'faces.estimate_pose=[test]'
-REAL_ARGS ?=
 real: $(VENV)/.installed
 	@datasets=$$($(BIN)/fernb locate $(DATASET) --datasets-list) || exit 1; \
-	echo "make real: preparing $$datasets, training on $(DATASET) at CPU scale"; \
-	$(BIN)/dvc exp run -S "datasets=$$datasets" -S data.dataset=$(DATASET) $(REAL_CPU) $(REAL_ARGS) && \
+	flags=$$($(BIN)/fernb profile real --dataset $(DATASET)) || exit 1; \
+	echo "make real: preparing $$datasets, training on $(DATASET) at CPU scale (profiles/real.yaml)"; \
+	eval "$(BIN)/dvc exp run -S 'datasets=$$datasets' -S data.dataset=$(DATASET) $$flags $(REAL_ARGS)" && \
 	$(BIN)/fernb results export $(DATASET) --command "make real DATASET=$(DATASET) $(REAL_ARGS)"
 
 clean-notebooks: $(VENV)/.installed

@@ -14,10 +14,17 @@ import time
 USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """``fernb``'s argument parser: one subcommand per job, grouped as below."""
     parser = argparse.ArgumentParser(prog="fernb", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_stage_commands, _data_commands, _model_commands, _predict_commands, _results_commands):
+        add(sub)
+    return parser
 
+
+def _stage_commands(sub) -> None:
+    """The subcommands for stages and their parameters: run, params, index, notebooks, profile."""
     run = sub.add_parser("run", help="execute notebooks/STAGE.ipynb with its params.yaml keys and export HTML")
     run.add_argument("stage", help="stage name, e.g. 00_data_prep")
     run.add_argument("-p", "--param", action="append", metavar="NAME=VALUE",
@@ -31,6 +38,18 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("index", help="write reports/index.html linking every notebook report")
 
+    nbs = sub.add_parser("notebooks", help="regenerate every notebook's parameters cell from params.yaml and write its "
+                         "paired .py (jupytext percent format); a .py edited after its .ipynb is read back first")
+    nbs.add_argument("--check", action="store_true", help="list what is out of step and exit 1; change nothing")
+
+    prof = sub.add_parser("profile", help="print a profile's settings as dvc exp run -S flags (make real / make paper), "
+                          "after checking them against params.yaml and its schema")
+    prof.add_argument("profile", help="a file under profiles/ (real, paper) or a path to one")
+    prof.add_argument("--dataset", help="the dataset the run trains on (the profile's per_dataset entry)")
+
+
+def _data_commands(sub) -> None:
+    """The subcommands for datasets: prepare, locate, shifts."""
     prep = sub.add_parser("prepare", help="load a dataset and write its prepared store (what notebook 00 does, without the report)")
     prep.add_argument("dataset", help="synthfer, fer2013, ferplus, rafdb, affectnet, kdef, ckplus or facial_expressions")
     prep.add_argument("--data-root", help="archive/CSV/folder of a real dataset (default: search $FERNB_DATA)")
@@ -53,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
                             "synthfer section's faces with one factor changed each) into data/prepared/shifts/")
     shifts.add_argument("--quiet", action="store_true", help="no progress bar")
 
+
+def _model_commands(sub) -> None:
+    """The subcommands for models: card, train, search."""
     card = sub.add_parser("card", help="print a model card: parameters, BN statistics, FLOPs, per component")
     card.add_argument("model", help="a model name (" + "lanmsff, hafem, resnet50, efficientnet_b4, vit_base_16, "
                       "swin_tiny, timm/<architecture>) or a checkpoint written by fernb")
@@ -75,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="override a key of stage 03's parameters, e.g. search.trials=20 or "
                     "search.storage=postgresql://user:pw@host/fernb (value parsed as YAML); repeatable")
 
+
+def _predict_commands(sub) -> None:
+    """The subcommands for trained checkpoints: predict, export."""
     pr = sub.add_parser("predict", help="read emotions from images, folders, a video or a webcam with a trained checkpoint",
                         description="Detect every face, align it and CLAHE it as the training images were, and "
                         "write one row per face (source, frame, time, face, box, landmarks, status, prediction, "
@@ -117,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     ex.add_argument("checkpoint", metavar="CHECKPOINT", help="a model.pt, its run folder, or a stage folder holding one model")
     ex.add_argument("-o", "--out", metavar="PATH", help="the .onnx file (default: beside the checkpoint, model.onnx)")
 
+
+def _results_commands(sub) -> None:
+    """The subcommands for committed real-data results: results export|check|table."""
     res = sub.add_parser("results", help="a finished run's results without the data's pixels, for committing "
                          "under results/DATASET/: export, check, README table")
     rsub = res.add_subparsers(dest="results_command", required=True)
@@ -138,64 +166,71 @@ def main(argv: list[str] | None = None) -> int:
     rtb.add_argument("--update-readme", action="store_true",
                      help="also put it between README.md's results-table markers")
 
-    args = parser.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     # Each command imports what it needs when it runs (torch, papermill, OpenCV take seconds to
     # import), so `fernb --help` and `fernb params` answer at once.
     from fernb.workbook import stages
 
+    handler, errors = COMMANDS[args.command]
     try:
-        if args.command == "run":
-            page = stages.run_stage(args.stage, overrides=_overrides(args), log_output=not args.quiet)
-            print(f"fernb: {args.stage} done -> {page}")
-        elif args.command == "params":
-            for name, value in stages.stage_parameters(args.stage).items():
-                print(f"{name} = {value!r}")
-        elif args.command == "index":
-            print(f"fernb: index -> {stages.build_index()}")
-        elif args.command == "prepare":
-            try:
-                return _prepare(args)
-            except USER_ERRORS as err:   # no such file or dataset, a damaged archive, another layout, a bad -p
-                return _fail(err)
-        elif args.command == "locate":
-            try:
-                return _locate(args)
-            except USER_ERRORS as err:   # not found: where it looked and the layouts accepted
-                return _fail(err)
-        elif args.command == "shifts":
-            return _shifts(args)
-        elif args.command == "card":
-            return _card(args)
-        elif args.command == "predict":
-            return _predict(args)
-        elif args.command == "export":
-            return _export(args)
-        elif args.command == "results":
-            try:
-                return _results(args, sys.argv[1:] if argv is None else argv)
-            except USER_ERRORS as err:   # nothing trained on DATASET, another dataset's runs, no README markers
-                return _fail(err)
-        elif args.command == "train":
-            try:
-                for result in train_stage(args.stage, _overrides(args)):
-                    if int(os.environ.get("RANK", 0)) == 0:
-                        print(f"fernb: {result.dir}: test accuracy {result.test.accuracy:.4f}, macro-F1 {result.test.f1:.4f}")
-            except USER_ERRORS as err:   # unknown stage, no prepared store: say so, no traceback
-                return _fail(err)
-        elif args.command == "search":
-            try:
-                return search_stage(_parse_overrides(args.param))
-            except (*USER_ERRORS, KeyError) as err:   # the search section's checks raise KeyError for unknown keys
-                return _fail(err)
-    except stages.StageError as err:
+        return handler(args, sys.argv[1:] if argv is None else argv)
+    except (*errors, stages.StageError) as err:   # wrong input: said in one line, no traceback
         return _fail(err)
+
+
+def _run(args, argv) -> int:
+    from fernb.workbook import stages
+
+    page = stages.run_stage(args.stage, overrides=_overrides(args), log_output=not args.quiet)
+    print(f"fernb: {args.stage} done -> {page}")
     return 0
+
+
+def _params(args, argv) -> int:
+    from fernb.workbook import stages
+
+    for name, value in stages.stage_parameters(args.stage).items():
+        print(f"{name} = {value!r}")
+    return 0
+
+
+def _index(args, argv) -> int:
+    from fernb.workbook.index_page import build_index
+
+    print(f"fernb: index -> {build_index()}")
+    return 0
+
+
+def _notebooks(args, argv) -> int:
+    """``fernb notebooks [--check]`` (:func:`fernb.workbook.notebooks.sync_notebooks`)."""
+    from fernb.workbook.notebooks import sync_notebooks
+
+    changes = sync_notebooks(check=args.check)
+    for change in changes:
+        print(f"fernb: {change}", file=sys.stderr if args.check else sys.stdout)
+    if not changes:
+        print("fernb: notebooks, parameters cells and paired .py files are in step")
+    return 1 if (args.check and changes) else 0
+
+
+def _train(args, argv) -> int:
+    for result in train_stage(args.stage, _overrides(args)):
+        if int(os.environ.get("RANK", 0)) == 0:
+            print(f"fernb: {result.dir}: test accuracy {result.test.accuracy:.4f}, macro-F1 {result.test.f1:.4f}")
+    return 0
+
+
+def _search(args, argv) -> int:
+    return search_stage(_parse_overrides(args.param))
 
 
 def _fail(err: BaseException) -> int:
     """Print ``fernb: error: <message>`` to stderr (a KeyError's message without its quotes); exit status 1."""
     message = err.args[0] if isinstance(err, KeyError) and len(err.args) == 1 else str(err)
-    print(f"fernb: error: {message}", file=sys.stderr)
+    for line in str(message).splitlines() or [""]:   # several problems (a schema check): each its own line
+        print(f"fernb: error: {line}", file=sys.stderr)
     return 1
 
 
@@ -222,7 +257,17 @@ def _yaml_problem(err) -> str:
     return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else problem
 
 
-def _prepare(args) -> int:
+def _profile(args, argv=None) -> int:
+    """``fernb profile``: the profile's ``-S`` flags on one line (:func:`fernb.workbook.profiles.dvc_flags`)."""
+    import shlex
+
+    from fernb.workbook.profiles import dvc_flags
+
+    print(" ".join(shlex.quote(flag) if flag != "-S" else flag for flag in dvc_flags(args.profile, args.dataset)))
+    return 0
+
+
+def _prepare(args, argv=None) -> int:
     """``fernb prepare``: load a dataset (generate SynthFER) and write its prepared store."""
     from fernb.data import KNOWN_SOURCES, WILD, find_source, load, prepared_dir, write_store
 
@@ -244,7 +289,7 @@ def _prepare(args) -> int:
     return 0
 
 
-def _locate(args) -> int:
+def _locate(args, argv=None) -> int:
     """``fernb locate``: each named real dataset's source, or the ``datasets`` list of a real-data run."""
     from fernb.data import locate, present_datasets
 
@@ -360,15 +405,20 @@ def train_stage(stage: str, overrides: dict | None = None) -> list:
     return run_recipe(stage, recipe, data, live_root=reports_dir(stage) / "live")
 
 
-def _shifts(args) -> int:
+def _shifts(args, argv=None) -> int:
     """``fernb shifts``: :func:`fernb.data.shifts.prepare_shifts` on params.yaml's ``synthfer``
     and ``shifts`` sections, one line per written store."""
     from fernb.data import read_meta
     from fernb.data.shifts import prepare_shifts
     from fernb.paths import project_root
     from fernb.workbook import stages
+    from fernb.workbook.params_schema import ParamsError, validate_params
 
     params = stages._load_yaml(project_root() / "params.yaml")
+    try:
+        validate_params(params, "params.yaml")
+    except ParamsError as err:
+        return _fail(err)
     missing = [name for name in ("synthfer", "shifts") if not isinstance(params.get(name), dict)]
     if missing:
         print(f"fernb: error: params.yaml has no {' or '.join(missing)} section", file=sys.stderr)
@@ -386,7 +436,7 @@ def _shifts(args) -> int:
     return 0
 
 
-def _card(args) -> int:
+def _card(args, argv=None) -> int:
     import json
     from pathlib import Path
 
@@ -426,7 +476,7 @@ def _input_shape(text: str) -> tuple[int, int, int]:
     return shape
 
 
-def _export(args) -> int:
+def _export(args, argv=None) -> int:
     from pathlib import Path
 
     from fernb.realtime.export import check_onnx, export_onnx
@@ -491,7 +541,7 @@ def _results(args, argv: list[str]) -> int:
     return 0
 
 
-def _predict(args) -> int:
+def _predict(args, argv=None) -> int:
     from fernb.realtime.predict import Predictor, predict_sources
 
     sources = [*args.sources, *args.more_sources]
@@ -521,6 +571,19 @@ def _predict(args) -> int:
         return 130
     return 0
 
+
+# Each subcommand's handler and the errors that are wrong input for it (said in one line, exit 1): no such
+# file or dataset, a damaged archive or another layout, an unknown name, a value the schema refuses. Any
+# other exception is a defect and keeps its traceback. Handlers that catch their own say so (shifts, card,
+# predict, export).
+COMMANDS = {
+    "run": (_run, ()), "params": (_params, ()), "index": (_index, ()),
+    "notebooks": (_notebooks, USER_ERRORS), "profile": (_profile, USER_ERRORS),
+    "prepare": (_prepare, USER_ERRORS), "locate": (_locate, USER_ERRORS), "shifts": (_shifts, ()),
+    "card": (_card, ()), "predict": (_predict, ()), "export": (_export, ()),
+    "results": (_results, USER_ERRORS), "train": (_train, USER_ERRORS),
+    "search": (_search, (*USER_ERRORS, KeyError)),   # the search section's checks raise KeyError for unknown keys
+}
 
 if __name__ == "__main__":
     sys.exit(main())

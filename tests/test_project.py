@@ -421,3 +421,54 @@ def test_run_folders_persist_and_are_not_cached_so_dvc_exp_run_resumes():
                     persistent[path] = opts.get("cache", True)
     assert set(persistent) >= {"runs/01_hafem", "runs/02_lanmsff", "runs/03_ablations", "runs/04_cross_dataset"}
     assert not any(persistent.values()), persistent
+
+
+# ----------------------------------------------------------------- a house a newcomer can read
+def _code_cell_lengths(nb_path: Path) -> list[int]:
+    """Lines of each code cell outside the parameters cell (leading and trailing blank lines stripped)."""
+    nb = nbformat.read(nb_path, as_version=4)
+    return [len(c.source.strip("\n").splitlines()) for c in nb.cells
+            if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])]
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_are_narrative_over_short_cells(nb_path):
+    """Loops, try blocks and sentence building live in tested fernb functions; a notebook's code cells
+    are calls and displays: none over 20 lines, 12 on average (STYLE.md, "Habits")."""
+    lengths = _code_cell_lengths(nb_path)
+    assert max(lengths) <= 20, f"{nb_path.name}: a code cell of {max(lengths)} lines (cells: {lengths})"
+    assert sum(lengths) / len(lengths) <= 12, f"{nb_path.name}: {sum(lengths) / len(lengths):.1f} lines per code cell"
+
+
+def test_no_module_over_700_lines_and_no_function_over_120():
+    long_modules, long_functions = [], []
+    for path in sorted((REPO / "fernb").rglob("*.py")):
+        text = path.read_text()
+        if len(text.splitlines()) > 700:
+            long_modules.append(f"{path.relative_to(REPO)}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > 120:
+                long_functions.append(f"{path.relative_to(REPO)}:{node.lineno} {node.name}: "
+                                      f"{node.end_lineno - node.lineno + 1} lines")
+    assert not long_modules and not long_functions, long_modules + long_functions
+
+
+def test_notebooks_parameters_cells_and_paired_text_are_in_step():
+    """`fernb notebooks --check`: each parameters cell is what params.yaml gives, each notebook's paired
+    .py (jupytext percent format, what a review reads) holds its cells. `fernb notebooks` fixes both."""
+    from fernb.workbook.notebooks import sync_notebooks
+
+    assert sync_notebooks(REPO, check=True) == []
+
+
+def test_no_module_or_folder_name_means_two_things():
+    """A name says one thing across the package: no module shares its name with a folder (phase) or with
+    a module of another phase, except a paper's name (models/hafem.py is the network, papers/hafem.py
+    what the paper states) and a package's __init__."""
+    names: dict[str, list[str]] = {}
+    for path in (REPO / "fernb").rglob("*.py"):
+        if path.stem not in ("__init__", "__main__"):
+            names.setdefault(path.stem, []).append(str(path.relative_to(REPO)))
+    folders = {p.name for p in (REPO / "fernb").iterdir() if p.is_dir() and p.name != "__pycache__"}
+    clashes = {n: paths for n, paths in names.items() if (len(paths) > 1 or n in folders) and n not in ("hafem", "lanmsff")}
+    assert not clashes, clashes

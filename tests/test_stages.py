@@ -9,7 +9,7 @@ import pytest
 import yaml
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from fernb.workbook import stages
+from fernb.workbook import index_page, stages
 from fernb.workbook.report import Report
 
 
@@ -99,7 +99,7 @@ def test_a_foreach_stage_runs_once_per_item_and_gets_the_item_as_a_parameter(tmp
     assert stages.notebook_of("00_prep@fer2013") == "00_prep"
     Report("00_prep@fer2013", root=root / "reports").metrics({"n": 5}, headline=["n"], title="Prep FER2013")
     (root / "reports" / "00_prep" / "fer2013" / "00_prep.html").write_text("<html></html>")
-    page = stages.build_index(root).read_text()
+    page = index_page.build_index(root).read_text()
     assert 'href="00_prep/fer2013/00_prep.html"' in page and "Prep FER2013" in page
     assert "<code>00_prep@synthfer</code>" in page and "not run yet" in page
 
@@ -158,7 +158,7 @@ def test_index_links_every_stage_with_headline(tmp_path, monkeypatch):
     Report("01_demo", root=root / "reports").metrics({"acc": 0.12345, "n": {"train": 3}},
                                                       headline=["acc", "n.train"], title="Demo & co")
     (root / "reports" / "01_demo" / "01_demo.html").write_text("<html></html>")
-    page = stages.build_index(root).read_text()
+    page = index_page.build_index(root).read_text()
     assert 'href="01_demo/01_demo.html"' in page and "Demo &amp; co" in page
     assert "0.1235" in page and "<td>n train</td>" in page and "n.train" not in page   # keys read as words
     assert "other" not in page  # not a notebook stage
@@ -177,14 +177,14 @@ def test_index_uses_stage_labels_and_shows_the_ledger_first(tmp_path):
         "by_paper": {"HAFEM": {"claims": 3, "consistent": 2, "inconsistent": 3}},
         "findings": [{"paper": "HAFEM", "where": "Table 3", "claim": "F1 <b>", "verdict": "inconsistent",
                       "evidence": "2PR/(P+R) differs"}]}))
-    page = stages.build_index(root).read_text()
+    page = index_page.build_index(root).read_text()
     assert "<td>test accuracy (mean)</td>" in page and "<td>faces scored</td>" in page
     assert page.index("Claims ledger") < page.index("01_demo")          # the ledger's summary heads the page
     assert 'href="06_statistics/claims.html"' in page
     assert "F1 &lt;b&gt;" in page and "<td>HAFEM</td><td>3</td><td>2</td><td>3</td>" in page
-    assert stages.readable("batch1_fps.lanmsff") == "FPS at batch 1 lanmsff"
-    assert stages.readable("batch1_fps.lanmsff", "07_fps") == "FPS, LANMSFF (batch 1)"
-    assert stages.readable("images", "00_data_prep@fer2013") == "images"
+    assert index_page.readable("batch1_fps.lanmsff") == "FPS at batch 1 lanmsff"
+    assert index_page.readable("batch1_fps.lanmsff", "07_fps") == "FPS, LANMSFF (batch 1)"
+    assert index_page.readable("images", "00_data_prep@fer2013") == "images"
 
 
 def test_every_headline_key_of_the_notebooks_has_a_label():

@@ -1,5 +1,5 @@
 """The headline table of the committed real-data results: README.md's "Results on real data" and
-the reports' front page (``reports/index.html``, :func:`fernb.workbook.stages.build_index`).
+the reports' front page (``reports/index.html``, :func:`fernb.workbook.index_page.build_index`).
 
 Each ``results/<dataset>/`` folder :func:`fernb.workbook.results.export` wrote holds its runs
 (``runs/<stage>/runs.json`` and each run's ``result.json`` / ``history.csv``), its

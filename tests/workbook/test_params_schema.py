@@ -1,0 +1,139 @@
+"""The parameter schema: params.yaml passes it, and every kind of bad value is one line naming the key,
+the value and what is allowed, raised before any work starts (the CLI and the stage runner)."""
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from conftest import BIN, REPO
+from fernb.workbook import params_schema as ps
+from fernb.workbook import stages
+
+PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+def _with(key: str, value):
+    tree = copy.deepcopy(PARAMS)
+    *path, leaf = key.split(".")
+    node = tree
+    for part in path:
+        node = node[part]
+    node[leaf] = value
+    return tree
+
+
+def _problem(key: str, value) -> str:
+    with pytest.raises(ps.ParamsError) as err:
+        ps.validate_params(_with(key, value))
+    return str(err.value)
+
+
+def test_the_projects_params_yaml_passes():
+    ps.validate_params(PARAMS)
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("hafem.lr", "abc", "params.yaml: hafem.lr = 'abc': expected a number"),
+    ("hafem.lr", "1e-3", "hafem.lr = '1e-3': expected a number; YAML reads 1e-3 without a dot as text, write 1.0e-3"),
+    ("hafem.lr", -0.1, "hafem.lr = -0.1: expected a value > 0"),
+    ("hafem.epochs", 2.5, "hafem.epochs = 2.5: expected a whole number"),
+    ("hafem.epochs", True, "hafem.epochs = True: expected a whole number"),
+    ("hafem.use_cbam", "yes", "hafem.use_cbam = 'yes': expected true or false"),
+    ("train.channels_last", True, "train.channels_last = True: expected one of 'auto', 'on' or 'off'"),
+    ("data.dataset", "facial_expressions", "data.dataset = 'facial_expressions': expected one of 'synthfer'"),
+    ("hafem.loss_weights", [0.6, 0.4], "hafem.loss_weights = [0.6, 0.4]: expected at least 3 items"),
+    ("hafem.pretrained", 3, "hafem.pretrained = 3: expected true or false, or text"),
+    ("faces.estimate_pose", ["tset"], "faces.estimate_pose = ['tset']: expected true or false, or a list"),
+    ("wild.val_fraction", 1.0, "wild.val_fraction = 1.0: expected a value < 1"),
+    ("ablations.ladders", ["hafem_loss", "nope"], "ablations.ladders.1 = 'nope': expected one of 'hafem_components'"),
+    ("hafem.augment_options", {"p_crop": 1.5}, "hafem.augment_options.p_crop = 1.5: expected a value <= 1"),
+    ("synthfer", None, "synthfer = None: expected a section"),
+])
+def test_a_bad_value_is_one_line_naming_key_value_and_what_is_allowed(key, value, expected):
+    message = _problem(key, value)
+    assert len(message.splitlines()) == 1, message
+    assert expected in message, message
+
+
+def test_an_unknown_key_is_named_and_a_missing_one_too():
+    typo = _with("hafem.epochz", 3)
+    with pytest.raises(ps.ParamsError, match=r"hafem.epochz = 3: unknown key"):
+        ps.validate_params(typo)
+    missing = copy.deepcopy(PARAMS)
+    del missing["lanmsff"]["eps"]
+    with pytest.raises(ps.ParamsError, match=r"^params.yaml: lanmsff.eps: missing key$"):
+        ps.validate_params(missing)
+
+
+def test_checks_across_keys_name_their_section():
+    assert _problem("hafem.warmup_epochs", 12) == "params.yaml: hafem: warmup_epochs (12) must be below epochs (12)"
+    assert "wild: test_fold (5) must be one of the k_folds (5) folds" in _problem("wild.test_fold", 5)
+
+
+def test_override_sections_are_checked_as_the_section_they_override():
+    """ablations.hafem and search.scale hold overrides of the hafem section: a wrong value there names its
+    own path, and the recipe's keys it does not override are not blamed on it."""
+    assert _problem("ablations.hafem", {"epochs": "x"}) == "params.yaml: ablations.hafem.epochs = 'x': expected a whole number"
+    assert "ablations.lanmsff.drop_rat = 0.1: unknown key" in _problem("ablations.lanmsff", {"drop_rat": 0.1})
+    assert _problem("search.scale", {"lr": "fast"}) == "params.yaml: search.scale.lr = 'fast': expected a number"
+    ps.validate_params(_with("ablations.hafem", {}))
+
+
+def test_several_problems_are_one_line_each():
+    tree = _with("hafem.lr", "abc")
+    tree["lanmsff"]["epochs"] = 0
+    lines = pytest.raises(ps.ParamsError, ps.validate_params, tree).value.args[0].splitlines()
+    assert lines == ["params.yaml: hafem.lr = 'abc': expected a number",
+                     "params.yaml: lanmsff.epochs = 0: expected a value > 0"]
+
+
+def test_the_schemas_choices_are_the_packages():
+    """Choices repeated in the schema (so that checking needs only pydantic) equal the registries they copy."""
+    from fernb.data import LOADERS
+    from fernb.train.ablations import LADDERS
+
+    assert set(ps.PREPARABLE) == set(LOADERS) | {"synthfer"}
+    assert set(ps.LADDER_NAMES) == set(LADDERS)
+    assert set(ps.Hafem.model_fields) == set(PARAMS["hafem"])   # every key params.yaml has, and no other
+
+
+def test_a_section_the_file_lacks_is_not_required():
+    """A toy project (tests) holds some sections only; each it has is checked whole."""
+    ps.validate_params({"hafem": PARAMS["hafem"], "a": {"x": 1}})
+    with pytest.raises(ps.ParamsError, match="lanmsff.eps: missing key"):
+        ps.validate_params({"lanmsff": {k: v for k, v in PARAMS["lanmsff"].items() if k != "eps"}})
+
+
+def test_stage_parameters_refuse_a_bad_override_and_a_bad_params_yaml(project_copy):
+    with pytest.raises(stages.StageError, match=r"^stage 01_hafem, with its overrides: hafem.lr = 'abc': expected a number$"):
+        stages.stage_parameters("01_hafem", project_copy, {"hafem.lr": "abc"})
+    text = (project_copy / "params.yaml").read_text()
+    (project_copy / "params.yaml").write_text(text.replace("  lr: 0.001\n", "  lr: fast\n", 1))
+    with pytest.raises(stages.StageError, match=r"^params.yaml: hafem.lr = 'fast': expected a number$"):
+        stages.stage_parameters("02_lanmsff", project_copy)
+
+
+def test_fernb_train_with_a_wrong_type_prints_one_line_and_writes_nothing(project_copy):
+    before = sorted(p.relative_to(project_copy) for p in project_copy.rglob("*"))
+    done = subprocess.run([str(BIN / "fernb"), "train", "01_hafem", "-p", "hafem.lr=abc"], cwd=project_copy,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip() == ("fernb: error: stage 01_hafem, with its overrides: hafem.lr = 'abc': "
+                                   "expected a number"), done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    after = sorted(p.relative_to(project_copy) for p in project_copy.rglob("*") if "__pycache__" not in p.parts)
+    assert after == [p for p in before if "__pycache__" not in p.parts]
+
+
+def test_fernb_run_with_a_bad_params_yaml_stops_before_the_notebook(project_copy):
+    text = (project_copy / "params.yaml").read_text()
+    (project_copy / "params.yaml").write_text(text.replace("  epochs: 5 ", "  epochs: five ", 1))
+    done = subprocess.run([str(BIN / "fernb"), "run", "02_lanmsff"], cwd=project_copy, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip() == "fernb: error: params.yaml: lanmsff.epochs = 'five': expected a whole number"
+    assert not (project_copy / "reports").exists()
