@@ -121,7 +121,7 @@ from fernb import train as T
 from fernb.data.synthphotos import synthetic_photo
 from fernb.workbook import plots
 from fernb.workbook import results as wr
-from fernb.workbook import results_table, stages
+from fernb.workbook import index_page, results_table
 
 from conftest import REPO, tiny_faces
 
@@ -432,10 +432,10 @@ def test_the_folder_readme_says_when_a_training_stage_reused_earlier_runs(export
 
 
 def test_the_index_shows_the_same_rows_as_the_readme(exported, tmp_path):
-    # the reports' front page reads the committed results too (fernb.workbook.stages.build_index)
+    # the reports' front page reads the committed results too (fernb.workbook.index_page.build_index)
     shutil.copytree(exported, tmp_path / "results" / "fer2013")
     (tmp_path / "dvc.yaml").write_text("stages: {}\n")
-    page = stages.build_index(tmp_path).read_text()
+    page = index_page.build_index(tmp_path).read_text()
     rows = results_table.table_rows(tmp_path / "results")
     assert len(rows) == 1 and "Results on real data" in page
     assert 'href="../results/fer2013/README.md"' in page
@@ -443,7 +443,7 @@ def test_the_index_shows_the_same_rows_as_the_readme(exported, tmp_path):
     markdown = wr.readme_table(tmp_path / "results").splitlines()[2]
     assert [c.strip() for c in markdown.strip("|").split("|")][1:] == [rows[0][c] for c in results_table.TABLE_COLUMNS[1:]]
     shutil.rmtree(tmp_path / "results")
-    assert "Results on real data" not in stages.build_index(tmp_path).read_text()   # nothing committed: no section
+    assert "Results on real data" not in index_page.build_index(tmp_path).read_text()   # nothing committed: no section
 
 
 def test_update_readme_replaces_only_the_marked_block(exported, tmp_path):
