@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from fernb.data.core import FERData
-from fernb.data.synthfer import _rotation, render_sample
+from fernb.data.synthfer import render_sample
+from fernb.data.synthfer_face import rotation
 from fernb.data.explore import pose_subset, pose_subsets_table
 from fernb.faces.pose import euler_from_rotation, head_pose, rotation_from_euler
 from fernb.labels import SEVEN
@@ -21,7 +22,7 @@ def yaw_bin(yaw: float) -> int:
 @pytest.mark.parametrize("angles", [(0, 0, 0), (30, 5, -4), (-80, -7, 6), (89, 3, 3), (-45, 10, -10)])
 def test_euler_angles_match_synthfers_rotation(angles):
     """Our decomposition inverts the renderer's own rotation (written independently there)."""
-    rot = _rotation(*angles)
+    rot = rotation(*angles)
     np.testing.assert_allclose(rotation_from_euler(*angles), rot, atol=1e-12)
     np.testing.assert_allclose(euler_from_rotation(rot), angles, atol=1e-9)
 
