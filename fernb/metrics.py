@@ -46,7 +46,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from fernb.workbook.report import json_safe
+from fernb.jsonio import json_safe
 
 __all__ = [
     "Metrics", "classification_metrics", "predictions_frame", "metrics_from_frame", "accuracy_by_pose", "pose_subset_label", "pose_contrast",

@@ -34,7 +34,7 @@ import pandas as pd
 
 from fernb.metrics import Metrics, metrics_from_frame
 from fernb.paths import RUNS, project_root
-from fernb.workbook.report import write_json
+from fernb.jsonio import write_json
 
 __all__ = ["CHECKPOINT", "MODEL", "BEST", "HISTORY", "PREDICTIONS", "RESULT", "MANIFEST", "run_dir", "RunResult",
            "load_result", "Run", "write_manifest", "stage_runs", "find_checkpoint"]

@@ -13,6 +13,7 @@ from fernb.papers import checks as ck
 from fernb.papers import datasets as ds
 from fernb.papers import hafem, lanmsff
 from fernb.papers import ledger as ld
+from fernb.papers.claim import Check
 
 
 # --------------------------------------------------------------------------- checks on toy numbers
@@ -112,13 +113,13 @@ def test_every_claim_has_a_source_and_checks_from_the_vocabulary():
 
 def test_a_check_without_a_verdict_or_key_or_with_a_bad_word_is_refused():
     with pytest.raises(ValueError, match="either a verdict"):
-        ld.Check("consistency")
+        Check("consistency")
     with pytest.raises(ValueError, match="either a verdict"):
-        ld.Check("measurement", verdict="reproduced", key="x")
+        Check("measurement", verdict="reproduced", key="x")
     with pytest.raises(ValueError, match="kind"):
-        ld.Check("vibes", verdict="consistent")
+        Check("vibes", verdict="consistent")
     with pytest.raises(ValueError, match="verdict must be one of"):
-        ld.Check("consistency", verdict="probably fine")
+        Check("consistency", verdict="probably fine")
 
 
 def test_the_ledger_covers_every_abstract_number_and_every_table_row():
@@ -190,7 +191,7 @@ def test_committed_real_results_reach_the_claims_on_their_dataset_and_each_gets_
     assert keys == ["accuracy:lanmsff", "accuracy_leakfree:lanmsff"]          # the twin follows its accuracy check
     assert [k.key for k in raf.checks if k.key] == ["accuracy:hafem"]         # RAF-DB's splits share no images
     n_accuracy = sum(k.key.startswith("accuracy:") for c in claims.values() for k in c.checks
-                     if k.key and c.dataset in ld.LEAKY_DATASETS)
+                     if k.key and c.dataset in ds.LEAKY_DATASETS)
     assert sum(k.key.startswith("accuracy_leakfree:") for c in claims.values() for k in c.checks if k.key) == n_accuracy > 0
 
     # two committed folders measure the same key on FER2013: the paper-scale one wins
@@ -219,3 +220,20 @@ def test_committed_real_results_reach_the_claims_on_their_dataset_and_each_gets_
     assert ld.measurement_for({**live_fer, **committed}, "accuracy:lanmsff", "fer2013")["ours"] == 65.0
     assert ld.measurement_for(live_synthfer, "accuracy:lanmsff", "ferplus")["dataset"] == "synthfer"
     assert ld.measurement_for({}, "accuracy:lanmsff", "ferplus") is None
+
+
+def test_claims_gathers_each_papers_file_in_order_and_marks_the_headline_claims():
+    from fernb.papers.hafem_claims import hafem_claims
+    from fernb.papers.lanmsff_claims import lanmsff_claims
+
+    claims = ld.claims()
+    ids = [c.id for c in claims]
+    assert ids == [c.id for c in hafem_claims()] + [c.id for c in lanmsff_claims()]   # HAFEM's first, each in order
+    assert {c.id for c in claims if c.headline} == ld.HEADLINE_CLAIMS                 # every headline id exists
+    assert not any(c.headline for c in hafem_claims() + lanmsff_claims())             # marking is the ledger's job
+    # the leak-free twin is added here, after the claims files: only on FER2013 / FERPlus claims
+    own = {c.id: c for c in hafem_claims()}
+    fer = next(c for c in claims if c.id == "hafem-abstract-fer2013")
+    assert [k.key for k in own["hafem-abstract-fer2013"].checks if k.key] == ["accuracy:hafem"]
+    assert [k.key for k in fer.checks if k.key] == ["accuracy:hafem", "accuracy_leakfree:hafem"]
+    assert ds.LEAKY_DATASETS == ("fer2013", "ferplus")

@@ -31,13 +31,13 @@ from PIL import Image
 from fernb.data.core import SPLITS, FERData
 from fernb.data.explore import image_hashes
 from fernb.evaluate.stats import bootstrap_index, bootstrap_metric, percentile_interval
-from fernb.papers.ledger import LEAKY_DATASETS
+from fernb.papers.datasets import LEAKY_DATASETS
 
 __all__ = ["NEAR_DISTANCE", "HASH_BITS", "LEAKY_DATASETS", "NOT_MEASURED", "perceptual_hashes", "hamming", "nearest_train_distance",
            "leakage_table", "leakage_summary", "accuracy_standard_and_clean"]
 
-# LEAKY_DATASETS (fer2013, ferplus): the datasets whose splits share images and for which NEAR_DISTANCE was
-# measured; the training notebooks report the leak-free subset for these.
+# LEAKY_DATASETS (fer2013, ferplus; a dataset fact, fernb.papers.datasets): the datasets whose splits share
+# images and for which NEAR_DISTANCE was measured; the training notebooks report the leak-free subset for these.
 NOT_MEASURED = ("{name}: no leak-free subset is reported. The perceptual-hash threshold was measured on FER2013's "
                 "48-px photographs (FERPlus holds the same images); on other data it is not calibrated (on SynthFER, "
                 "whose faces are rendered afresh from random draws so that no test face is a copy of a training "

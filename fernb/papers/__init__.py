@@ -1,5 +1,11 @@
 """Every claim the two papers make, as data, and the one helper that sets ours beside them.
 
+Two files per paper: ``<paper>.py`` holds what the paper states, as printed (its tables and
+numbers, as data); ``<paper>_claims.py`` reads those numbers as the claims ledger's claims,
+each with its checks. The ledger's machinery stands beside them.
+
+What the papers state, and what they are read against:
+
 - :mod:`fernb.papers.hafem`: HAFEM's claims (``CLAIMS``), Tables 1–3 (``TABLE1``, ``TABLE2``, ``TABLE3``), its stated
   hardware (``HARDWARE``), recipe (``RECIPE``) and its disputed points (``DISPUTED``);
 - :mod:`fernb.papers.lanmsff`: LANMSFF's claims (``CLAIMS``), Tables II–XII (``TABLES``), recipe (``RECIPE``), the official
@@ -8,10 +14,23 @@
 - :mod:`fernb.papers.published`: what other work reports (``CROSS_DATASET``, ``STATE_OF_THE_ART``)
   and what the publishers describe (``DATASET_FACTS``), with sources;
 - :mod:`fernb.papers.datasets`: FER2013's and FERPlus' class counts per split, counted from the
-  publishers' files (``SPLIT_COUNTS``);
-- :mod:`fernb.papers.checks` and :mod:`fernb.papers.ledger`: the claims ledger — every claim of
-  both papers with its checks (recomputation from the paper's own numbers, plausibility,
-  measurement keys) and their verdicts (notebook 06);
+  publishers' files (``SPLIT_COUNTS``), and which datasets' test splits share images with their
+  training splits (``LEAKY_DATASETS``).
+
+The claims ledger (notebook 06), every claim of both papers with its checks (recomputation
+from the paper's own numbers, plausibility, measurement keys) and their verdicts:
+
+- :mod:`fernb.papers.hafem_claims` / :mod:`fernb.papers.lanmsff_claims`: each paper's claims,
+  one function per table or section of the paper (:func:`~fernb.papers.hafem_claims.hafem_claims`,
+  :func:`~fernb.papers.lanmsff_claims.lanmsff_claims`);
+- :mod:`fernb.papers.claim`: the records (``Claim``, ``Check``) and the small constructors both
+  claims files build them with;
+- :mod:`fernb.papers.checks`: the recomputations a consistency or plausibility check runs;
+- :mod:`fernb.papers.ledger`: the machinery — every claim (``claims``), the headline claims,
+  the measurements' verdicts and the ledger table (``ledger``).
+
+And the helper:
+
 - :func:`versus_paper`: one row per stated item — the paper's value, ours, and the ``gap``
   (numbers), ``same`` (settings) or ``ours / paper`` (rates).
 

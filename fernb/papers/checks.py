@@ -1,6 +1,8 @@
 """Checks a paper's numbers can be given with nothing but the paper: each answers a verdict and its evidence.
 
-The claims ledger (:mod:`fernb.papers.ledger`) runs these on the numbers both papers print.
+The claims ledger runs these on the numbers both papers print (each paper's claims file,
+:mod:`fernb.papers.hafem_claims` and :mod:`fernb.papers.lanmsff_claims`, gathered by
+:mod:`fernb.papers.ledger`).
 Each function returns ``(verdict, evidence)`` with a verdict from :data:`VERDICTS` and a
 sentence that shows the arithmetic, so a reader can redo it by hand. Printed numbers are
 rounded, so every comparison allows the printed precision: a value "matches" a printed

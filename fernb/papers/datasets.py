@@ -17,6 +17,7 @@ present (the folder ``$FERNB_DATA`` names; ``tests/conftest.py`` says where else
 - :data:`FERPLUS_DROPPED` ``[rule][split][reason]``: the images each rule drops, by the
   loader's reason (``images == kept + dropped`` per split);
 - :data:`SOURCES`: how each dataset's numbers were counted;
+- :data:`LEAKY_DATASETS`: the datasets whose test split shares images with its training split;
 - :func:`split_total`: one split's size.
 
 Classes are the canonical names of ``fernb/labels.py`` (``CANONICAL``). Pure data and one
@@ -24,12 +25,18 @@ small function: nothing here imports the rest of :mod:`fernb`.
 """
 from __future__ import annotations
 
-__all__ = ["SPLIT_COUNTS", "FERPLUS_DROPPED", "FERPLUS_RULES", "FER2013_USAGE", "SOURCES", "split_total"]
+__all__ = ["SPLIT_COUNTS", "FERPLUS_DROPPED", "FERPLUS_RULES", "FER2013_USAGE", "SOURCES", "LEAKY_DATASETS",
+           "split_total"]
 
 # fernb's split names -> FER2013's Usage names (the protocol every fernb loader follows)
 FER2013_USAGE: dict[str, str] = {"train": "Training", "val": "PublicTest", "test": "PrivateTest"}
 # FERPlus label rules recorded here, by name (``"images"`` is no rule: every listed image)
 FERPLUS_RULES: tuple[str, ...] = ("majority", "ferplus")
+# Datasets whose test split shares images with its training split (byte-identical and near copies:
+# notebook 00, fernb.evaluate.leakage; FERPlus relabels FER2013's images, so it shares them too). Their
+# test accuracies are reported twice, on the standard split and on its leak-free subset, and the claims
+# ledger measures their accuracy claims both ways (neither paper mentions the leak).
+LEAKY_DATASETS: tuple[str, ...] = ("fer2013", "ferplus")
 
 SPLIT_COUNTS: dict = {
     "fer2013": {

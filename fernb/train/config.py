@@ -10,7 +10,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from fernb.workbook.report import json_safe
+from fernb.jsonio import json_safe
 
 __all__ = ["TrainConfig", "MONITORS"]
 

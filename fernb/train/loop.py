@@ -68,6 +68,7 @@ import torch
 import torch.nn as nn
 
 from fernb.data.core import FERData
+from fernb.jsonio import json_safe, write_json
 from fernb.machine import environment, select_device
 from fernb.metrics import classification_metrics, predictions_frame
 from fernb.models import create_model, save_model
@@ -83,7 +84,6 @@ from fernb.train.losses import build_loss
 from fernb.train.numerics import Numerics, choose_numerics
 from fernb.train.optim import build_optimizers, build_scheduler, schedule_step
 from fernb.train.state import EarlyStopping, atomic_torch_save, rng_state, seed_everything, set_rng_state
-from fernb.workbook.report import json_safe, write_json
 
 __all__ = ["train_run", "prepare", "fit", "finish", "evaluate", "run_identity", "initialise_from", "source_checkpoint",
            "Training"]

@@ -7,54 +7,18 @@
     tables/<name>.csv  every table the notebook shows
     <stage>.ipynb/html the executed notebook and its HTML export (written by the runner)
 
-Writes are atomic (temporary file, then rename) so an interrupted stage never leaves a
-truncated metrics file that DVC would mistake for a result.
+Writes are atomic (temporary file, then rename: :func:`fernb.jsonio.atomic_write`) so an
+interrupted stage never leaves a truncated metrics file that DVC would mistake for a result.
+:func:`~fernb.jsonio.json_safe` and :func:`~fernb.jsonio.write_json` live in :mod:`fernb.jsonio`,
+below every phase, so that the trainer writes its records without reaching into the reports.
 """
 from __future__ import annotations
 
-import json
-import math
 import os
 from pathlib import Path
 
-import numpy as np
-
+from fernb.jsonio import atomic_write, json_safe, write_json
 from fernb.paths import reports_dir
-
-
-def _atomic_write(path: Path, write) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
-
-
-def json_safe(value):
-    """NumPy scalars/arrays to JSON-ready Python; NaN/inf to None (JSON has no NaN)."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return json_safe(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
-def write_json(path: str | os.PathLike, value) -> Path:
-    """Write ``value`` as indented JSON, atomically."""
-    text = json.dumps(json_safe(value), indent=2) + "\n"
-    return _atomic_write(Path(path), lambda tmp: tmp.write_text(text))
 
 
 def dotted_get(tree: dict, key: str):
@@ -82,18 +46,18 @@ class Report:
 
     def figure(self, fig, name: str, dpi: int = 110):
         """Save ``fig`` as ``figures/<name>.png`` and return it (so a cell can display it)."""
-        _atomic_write(self.dir / "figures" / f"{name}.png",
+        atomic_write(self.dir / "figures" / f"{name}.png",
                       lambda tmp: fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png"))
         return fig
 
     def table(self, frame, name: str, index: bool = True):
         """Save a DataFrame as ``tables/<name>.csv`` and return it."""
-        _atomic_write(self.dir / "tables" / f"{name}.csv", lambda tmp: frame.to_csv(tmp, index=index))
+        atomic_write(self.dir / "tables" / f"{name}.csv", lambda tmp: frame.to_csv(tmp, index=index))
         return frame
 
     def plot_data(self, frame, name: str):
         """Save a long-format DataFrame as ``plots/<name>.csv`` for ``dvc plots``."""
-        _atomic_write(self.dir / "plots" / f"{name}.csv", lambda tmp: frame.to_csv(tmp, index=False))
+        atomic_write(self.dir / "plots" / f"{name}.csv", lambda tmp: frame.to_csv(tmp, index=False))
         return frame
 
     def metrics(self, values: dict, headline: list[str] | tuple[str, ...] = (), title: str | None = None,
