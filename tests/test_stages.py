@@ -35,19 +35,23 @@ def test_parameters_are_exactly_the_declared_keys(tmp_path):
 
 
 def test_two_sections_sharing_leaf_names_coexist(tmp_path):
-    """What stages 03, 04 and 06 need: hafem.epochs and lanmsff.epochs side by side."""
-    root = _project(tmp_path, {"hafem": {"epochs": 6, "lr": 1e-3}, "lanmsff": {"epochs": 4, "lr": 1e-3},
-                               "train": {"device": "auto"}}, ["hafem", "lanmsff", "train"])
+    """What stages 03, 04 and 06 need: hafem.epochs and lanmsff.epochs side by side (the project's own
+    sections, which the parameter schema checks whole)."""
+    real = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
+    sections = {name: real[name] for name in ("hafem", "lanmsff", "train")}
+    root = _project(tmp_path, sections, ["hafem", "lanmsff", "train"])
     params = stages.stage_parameters("01_demo", root)
-    assert params == {"hafem": {"epochs": 6, "lr": 1e-3}, "lanmsff": {"epochs": 4, "lr": 1e-3}, "train": {"device": "auto"}}
+    assert params == sections
     changed = stages.stage_parameters("01_demo", root, {"lanmsff.epochs": 2, "device": "cpu"})
-    assert changed["lanmsff"]["epochs"] == 2 and changed["hafem"]["epochs"] == 6
+    assert changed["lanmsff"]["epochs"] == 2 and changed["hafem"]["epochs"] == real["hafem"]["epochs"]
     assert changed["train"]["device"] == "cpu"               # a bare key found in exactly one section
-    assert stages.stage_parameters("01_demo", root)["lanmsff"]["epochs"] == 4   # params.yaml is not changed
+    assert stages.stage_parameters("01_demo", root)["lanmsff"]["epochs"] == real["lanmsff"]["epochs"]   # params.yaml unchanged
     with pytest.raises(stages.StageError, match="several sections.*hafem.epochs"):
         stages.stage_parameters("01_demo", root, {"epochs": 2})
     with pytest.raises(stages.StageError, match="section 'hafem' has no key 'nope'"):
         stages.stage_parameters("01_demo", root, {"hafem.nope": 2})
+    with pytest.raises(stages.StageError, match="lanmsff.epochs = 'two': expected a whole number"):
+        stages.stage_parameters("01_demo", root, {"lanmsff.epochs": "two"})
 
 
 def test_overrides_are_typed_and_checked(tmp_path):
@@ -201,7 +205,7 @@ def test_every_headline_key_of_the_notebooks_has_a_label():
             if isinstance(node, ast.keyword) and node.arg == "headline" and isinstance(node.value, ast.List):
                 for key in (e.value for e in node.value.elts if isinstance(e, ast.Constant)):
                     if key != "dataset" and stage != "06_statistics":
-                        assert key in stages.HEADLINE_LABELS.get(stage, {}), f"{stage}: no index label for {key!r}"
+                        assert key in index_page.HEADLINE_LABELS.get(stage, {}), f"{stage}: no index label for {key!r}"
 
 
 def test_report_metrics_json(tmp_path):

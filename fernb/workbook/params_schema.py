@@ -15,9 +15,10 @@ that each list still equals its registry.
 """
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal, Mapping, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 __all__ = ["Params", "ParamsError", "validate_params", "TRAINABLE", "PREPARABLE", "problems"]
 
@@ -37,8 +38,24 @@ PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegFloat = Annotated[float, Field(ge=0)]
 Probability = Annotated[float, Field(ge=0, le=1)]
 Fraction = Annotated[float, Field(gt=0, lt=1)]
-Seeds = Annotated[list[NonNegInt], Field(min_length=1)]
 Split = Literal["train", "val", "test"]
+
+
+def _distinct(values: list) -> list:
+    if len(set(values)) != len(values):
+        raise ValueError(f"expected distinct seeds, got {values!r}")
+    return values
+
+
+# A list of distinct seeds (fernb/train/recipes.py `_seeds`, fernb/train/ablations.py `validate_ablations`);
+# a recipe section also takes one seed as a bare integer (`_seeds` wraps it).
+Seeds = Annotated[list[NonNegInt], Field(min_length=1), AfterValidator(_distinct)]
+RecipeSeeds = Union[NonNegInt, Seeds]
+# Stages whose runs.json lists trained runs (fernb.runs.write_manifest: 01, 02; 03's ladders; 04's train_on
+# rows): notebook 04 fine-tunes the matrix's rows trained by the stages transfer.finetune.models names.
+RUN_STAGES = ("01_hafem", "02_lanmsff", "03_ablations", "04_cross_dataset")
+# fernb.faces.backends.BACKENDS, fernb.faces.align.FITS
+FACE_BACKENDS = ("auto", "fan", "mtcnn", "opencv")
 
 
 class Section(BaseModel):
@@ -53,22 +70,47 @@ class Data(Section):
     data_root: str | None
 
 
+def _increasing(pair: list) -> list:
+    if not pair[0] < pair[1]:
+        raise ValueError(f"expected [lo, hi] with lo < hi, got {pair!r}")
+    return pair
+
+
 class SynthFER(Section):
-    n_train: PositiveInt
-    n_val: PositiveInt
-    n_test: PositiveInt
-    image_size: Annotated[int, Field(ge=16)]
+    """fernb.data.synthfer.generate's checks: counts >= 0 (a split may be empty; notebook 00 says so),
+    16 <= image_size <= 1024, imbalance a name or {class: weight}, 0 <= lo < hi <= 1."""
+
+    n_train: NonNegInt
+    n_val: NonNegInt
+    n_test: NonNegInt
+    image_size: Annotated[int, Field(ge=16, le=1024)]
     synth_seed: NonNegInt
     contempt: bool
-    imbalance: Literal["fer2013", "balanced"]
+    imbalance: Union[Literal["fer2013", "balanced"], dict[str, NonNegFloat]]
     occlusion_prob: Probability
-    identity_range: Annotated[list[Probability], Field(min_length=2, max_length=2)]
+    identity_range: Annotated[list[Probability], Field(min_length=2, max_length=2), AfterValidator(_increasing)]
+
+
+# fernb.data.shifts.FACTORS: each shift's name and the generate() options it may change (its values are
+# checked there, against the synthfer section, before anything renders).
+SHIFT_OPTIONS = {"identity": ("identity_range",), "pose": ("pose_probs", "poses", "yaw_jitter"),
+                 "lighting": ("lighting",), "occlusion": ("occlusion_prob",), "resolution": ("resolution",),
+                 "prior": ("imbalance",)}
 
 
 class Shifts(Section):
-    n_train: PositiveInt
-    n_val: PositiveInt
-    datasets: dict[str, dict[str, Any]]   # generate() options; fernb.data.shifts checks each name
+    n_train: NonNegInt   # fernb.data.shifts.shift_options: a shift may have no train or val split
+    n_val: NonNegInt
+    datasets: dict[Literal[tuple(SHIFT_OPTIONS)], dict[str, Any]]
+
+    @model_validator(mode="after")
+    def _one_factor_each(self):
+        for name, options in self.datasets.items():
+            allowed = SHIFT_OPTIONS[name]
+            if not options or set(options) - set(allowed):
+                raise ValueError(f"datasets.{name} = {options!r}: a shift sets some of its own factor's options "
+                                 f"{list(allowed)}, at least one")
+        return self
 
 
 class FERPlus(Section):
@@ -79,10 +121,10 @@ class FERPlus(Section):
 
 class Wild(Section):
     wild_classes: Literal[7, 8]
-    val_fraction: Fraction
+    val_fraction: Annotated[float, Field(ge=0, lt=1)]   # fernb/data/folds.py carve_val: [0, 1)
     rafdb_variant: Literal["aligned", "original"]
     affectnet_max_per_class: PositiveInt | None
-    k_folds: Annotated[int, Field(ge=2)]
+    k_folds: Annotated[int, Field(ge=3)]   # fernb/data/folds.py fold_splits: a test, a val and a train fold
     test_fold: NonNegInt
     fold_seed: NonNegInt
     ckplus_peak_frames: PositiveInt
@@ -95,9 +137,9 @@ class Wild(Section):
 
 
 class Faces(Section):
-    face_backend: Literal["auto", "fan", "mtcnn", "opencv"]
-    face_size: Annotated[int, Field(ge=16)]
-    enlarge: Annotated[float, Field(ge=1)]
+    face_backend: Literal[FACE_BACKENDS]
+    face_size: PositiveInt
+    enlarge: PositiveFloat   # fernb/faces/align.py template_points: any positive factor
     align_fit: Literal["eyes", "five"]
     clahe: bool
     clip_limit: PositiveFloat
@@ -115,7 +157,7 @@ class DataPrep(Section):
 
 
 class Train(Section):
-    device: Annotated[str, Field(pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$")]
+    device: Annotated[str, Field(pattern=r"^(auto|cpu|mps(:\d+)?|cuda(:\d+)?)$")]
     amp: Literal["auto", "bf16", "fp16", "off"]
     deterministic: bool
     grad_clip: PositiveFloat | None
@@ -123,6 +165,12 @@ class Train(Section):
     compile: bool
     device_cache_gb: NonNegFloat
     progress: bool
+
+
+def _ordered(pair: list) -> list:
+    if not pair[0] <= pair[1]:
+        raise ValueError(f"expected [low, high] with low <= high, got {pair!r}")
+    return pair
 
 
 class AugmentOptions(Section):
@@ -133,14 +181,14 @@ class AugmentOptions(Section):
     p_crop: Probability = None
     crop_padding: NonNegInt = None
     p_jitter: Probability = None
-    brightness: NonNegFloat = None
-    contrast: NonNegFloat = None
-    saturation: NonNegFloat = None
+    brightness: Probability = None   # factor 1 ± brightness, in [0, 1] (HAFEMAugment.__init__)
+    contrast: Probability = None
+    saturation: Probability = None
     hue: Annotated[float, Field(ge=0, le=0.5)] = None
     p_rotate: Probability = None
-    max_angle: NonNegFloat = None
+    max_angle: Annotated[float, Field(ge=0, le=180)] = None
     p_noise: Probability = None
-    noise_sigma: Annotated[list[NonNegFloat], Field(min_length=2, max_length=2)] = None
+    noise_sigma: Annotated[list[NonNegFloat], Field(min_length=2, max_length=2), AfterValidator(_ordered)] = None
     p_cutout: Probability = None
     cutout_size: NonNegInt = None
     p_mixup: Probability = None
@@ -148,14 +196,14 @@ class AugmentOptions(Section):
 
 
 class Hafem(Section):
-    seeds: Seeds
+    seeds: RecipeSeeds
     backbone: str
-    pretrained: bool | str
-    img_size: Annotated[int, Field(ge=16)]
+    pretrained: bool | str | None   # a weight file; null = false (fernb/models/backbones.py resolve_pretrained)
+    img_size: PositiveInt           # any size the backbone takes (the adapter resizes)
     use_cbam: bool
     cbam_placement: Literal["final", "stages"]
     use_transformer: bool
-    num_layers: PositiveInt
+    num_layers: NonNegInt           # at least 1 with the Transformer (fernb/models/hafem.py HAFEM.__init__)
     d_model: PositiveInt | None
     num_heads: PositiveInt
     d_ff: PositiveInt | None
@@ -169,10 +217,10 @@ class Hafem(Section):
     min_lr: NonNegFloat
     layer_decay: Annotated[float, Field(gt=0, le=1)] | None
     weight_decay: NonNegFloat
-    patience: PositiveInt
+    patience: PositiveInt | None   # null = no early stopping (fernb/train/state.py EarlyStopping)
     loss: Literal["compound", "ce"]
     loss_weights: Annotated[list[NonNegFloat], Field(min_length=3, max_length=3)]
-    dls_eps: Annotated[float, Field(ge=0, lt=1)]
+    dls_eps: Probability   # fernb/train/losses.py distribution_aware_smoothing: [0, 1]
     center_mixed: Literal["dominant", "skip", "weighted"]
     augment: Literal["hafem", "none"]
     augment_options: AugmentOptions
@@ -185,9 +233,22 @@ class Hafem(Section):
             raise ValueError(f"warmup_epochs ({self.warmup_epochs}) must be below epochs ({self.epochs})")
         return self
 
+    @model_validator(mode="after")
+    def _buildable(self):
+        """fernb/models/hafem.py HAFEM.__init__ and fernb/train/losses.py CompoundLoss refuse these."""
+        if self.use_transformer and self.num_layers < 1:
+            raise ValueError(f"num_layers ({self.num_layers}) must be at least 1 with use_transformer")
+        if self.pool == "cls" and not self.use_transformer:
+            raise ValueError("pool cls needs the Transformer (use_transformer: true)")
+        if self.use_transformer and self.d_model is not None and self.d_model % self.num_heads:
+            raise ValueError(f"d_model ({self.d_model}) must be divisible by num_heads ({self.num_heads})")
+        if self.loss == "compound" and not any(self.loss_weights):
+            raise ValueError("loss_weights are all zero: the compound loss would train nothing")
+        return self
+
 
 class Lanmsff(Section):
-    seeds: Seeds
+    seeds: RecipeSeeds
     img_size: Annotated[int, Field(ge=16)]
     use_massatt: bool
     use_pwfs: bool
@@ -198,7 +259,7 @@ class Lanmsff(Section):
     lr: PositiveFloat
     eps: PositiveFloat
     plateau_patience: NonNegInt
-    patience: PositiveInt
+    patience: PositiveInt | None
     offline_x4: bool
     scaling: Literal["range", "image"]
     max_train: PositiveInt | None
@@ -208,12 +269,37 @@ class Lanmsff(Section):
 LADDER_NAMES = ("hafem_components", "hafem_loss", "lanmsff_modules", "table3_baselines")
 
 
+# {ladder: [row, ...]}: one ladder, at least two of its rows (fernb/train/ablations.py select)
+LadderRows = Annotated[dict[Literal[LADDER_NAMES], Annotated[list[str], Field(min_length=2)]],
+                       Field(min_length=1, max_length=1)]
+
+
 class Ablations(Section):
-    ladders: list[Union[Literal[LADDER_NAMES], dict[Literal[LADDER_NAMES], list[str]]]]
+    ladders: list[Union[Literal[LADDER_NAMES], LadderRows]]
     seeds: Seeds
     resnet_backbone: str
-    hafem: dict[str, Any]      # overrides of the hafem section: checked as that section (validate_params)
-    lanmsff: dict[str, Any]
+    hafem: dict[str, Any] | None     # overrides of the hafem section: checked as that section (validate_params);
+    lanmsff: dict[str, Any] | None   # null or {} = the stage's own recipe
+
+
+def _space(space: dict) -> dict:
+    """Each knob's range as fernb/train/search.py ``_knob`` reads it: ``[low, high]``, ``[low, high, log]``,
+    ``[low, high, int]`` or ``{choices: [...]}``."""
+    if not space:
+        raise ValueError("expected a non-empty mapping of knob: range, or null for the recipe's default space")
+    for name, spec in space.items():
+        if isinstance(spec, Mapping):
+            if set(spec) != {"choices"} or not isinstance(spec["choices"], list) or not spec["choices"]:
+                raise ValueError(f"{name} = {spec!r}: expected {{choices: [a, b, ...]}} with at least one value")
+            continue
+        number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)  # noqa: E731
+        if not isinstance(spec, list) or len(spec) not in (2, 3) or not (number(spec[0]) and number(spec[1])) \
+                or (len(spec) == 3 and spec[2] not in ("log", "int")):
+            raise ValueError(f"{name} = {spec!r}: expected [low, high], [low, high, log], [low, high, int] or "
+                             "{choices: [...]}")
+        if not spec[0] < spec[1] or (spec[2:] == ["log"] and spec[0] <= 0):
+            raise ValueError(f"{name} = {spec!r}: expected low < high (and low > 0 on a log scale)")
+    return space
 
 
 class Search(Section):
@@ -227,11 +313,11 @@ class Search(Section):
     scale: dict[str, Any] | None   # overrides of the recipe's section: checked as that section
     cv_folds: Annotated[int, Field(ge=2)] | None
     seed: NonNegInt
-    space: dict[str, Any] | None
+    space: Annotated[dict[str, Any], AfterValidator(_space)] | None   # knob names: checked in validate_params
 
 
 class Finetune(Section):
-    models: list[Literal["01_hafem", "02_lanmsff"]]
+    models: list[Literal[RUN_STAGES]]
     target: str
     epochs: list[PositiveInt]
     overrides: dict[str, Any]
@@ -242,8 +328,8 @@ class Transfer(Section):
     ablation_variants: list[str]
     train_on: list[Literal[TRAINABLE]]
     label_rule: Literal["drop", "error"]
-    n_boot: PositiveInt
-    finetune: Finetune
+    n_boot: Annotated[int, Field(ge=100)]   # fernb/evaluate/transfer.py check_transfer
+    finetune: Finetune | None               # null: no fine-tuning (notebook 04 reads it as {})
 
 
 class Explain(Section):
@@ -269,16 +355,32 @@ class Statistics(Section):
     families: list[Literal["hafem", "lanmsff"]]
 
 
+# fernb.realtime.bench: MODELS (fps.models), SWEEPS (fps.sweep), FLAGS (a variant's +-joined flags)
+FPS_MODELS = ("lanmsff", "hafem_cpu", "hafem_paper", "resnet50", "efficientnet_b4", "vit_base_16", "swin_tiny")
+FPS_SWEEPS = ("cpu", "gpu")
+FPS_FLAGS = ("eager", "channels_last", "bf16", "fp16", "compile", "cudagraphs", "onnxruntime")
+
+
+def _variant(spec: str) -> str:
+    """fernb/realtime/bench.py parse_variant's checks that do not depend on the device."""
+    flags = [f.strip() for f in spec.split("+") if f.strip()]
+    if not flags or set(flags) - set(FPS_FLAGS) or len(set(flags)) != len(flags) \
+            or (len(flags) > 1 and {"eager", "onnxruntime"} & set(flags)) or {"bf16", "fp16"} <= set(flags):
+        raise ValueError(f"variant {spec!r}: expected eager, onnxruntime, or distinct flags of "
+                         f"{list(FPS_FLAGS[1:6])} joined by + (not both bf16 and fp16)")
+    return spec
+
+
 class FPS(Section):
-    sweep: Literal["cpu", "gpu"]
-    device: Annotated[str, Field(pattern=r"^(auto|cpu|cuda(:\d+)?)$")]
-    models: list[str]
-    variants: list[str] | None
+    sweep: Literal[FPS_SWEEPS]
+    device: Annotated[str, Field(pattern=r"^(auto|cpu|mps(:\d+)?|cuda(:\d+)?)$")]   # fernb.machine.select_device
+    models: list[Literal[FPS_MODELS]]
+    variants: list[Annotated[str, AfterValidator(_variant)]] | None
     batch_sizes: list[PositiveInt] | None
     threads: PositiveInt | None
     max_seconds: PositiveFloat | None
     e2e_frames: NonNegInt
-    e2e_backends: list[Literal["opencv", "mtcnn", "fan"]]
+    e2e_backends: list[Literal[FACE_BACKENDS]]
     demo_frames: NonNegInt
 
 
@@ -405,11 +507,14 @@ def _union_member(part) -> bool:
                                       or "[" in part or part.startswith(("constrained-", "function-")))
 
 
-def _overridden(line: str, changes: Mapping) -> bool:
+def _overridden(line: str, changes: Mapping, recipe_lines: list[str], recipe: str) -> bool:
     """Whether a problem of an override section (``ablations.hafem.epochs = ...``) is about one of
-    its own keys, or about the section as a whole (a check across keys)."""
+    its own keys, or about the section as a whole (a check across keys) that the recipe section
+    itself (``recipe_lines``, already reported) does not have."""
     path = line.split(":", 1)[0].split(" ", 1)[0].split(".")
-    return len(path) < 3 or path[2] in changes
+    if len(path) >= 3:
+        return path[2] in changes
+    return f"{recipe}: {line.split(': ', 1)[-1]}" not in recipe_lines
 
 
 def validate_params(params: Mapping[str, Any], source: str = "params.yaml") -> None:
@@ -424,22 +529,41 @@ def validate_params(params: Mapping[str, Any], source: str = "params.yaml") -> N
         Params.model_validate(params)
     except ValidationError as err:
         lines += problems(err, params)
+    ablations, search = (params.get(name) if isinstance(params.get(name), Mapping) else {}
+                         for name in ("ablations", "search"))
     for recipe, model in RECIPE_SECTIONS.items():
         base = params.get(recipe)
         if not isinstance(base, Mapping):
             continue
-        overrides = [(("ablations", recipe), (params.get("ablations") or {}).get(recipe))]
-        search = params.get("search") or {}
-        if isinstance(search, Mapping) and search.get("recipe") == recipe:
+        overrides = [(("ablations", recipe), ablations.get(recipe))]
+        if search.get("recipe") == recipe:
             overrides.append((("search", "scale"), search.get("scale")))
+            lines += _unknown_knobs(search.get("space"), base, recipe)
         for where, changes in overrides:
             if not isinstance(changes, Mapping) or not changes:
                 continue
+            if where[0] == "ablations" and "seeds" in changes:   # fernb/train/ablations.py _check_keys
+                lines.append(f"ablations.{recipe}.seeds = {changes['seeds']!r}: every variant runs ablations.seeds; "
+                             "an ablation scale cannot set them")
             merged = {**base, **changes}
             try:
                 model.model_validate(merged)
             except ValidationError as err:
                 # a problem of the recipe's own keys is the recipe section's, reported above
-                lines += [line for line in problems(err, merged, where) if _overridden(line, changes)]
+                lines += [line for line in problems(err, merged, where) if _overridden(line, changes, lines, recipe)]
     if lines:
         raise ParamsError("\n".join(f"{source}: {line}" for line in dict.fromkeys(lines)))
+
+
+# HAFEM's λ weights, searchable as entries of loss_weights (fernb/train/search.py LAMBDAS)
+LAMBDA_KNOBS = ("lambda_ce", "lambda_centre", "lambda_dls")
+
+
+def _unknown_knobs(space: Any, section: Mapping, recipe: str) -> list[str]:
+    """``search.space`` knobs that are no key of the searched recipe's section (fernb/train/search.py
+    ``parse_space``: its keys but ``seeds``, and the λ weights where it has ``loss_weights``)."""
+    if not isinstance(space, Mapping):
+        return []
+    allowed = {k for k in section if k != "seeds"} | (set(LAMBDA_KNOBS) if "loss_weights" in section else set())
+    return [f"search.space.{name}: not a knob of the {recipe} recipe; expected one of {sorted(allowed)}"
+            for name in space if name not in allowed]
