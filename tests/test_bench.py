@@ -1,9 +1,9 @@
-"""The real-time harness (fernb.realtime.bench), ONNX export (fernb.realtime.export) and the environment record."""
+"""The real-time harness (fernb.realtime.bench), ONNX export (fernb.realtime.export) and the environment record.
+Notebook 07's tables and sentences over its results: tests/test_fps_report.py."""
 from __future__ import annotations
 
 import json
 import re
-from types import SimpleNamespace
 import time
 
 import numpy as np
@@ -16,9 +16,6 @@ from fernb.realtime import bench
 from fernb.realtime.export import ONNX_BOUND, check_onnx, export_onnx, onnx_metadata, onnx_session
 from fernb.machine import environment
 from fernb.models import create_model
-from fernb.models.baselines import BASELINE_MODELS
-from fernb.papers.hafem import CLAIMS as hafem_claims, HARDWARE as hafem_hardware, TABLE3
-from fernb.papers.lanmsff import CLAIMS as lanmsff_targets, density_claims, information_density
 
 SLEEP_S = 0.02
 
@@ -151,85 +148,16 @@ def test_benchmark_round_trips_through_json(tmp_path):
     assert again.settings["iters"] == 3
 
 
-# ------------------------------------------------------------------------------- tables
-def _fake_benchmark(fps: dict[str, float], environment: dict | None = None) -> bench.Benchmark:
-    rows, cards = [], []
-    for model, value in fps.items():
-        label = bench.MODELS[model].label
-        rows += [dict(model=model, label=label, variant="eager", batch=1, status="ok", median_ms=1e3 / value),
-                 dict(model=model, label=label, variant="bf16", batch=1, status="ok", median_ms=2e3 / value),
-                 dict(model=model, label=label, variant="compile", batch=1, status="failed: no compiler")]
-        cards.append(dict(model=model, label=label, trainable=1_000_000, keras_total=2_000_000, gflops=1.0, gmacs=0.5,
-                          table3=bench.MODELS[model].table3))
-    return bench.Benchmark(pd.DataFrame(rows), pd.DataFrame(cards), environment or {"cpu": "test CPU", "threads": 2}, {})
-
-
+# ---------------------------------------------------------------------------- results
 def test_best_takes_the_fastest_ok_variant_at_that_batch():
-    result = _fake_benchmark({"lanmsff": 100.0})
-    label = bench.MODELS["lanmsff"].label
-    result.latency = pd.concat([result.latency, pd.DataFrame([
-        dict(model="lanmsff", label=label, variant="fp16", batch=1, status="failed: wrong", median_ms=0.1),
-        dict(model="lanmsff", label=label, variant="channels_last", batch=8, status="ok", median_ms=0.2)])],
-        ignore_index=True)
+    point = dict(model="lanmsff", label="LANMSFF", batch=1, status="ok")
+    result = bench.Benchmark(pd.DataFrame([
+        dict(point, variant="eager", median_ms=10.0), dict(point, variant="bf16", median_ms=20.0),
+        dict(point, variant="compile", status="failed: no compiler"),
+        dict(point, variant="fp16", status="failed: wrong", median_ms=0.1),
+        dict(point, variant="channels_last", batch=8, median_ms=0.2)]), pd.DataFrame(), {}, {})
     assert result.best(1).at["lanmsff", "variant"] == "eager"         # not the failed row, not batch 8
     assert result.best(8).at["lanmsff", "variant"] == "channels_last"
-
-
-def test_tables_against_hand_computed_values():
-    result = _fake_benchmark({"resnet50": 90.0, "lanmsff": 4000.0, "hafem_paper": 100.0})
-    paper = bench.fps_versus_paper(result).set_index("model")
-    resnet = bench.MODELS["resnet50"].label
-    assert paper.at[resnet, "paper FPS"] == TABLE3["ResNet-50"]["fps"]
-    assert paper.at[resnet, "our FPS (batch 1)"] == pytest.approx(90.0)
-    assert paper.at[resnet, "ours / paper"] == pytest.approx(90.0 / TABLE3["ResNet-50"]["fps"])
-    assert paper.at[resnet, "paper hardware"] == hafem_hardware == hafem_claims["fps"]["hardware"]
-    assert bench.MODELS["lanmsff"].label not in paper.index          # not in HAFEM's Table 3
-    trained = {"lanmsff": {"accuracy": 50.0, "dataset": "synthfer"}}
-    table = bench.models_table(result, trained)
-    assert table.at["lanmsff", "best variant (batch 1)"] == "eager"   # the failed variant is never "best"
-    assert table.at["lanmsff", "information density"] == pytest.approx(50.0 / 2.0)   # % over Keras-style millions
-    # the paper's accuracies over its Keras count give the densities it prints (truncated to an integer)
-    for name, claimed in density_claims().items():
-        accuracy = lanmsff_targets[name]["accuracy"]
-        assert int(information_density(accuracy, lanmsff_targets["params"]["keras_total"])) == claimed
-    assert density_claims() == {k: v["ID"] for k, v in lanmsff_targets.items() if isinstance(v, dict) and "ID" in v}
-    assert np.isnan(table.at["resnet50", "information density"])
-    checks = bench.target_check(result).set_index("model")
-    assert bool(checks.at[bench.MODELS["lanmsff"].label, "met"]) is True         # 4000 >= 3000
-    assert bool(checks.at[bench.MODELS["hafem_paper"].label, "met"]) is False    # 100 < 520
-    points = bench.accuracy_points(table, result.environment)
-    assert set(points.loc[points["accuracy"].notna() & points["panel"].str.startswith("ours"), "label"]) == {
-        bench.MODELS["lanmsff"].label}
-    paper_rows = points[points["panel"].str.startswith("HAFEM")]
-    assert len(paper_rows) == sum(1 for row in TABLE3 if BASELINE_MODELS[row])
-
-
-def _finished_run(root, stage, model, seed, accuracy, kwargs):
-    """A run folder as the trainer leaves it (result.json only: what trained_models reads)."""
-    from fernb.runs import RESULT, run_dir
-
-    folder = run_dir(stage, model, seed, root)
-    folder.mkdir(parents=True)
-    (folder / RESULT).write_text(json.dumps({"model": model, "model_kwargs": kwargs, "dataset": "synthfer", "seed": seed,
-                                             "classes": ["a", "b"], "test": {"accuracy": accuracy}}))
-    return SimpleNamespace(dir=folder, info=json.loads((folder / RESULT).read_text()))
-
-
-def test_trained_models_read_the_finished_runs(tmp_path):
-    from fernb.runs import write_manifest
-
-    kwargs = {"img_size": 48, "pretrained": False}
-    runs = [_finished_run(tmp_path, "02_lanmsff", "lanmsff", s, acc, kwargs) for s, acc in ((0, 0.40), (1, 0.44))]
-    _finished_run(tmp_path, "02_lanmsff", "lanmsff", 7, 0.99, kwargs)   # on disk, but not what the stage trained
-    write_manifest("02_lanmsff", runs, tmp_path)
-    found = bench.trained_models(tmp_path)
-    assert list(found) == ["lanmsff_trained"]                     # 01 trained nothing here: left out
-    entry = found["lanmsff_trained"]
-    assert entry["spec"].name == "lanmsff" and entry["spec"].kwargs == {"img_size": 48}
-    assert entry["accuracy"] == pytest.approx(42.0) and entry["seeds"] == [0, 1]
-    assert entry["accuracy_std"] == pytest.approx(100 * np.std([0.40, 0.44], ddof=1))
-    assert "48 px" in entry["spec"].label and entry["dataset"] == "synthfer"
-    assert entry["checkpoint"] == runs[0].dir / "model.pt"
 
 
 def test_sweep_settings_presets_and_overrides():
@@ -257,22 +185,6 @@ def test_end_to_end_times_every_stage():
     scored = table[table["faces"] > 0]
     assert (scored["model"] > 0).all()
     assert (table.loc[table["faces"] == 0, "model"] < 0.5).all()   # no face: the network is not called
-    summary = bench.e2e_summary({"opencv": table})
-    assert summary[[f"{s} %" for s in bench.E2E_STAGES]].sum(axis=1).iloc[0] == pytest.approx(100.0)
-    assert summary.at["opencv", "faces found %"] == pytest.approx(100 * (table["faces"] > 0).mean())
-    assert summary.at["opencv", "fps"] == pytest.approx(1e3 / table[list(bench.E2E_STAGES)].mean().sum())
-    stage_ms = bench.e2e_stage_ms(summary)
-    assert list(stage_ms.columns) == list(bench.E2E_STAGES)
-    assert stage_ms.loc["opencv"].to_numpy() == pytest.approx(table[list(bench.E2E_STAGES)].mean().to_numpy())
-
-
-def test_e2e_findings_name_the_slowest_pipeline_and_its_largest_stage():
-    ms = {"fast": dict(decode=1, detect=8, landmarks=0, align=0, clahe=0, preprocess=0, model=1),
-          "slow": dict(decode=1, detect=8, landmarks=0, align=0, clahe=0, preprocess=0, model=31)}
-    tables = {name: pd.DataFrame([row, row]).assign(faces=1) for name, row in ms.items()}
-    text = bench.e2e_findings(bench.e2e_summary(tables))
-    # fast: 10 ms a frame = 100 FPS; slow: 40 ms = 25 FPS, 31/40 of it in the model
-    assert "**100.0 frames/s**" in text and "slowest 25.0 (slow)" in text and "**model** takes 78 %" in text
 
 
 # ------------------------------------------------------------------------------- ONNX
@@ -356,76 +268,12 @@ def test_git_commit_marks_changed_code_only(tmp_path):
     assert git_commit(tmp_path / "nowhere") is None
 
 
-def test_paper_findings_order_and_what_a_cpu_beats():
-    result = _fake_benchmark({"resnet50": 90.0, "swin_tiny": 10.0, "hafem_paper": 30.0})
-    paper = bench.fps_versus_paper(result)
-    found = bench.paper_findings(paper, {"cpu": "test CPU"})
-    labels = {k: bench.MODELS[k].label for k in ("resnet50", "swin_tiny", "hafem_paper")}
-    claimed = sorted(labels, key=lambda k: -TABLE3[bench.MODELS[k].table3]["fps"])
-    assert found["claimed_order"] == [labels[k] for k in claimed]
-    assert found["measured_order"] == [labels["resnet50"], labels["hafem_paper"], labels["swin_tiny"]]
-    # 90 > ResNet-50's claimed FPS: a CPU beating a GPU claim is the finding; 10 and 30 are below theirs
-    assert found["faster_than_claim"]["model"].tolist() == [labels["resnet50"]]
-    on_gpu = bench.paper_findings(paper, {"gpu": "some GPU"})
-    assert on_gpu["faster_than_claim"].empty                  # on a GPU, beating the claim proves nothing
-    # the same in words: both rankings, HAFEM's FPS against its claim, the finding for one model
-    ranking, finding = found["text"]
-    assert " > ".join(found["measured_order"]) in ranking and "**30.0 frames/s**" in ranking
-    assert f"{hafem_claims['fps']['value']} on an {hafem_hardware}" in ranking
-    ratio = 90.0 / TABLE3["ResNet-50"]["fps"]
-    assert f"{labels['resnet50']} ({ratio:.2f}×) already runs faster" in finding
-    assert len(on_gpu["text"]) == 1                           # no CPU claim on a GPU
-    slow = bench.paper_findings(bench.fps_versus_paper(_fake_benchmark({"swin_tiny": 10.0})), {"cpu": "c"})
-    assert slow["faster_than_claim"].empty and "no model on this CPU reaches" in slow["text"][1]
-    assert "HAFEM in the paper's configuration" not in slow["text"][0]     # not measured: not claimed
-
-
-def test_onnx_table_and_fps_metrics():
-    result = _fake_benchmark({"lanmsff": 100.0})
-    lat = result.latency
-    onnx_row = dict(model="lanmsff", label=bench.MODELS["lanmsff"].label, variant="onnxruntime", batch=1, status="ok",
-                    median_ms=2.5, export_s=1.0, onnx_mb=1.6, onnx_max_abs_diff=3e-5, provider="CPUExecutionProvider")
-    result.latency = pd.concat([lat, pd.DataFrame([onnx_row])], ignore_index=True)
-    onnx = bench.onnx_table(result)
-    assert onnx.loc[0, "within bound"] and onnx.loc[0, "ORT speed-up"] == pytest.approx(10.0 / 2.5)
-    assert bench.onnx_findings(onnx).startswith(f"Every exported model agrees with PyTorch within {ONNX_BOUND:g}")
-    assert f"×{10.0 / 2.5:.2f}" in bench.onnx_findings(onnx)
-    result.latency.loc[result.latency["variant"] == "onnxruntime", "onnx_max_abs_diff"] = 2 * ONNX_BOUND
-    assert not bench.onnx_table(result).loc[0, "within bound"]
-    bad = bench.onnx_findings(bench.onnx_table(result))
-    assert bad.startswith("Not every") and f"out of bound or failed: {bench.MODELS['lanmsff'].label}" in bad
-    result.latency.loc[result.latency["variant"] == "onnxruntime", "onnx_max_abs_diff"] = 3e-5
-    table = bench.models_table(result, {"lanmsff": {"accuracy": 40.0, "dataset": "synthfer"}})
-    e2e = pd.DataFrame({"fps": [20.0]}, index=["opencv · x"])
-    metrics, headline = bench.fps_metrics(result, table, onnx, e2e, 25.0, bench.target_check(result), "cpu")
-    assert metrics["batch1_fps"] == {"lanmsff": pytest.approx(400.0)} and metrics["batch1_best_variant"] == {
-        "lanmsff": "onnxruntime"}
-    assert metrics["eager_batch1_fps"] == {"lanmsff": pytest.approx(100.0)}
-    assert metrics["information_density"] == {"lanmsff": pytest.approx(20.0)}
-    assert metrics["end_to_end_fps"] == {"opencv · x": 20.0} and metrics["predict_fps"] == 25.0
-    assert metrics["onnx_max_abs_diff"] == {bench.MODELS["lanmsff"].label: pytest.approx(3e-5)}
-    assert [t["model"] for t in metrics["gpu_targets"]] == [bench.MODELS["lanmsff"].label]
-    assert headline == ["environment.device", "batch1_fps.lanmsff", "predict_fps"]
-
-
 def test_run_end_to_end_skips_fan_with_its_reason(monkeypatch):
     monkeypatch.setattr("fernb.faces.fan_status", lambda: {"ready": False, "reason": "no weights here"})
     spec = bench.BenchModel("lanmsff", dict(img_size=32), "tiny LANMSFF")
     tables, skipped = bench.run_end_to_end({"tiny": spec}, ["opencv", "fan"], bench.encoded_frames(2), warmup=0)
     assert list(tables) == ["opencv · tiny LANMSFF"] and len(tables["opencv · tiny LANMSFF"]) == 2
     assert skipped == {"fan": "no weights here"}
-
-
-def test_miss_profiles_profile_only_the_misses():
-    result = _fake_benchmark({"lanmsff": 10.0})               # 10 FPS: far below LANMSFF's target
-    models = {"lanmsff": bench.BenchModel("lanmsff", dict(img_size=32), bench.MODELS["lanmsff"].label)}
-    profiles = bench.miss_profiles(result, models, "cpu")
-    assert list(profiles) == ["lanmsff"]
-    profile = profiles["lanmsff"]
-    assert any("conv" in op for op in profile["operator"]) and (profile["share %"] > 0).all()
-    assert profile["share %"].sum() <= 100.0 + 1e-9
-    met = _fake_benchmark({"lanmsff": 10 * bench.GPU_TARGETS["lanmsff"]})
-    assert bench.miss_profiles(met, models, "cpu") == {}
 
 
 def test_op_profile_writes_nothing_to_stderr():

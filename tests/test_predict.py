@@ -1,4 +1,5 @@
-"""fernb predict: checkpoints to per-face rows, CSV/JSON Lines, annotations, interruptions, bad input."""
+"""fernb predict: checkpoints to per-face rows, CSV/JSON Lines, annotations, interruptions, bad input
+(fernb.realtime.predict, with fernb.realtime.media reading and fernb.realtime.annotate writing)."""
 from __future__ import annotations
 
 import json
@@ -18,7 +19,8 @@ from fernb.data.synthphotos import synthetic_photo
 from fernb.faces.video import write_video
 from fernb.labels import SEVEN
 from fernb.models import create_model, save_model
-from fernb.realtime.predict import Predictor, open_sources, predict_sources, training_inputs
+from fernb.realtime.media import open_sources
+from fernb.realtime.predict import Predictor, predict_sources, training_inputs
 from fernb.runs import find_checkpoint
 
 CLASSES = list(reversed(SEVEN))        # not the defaults: a test can tell they were read
@@ -26,7 +28,7 @@ PROBS = [f"prob_{c}" for c in CLASSES]
 FPS = 5.0
 FRONTAL = (0, 1, 3, 4, 5, 6)           # synthetic_photo(0, i, face=150, upright, frontal): the Haar cascade finds these
 BLANK_AT = 3                           # the video's frame without a face
-OK_COLOUR = (60, 200, 60)              # BGR of an ok face's box in fernb.realtime.predict.draw
+OK_COLOUR = (60, 200, 60)              # BGR of an ok face's box in fernb.realtime.annotate.draw
 
 
 def photo(i: int, face: int = 150) -> np.ndarray:
@@ -169,7 +171,7 @@ def test_an_interruption_midway_keeps_the_frames_done(predictor, checkpoint, vid
                 raise error(f"stopped at frame {k}")
             yield frame
 
-    monkeypatch.setattr(fernb.realtime.predict, "read_frames", stopping)
+    monkeypatch.setattr(fernb.realtime.predict, "read_frames", stopping)   # the name predict_sources calls
     # one batch for the whole video: the k frames read are scored only because of the interruption
     unbatched = Predictor(predictor.model, predictor.inputs, predictor.pipeline, batch_size=64)
     # .mp4: unreadable unless the writer is released (its index is written last)
@@ -343,7 +345,9 @@ def test_rejected_faces_get_no_probabilities_and_shift_none_onto_others(predicto
     faces go to the right faces (frame 1: rejected, ok; frame 2: ok, rejected, ok)."""
     from fernb.faces.backends import Face
     from fernb.faces.pipeline import FaceResult
-    from fernb.realtime.predict import Frame, PredictionRun, MediaSource, _Pending, _RowWriter
+    from fernb.realtime.annotate import RowWriter
+    from fernb.realtime.media import Frame, MediaSource
+    from fernb.realtime.predict import PredictionRun, _Pending
 
     crop = np.zeros((48, 48), np.uint8)
     ok, bad = FaceResult("ok", crop, alignment="box"), FaceResult("bad_fit", detail="implausible")
@@ -351,7 +355,7 @@ def test_rejected_faces_get_no_probabilities_and_shift_none_onto_others(predicto
     frames = [(Frame(source, 0, None, np.zeros((9, 9, 3), np.uint8)), [bad, ok]),
               (Frame(source, 1, None, np.zeros((9, 9, 3), np.uint8)), [ok, bad, ok])]
     run = PredictionRun()
-    pending = _Pending(predictor, _RowWriter(["x"], None, None), None, run, keep_rows=True)
+    pending = _Pending(predictor, RowWriter(["x"], None, None), None, run, keep_rows=True)
     for frame, results in frames:
         faces = [(Face(box=np.array([i, i, 5.0, 5.0])), r) for i, r in enumerate(results)]
         pending.add(frame, faces, [r.image for r in results if r.ok])

@@ -27,6 +27,11 @@ alone). Every variant's logits are compared with eager float32 on the same batch
 
 A variant that cannot run here (no C++ compiler for ``compile``, CUDA graphs on a CPU, an
 out-of-memory batch) becomes a row whose ``status`` says why; the sweep goes on.
+
+Besides the model-only sweep: :func:`op_profile` (where one forward pass spends its time) and
+:func:`end_to_end` (every stage from an encoded frame to emotions, :data:`E2E_STAGES`). This
+module measures and returns numbers; what notebook 07 makes of them (tables beside the papers,
+targets, sentences, ``metrics.json``) is :mod:`fernb.realtime.fps_report`.
 """
 from __future__ import annotations
 
@@ -56,21 +61,14 @@ from fernb.faces.pipeline import decode_rgb
 from fernb.labels import class_names
 from fernb.machine import environment, select_device
 from fernb.models import create_model, model_card
-from fernb.models.baselines import BASELINE_MODELS
-from fernb.papers import hafem as hafem_paper, versus_paper
-from fernb.papers.lanmsff import information_density
 from fernb.progress import progress_bar
-from fernb.realtime.export import ONNX_BOUND, check_onnx, export_onnx, onnx_session
+from fernb.realtime.export import check_onnx, export_onnx, onnx_session
 from fernb.realtime.predict import Predictor, TrainingInputs
-from fernb.runs import stage_runs
 from fernb.workbook.report import write_json
 
-__all__ = ["MODELS", "SWEEPS", "Variant", "parse_variant", "measure", "latency_stats", "run_benchmark",
-           "Benchmark", "BenchModel", "build_model", "sweep_settings", "fps_versus_paper", "trained_models",
-           "models_table", "accuracy_points", "onnx_table", "E2E_STAGES", "encoded_frames", "bench_predictor",
-           "end_to_end", "e2e_summary", "GPU_TARGETS", "GPU_TARGETS_HARDWARE", "target_check", "op_profile", "paper_findings",
-           "run_end_to_end", "miss_profiles", "fps_metrics", "onnx_findings", "e2e_findings", "e2e_stage_ms",
-           "E2E_MODELS"]
+__all__ = ["MODELS", "SWEEPS", "BenchModel", "sweep_settings", "Variant", "parse_variant", "measure", "latency_stats",
+           "build_model", "Benchmark", "run_benchmark", "op_profile", "E2E_STAGES", "encoded_frames", "bench_predictor",
+           "end_to_end", "run_end_to_end"]
 
 
 @dataclass(frozen=True)
@@ -455,164 +453,41 @@ def _restore(model: nn.Module, variant: Variant) -> None:
         torch.cuda.empty_cache()
 
 
-def fps_versus_paper(bench: Benchmark) -> pd.DataFrame:
-    """HAFEM's Table 3 FPS (on the paper's :data:`fernb.papers.hafem.HARDWARE`) beside ours: our
-    best batch-1 variant per measured model that has a Table 3 row (:func:`fernb.papers.versus_paper`);
-    one row per model, its label in the ``model`` column."""
-    best = bench.best(1)
-    where = bench.environment.get("gpu") or bench.environment.get("cpu", "")
-    cards = [card for _, card in bench.models.iterrows() if card["table3"] and card["table3"] in hafem_paper.TABLE3]
-    measured = [card for card in cards if card["model"] in best.index]
-    table = versus_paper(
-        {card["label"]: hafem_paper.TABLE3[card["table3"]]["fps"] for card in cards},
-        {card["label"]: 1e3 / best.at[card["model"], "median_ms"] for card in measured},
-        key="model", compare="ratio", columns=("paper FPS", "our FPS (batch 1)"),
-        extra={"paper hardware": {card["label"]: hafem_paper.HARDWARE for card in cards},
-               "our variant": {card["label"]: best.at[card["model"], "variant"] for card in measured},
-               "our hardware": {card["label"]: where for card in cards}})
-    return table.reset_index()[["model", "paper FPS", "paper hardware", "our FPS (batch 1)", "our variant",
-                                "our hardware", "ours / paper"]]
+# ------------------------------------------------------------------------------ profile
+def op_profile(model: nn.Module, variant: str = "eager", device: str | torch.device = "cpu", batch: int = 1,
+               iters: int = 5, top: int = 12) -> pd.DataFrame:
+    """Where one forward pass spends its time: PyTorch's profiler over ``iters`` calls after a
+    warm-up, the ``top`` operators by self time (CPU, and CUDA on a GPU), per call."""
+    from torch.profiler import ProfilerActivity, profile   # deferred: the profiler is heavy and only profiles use it
 
-
-# -------------------------------------------------------------------- tables for notebook 07
-TRAINED_STAGES = {"hafem_trained": ("01_hafem", "hafem"), "lanmsff_trained": ("02_lanmsff", "lanmsff")}
-
-
-def trained_models(root: str | os.PathLike | None = None) -> dict[str, dict]:
-    """The models notebooks 01/02 trained, as their finished runs describe them (:func:`fernb.runs.stage_runs`).
-
-    Key (``hafem_trained``, ``lanmsff_trained``) → ``spec`` (a :class:`BenchModel` of the
-    trained configuration), ``accuracy`` (test accuracy in %, mean over seeds), ``accuracy_std``
-    (sample std; None for one seed), ``seeds``, ``dataset``, ``checkpoint`` (the lowest seed's
-    ``model.pt``). A stage that has not trained here is left out.
-    """
-    out = {}
-    for key, (stage, name) in TRAINED_STAGES.items():
-        try:
-            found = stage_runs(stage, root)
-        except FileNotFoundError:
-            continue
-        if not found:
-            continue
-        first = found[0]
-        kwargs = {k: v for k, v in first.model_kwargs.items() if k != "pretrained"}
-        accuracies = np.array([r.info()["test"]["accuracy"] for r in found], dtype=float)
-        size = kwargs.get("img_size")
-        label = f"{name.upper()} as trained in {stage[:2]} ({size} px, {first.dataset})"
-        out[key] = dict(spec=BenchModel(name, kwargs, label), accuracy=100 * float(accuracies.mean()),
-                        accuracy_std=100 * float(accuracies.std(ddof=1)) if len(accuracies) > 1 else None,
-                        seeds=[r.seed for r in found], dataset=first.dataset, checkpoint=first.checkpoint)
-    return out
-
-
-def models_table(bench: Benchmark, trained: Mapping[str, dict] | None = None) -> pd.DataFrame:
-    """One row per model: parameters, FLOPs, its fastest batch-1 variant and FPS, and for the
-    trained models their test accuracy and LANMSFF's *information density* (accuracy in % ÷
-    parameters in millions, with the Keras-style count the LANMSFF paper's 358K uses)."""
-    trained = trained or {}
-    best = bench.best(1)
-    table = bench.models.set_index("model")[["label", "trainable", "keras_total", "gflops", "gmacs"]].copy()
-    table["best variant (batch 1)"] = [best.at[m, "variant"] if m in best.index else None for m in table.index]
-    table["fps (batch 1)"] = [1e3 / best.at[m, "median_ms"] if m in best.index else np.nan for m in table.index]
-    eager = bench.latency[(bench.latency["variant"] == "eager") & (bench.latency["batch"] == 1)
-                          & (bench.latency["status"] == "ok")].set_index("model")
-    table["eager fps (batch 1)"] = [1e3 / eager.at[m, "median_ms"] if m in eager.index else np.nan for m in table.index]
-    table["test accuracy %"] = [trained[m]["accuracy"] if m in trained else np.nan for m in table.index]
-    table["dataset"] = [trained[m]["dataset"] if m in trained else None for m in table.index]
-    table["information density"] = information_density(table["test accuracy %"], table["keras_total"])
-    return table
-
-
-def paper_findings(paper: pd.DataFrame, environment: dict) -> dict:
-    """What :func:`fps_versus_paper`'s table says: ``claimed_order`` and ``measured_order``
-    (model labels, fastest first, by the paper's FPS and by ours) and ``faster_than_claim``:
-    the rows where a run **on a CPU** (no ``gpu`` in ``environment``) already beats the FPS the
-    paper gives for its GPU — which model-only GPU timings of those architectures could not do."""
-    claimed = paper.sort_values("paper FPS", ascending=False)["model"].tolist()
-    measured = paper.dropna(subset=["our FPS (batch 1)"]).sort_values("our FPS (batch 1)", ascending=False)
-    beaten = paper.iloc[0:0] if environment.get("gpu") else paper[paper["ours / paper"] > 1]
-    found = {"claimed_order": claimed, "measured_order": measured["model"].tolist(), "faster_than_claim": beaten}
-    found["text"] = _findings_text(found, measured, environment)
-    return found
-
-
-def _findings_text(found: dict, measured: pd.DataFrame, environment: dict) -> list[str]:
-    """:func:`paper_findings` in words: the two rankings, HAFEM's FPS against its claim, and
-    which models a CPU run already puts above the paper's GPU figure (or that none does)."""
-    hafem = MODELS["hafem_paper"].label
-    ranking = ("**Ranking.** The paper's FPS column orders these models as " + " > ".join(found["claimed_order"])
-               + "; measured here: " + (" > ".join(found["measured_order"]) or "none") + ".")
-    if hafem in found["measured_order"]:
-        fps = float(measured.set_index("model").at[hafem, "our FPS (batch 1)"])
-        ranking += (f" HAFEM in the paper's configuration runs at **{fps:.1f} frames/s** here against the paper's "
-                    f"{hafem_paper.CLAIMS['fps']['value']} on an {hafem_paper.CLAIMS['fps']['hardware']}.")
-    text = [ranking]
-    beaten = found["faster_than_claim"]
-    if len(beaten):
-        text.append(
-            f"**A finding.** On this CPU ({environment.get('threads')} threads) "
-            + ", ".join(f"{r['model']} ({r['ours / paper']:.2f}×)" for _, r in beaten.iterrows())
-            + (" already runs" if len(beaten) == 1 else " already run")
-            + " faster than the FPS the paper gives for its GPU. A GPU of that class runs these architectures many "
-            "times faster than a few CPU cores, so the paper's FPS column cannot be model-only batch-1 timings; "
-            "it does not say what else its numbers include.")
-    elif not environment.get("gpu"):
-        text.append("In this run no model on this CPU reaches the FPS the paper gives for its GPU (the ratios are in "
-                    "the `ours / paper` column). CPU timings on a shared machine vary by tens of percent from run to "
-                    "run, so read this column over several runs before drawing a conclusion from it.")
-    return text
-
-
-def accuracy_points(table: pd.DataFrame, environment: dict) -> pd.DataFrame:
-    """Rows for :func:`fernb.workbook.plots.accuracy_vs_fps`: our models (accuracy where a run measured
-    it) and HAFEM's Table 3 (the paper's accuracy and FPS on its stated hardware), as two panels."""
-    where = environment.get("gpu") or f"{environment.get('cpu', 'CPU')}, {environment.get('threads')} threads"
-    datasets = sorted(set(table["dataset"].dropna()))
-    ours = pd.DataFrame({"panel": f"ours: {where}; accuracy on {', '.join(datasets) or '—'} test",
-                         "label": table["label"], "fps": table["fps (batch 1)"],
-                         "accuracy": table["test accuracy %"], "params_m": table["trainable"] / 1e6})
-    paper = []
-    for row, claim in hafem_paper.TABLE3.items():
-        if BASELINE_MODELS.get(row) is None:
-            continue
-        with torch.device("meta"):
-            params = sum(p.numel() for p in create_model(BASELINE_MODELS[row], num_classes=7, in_chans=3).parameters())
-        paper.append({"panel": f"HAFEM's Table 3 as printed: FER2013 accuracy, FPS on an {hafem_paper.HARDWARE}",
-                      "label": row,
-                      "fps": claim["fps"], "accuracy": claim["accuracy"], "params_m": params / 1e6})
-    return pd.concat([ours.dropna(subset=["fps"]), pd.DataFrame(paper)], ignore_index=True)
-
-
-def onnx_table(bench: Benchmark) -> pd.DataFrame:
-    """Per exported model: export time, file size, |ONNX − PyTorch| logits against the bound,
-    and ONNX Runtime's batch-1 speed against eager PyTorch's."""
-    lat = bench.latency
-    onnx = lat[(lat["variant"] == "onnxruntime") & (lat["batch"] == 1)].set_index("model")
-    eager = lat[(lat["variant"] == "eager") & (lat["batch"] == 1) & (lat["status"] == "ok")].set_index("model")
+    device = torch.device(device)
+    runner = _TorchRunner(model, parse_variant(variant, device), device, (int(model.in_chans), *map(int, model.input_size)))
+    x = runner.input(torch.rand(batch, model.in_chans, *model.input_size))
+    sync = _sync(device)
+    for _ in range(2):
+        runner(x)
+    sync()
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    # The profiler's C++ side (kineto) logs to file descriptor 2, past Python and into a notebook's stderr:
+    # a line at every start and stop, and on a CUDA build of torch without a GPU an ERROR from its device
+    # probe even when only CPU activity is recorded. Its log level is read once, at its first use in the
+    # process; 6 is above its highest level (USDT, 5). A level set in the environment is left alone.
+    os.environ.setdefault("KINETO_LOG_LEVEL", "6")
+    with profile(activities=activities) as prof:
+        for _ in range(iters):
+            runner(x)
+        sync()
     rows = []
-    for model, r in onnx.iterrows():
-        ok = r["status"] == "ok"
-        rows.append({"model": r["label"], "status": r["status"], "provider": r.get("provider"),
-                     "export s": r.get("export_s"), "file MB": r.get("onnx_mb"),
-                     "max |ONNX − PyTorch| logit": r.get("onnx_max_abs_diff"), "bound": ONNX_BOUND,
-                     "within bound": bool(ok and r.get("onnx_max_abs_diff", np.inf) <= ONNX_BOUND),
-                     "ORT median ms": r.get("median_ms") if ok else np.nan,
-                     "eager median ms": eager.at[model, "median_ms"] if model in eager.index else np.nan})
-    out = pd.DataFrame(rows)
-    if len(out):
-        out["ORT speed-up"] = out["eager median ms"] / out["ORT median ms"]
-    return out
-
-
-def onnx_findings(onnx: pd.DataFrame) -> str:
-    """:func:`onnx_table` in one paragraph: whether every export is within the bound (naming
-    those that are not or failed), the largest logit difference, and ONNX Runtime's speed-up."""
-    bad = onnx[~onnx["within bound"]]
-    speedups = [f"{r['model']} ×{r['ORT speed-up']:.2f}" for _, r in onnx.iterrows() if pd.notna(r["ORT speed-up"])]
-    return (f"{'Not every' if len(bad) else 'Every'} exported model agrees with PyTorch within {onnx['bound'].iloc[0]:g} "
-            f"on the logits (largest difference {onnx['max |ONNX − PyTorch| logit'].max():.2g})"
-            + (f"; out of bound or failed: {', '.join(bad['model'])}." if len(bad) else ".")
-            + (" ONNX Runtime against eager PyTorch at batch 1: " + ", ".join(speedups) + "." if speedups else ""))
+    for e in prof.key_averages():
+        cuda_self = getattr(e, "self_device_time_total", getattr(e, "self_cuda_time_total", 0.0))
+        rows.append({"operator": e.key, "calls per pass": e.count / iters,
+                     "CPU self ms per pass": e.self_cpu_time_total / 1e3 / iters,
+                     "GPU self ms per pass": cuda_self / 1e3 / iters})
+    _restore(model, parse_variant(variant, device))
+    key = "GPU self ms per pass" if device.type == "cuda" else "CPU self ms per pass"
+    table = pd.DataFrame(rows).sort_values(key, ascending=False)
+    table["share %"] = 100 * table[key] / table[key].sum()
+    return table.head(top).reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- end to end
@@ -680,10 +555,6 @@ def end_to_end(predictor, frames: Sequence[bytes], *, warmup: int = 2) -> pd.Dat
     return table
 
 
-# the trained networks and HAFEM in the paper's configuration, when the sweep has them
-E2E_MODELS = ("lanmsff_trained", "hafem_trained", "hafem_paper")
-
-
 def run_end_to_end(models: Mapping[str, BenchModel], backends: Sequence[str], frames: Sequence[bytes],
                    device: str | torch.device = "cpu", warmup: int = 2) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     """:func:`end_to_end` for every backend × model: ``({"backend · label": table}, {backend: why skipped})``.
@@ -699,131 +570,3 @@ def run_end_to_end(models: Mapping[str, BenchModel], backends: Sequence[str], fr
             predictor = bench_predictor(build_model(key, spec), backend, device)
             tables[f"{backend} · {spec.label}"] = end_to_end(predictor, frames, warmup=warmup)
     return tables, skipped
-
-
-def e2e_summary(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """Per run (``"backend · model"`` → :func:`end_to_end` table): mean ms per stage, each
-    stage's share of the frame, frames/s and the share of frames where a face was scored."""
-    rows = {}
-    for name, table in tables.items():
-        mean = table[list(E2E_STAGES)].mean()
-        total = float(mean.sum())
-        row = {f"{s} ms": mean[s] for s in E2E_STAGES}
-        row.update({f"{s} %": 100 * mean[s] / total for s in E2E_STAGES})
-        row.update({"total ms": total, "fps": 1e3 / total, "frames": len(table),
-                    "faces found %": 100 * float((table["faces"] > 0).mean())})
-        rows[name] = row
-    return pd.DataFrame.from_dict(rows, orient="index")
-
-
-def e2e_findings(e2e: pd.DataFrame) -> str:
-    """:func:`e2e_summary` in one paragraph: the fastest and slowest pipeline, and the stage
-    that takes the largest share of the slowest one's frame."""
-    slowest = e2e["total ms"].idxmax()
-    top = max(E2E_STAGES, key=lambda s: e2e.at[slowest, f"{s} %"])
-    return (f"End to end, the fastest pipeline reaches **{e2e['fps'].max():.1f} frames/s** and the slowest "
-            f"{e2e['fps'].min():.1f} ({slowest}), where **{top}** takes {e2e.at[slowest, f'{top} %']:.0f} % of the "
-            "frame. Model-only frame rates overstate what a camera application gets whenever detection dominates.")
-
-
-def e2e_stage_ms(e2e: pd.DataFrame) -> pd.DataFrame:
-    """The mean milliseconds per stage of :func:`e2e_summary`, one column per stage (for
-    :func:`fernb.workbook.plots.stage_shares`)."""
-    return e2e[[f"{s} ms" for s in E2E_STAGES]].rename(columns=lambda c: c[: -len(" ms")])
-
-
-# ------------------------------------------------------------------------- targets, profile
-# The workbook's own targets (not the paper's) for an H100-class GPU, batch 1, model-only: HAFEM in the paper's
-# configuration at 10x the FPS the paper claims on its GPU, LANMSFF at 3,000.
-GPU_TARGETS_HARDWARE = "H100-class GPU"
-GPU_TARGETS = {"hafem_paper": 10.0 * hafem_paper.CLAIMS["fps"]["value"], "lanmsff": 3000.0}
-
-
-def target_check(bench: Benchmark, targets: Mapping[str, float] = GPU_TARGETS) -> pd.DataFrame:
-    """Per target model: the target FPS, our best batch-1 FPS and variant, met or not, and
-    where a GPU call's time went (GPU-side median vs host overhead) when it ran on one."""
-    best = bench.best(1)
-    rows = []
-    for model, target in targets.items():
-        if model not in best.index:
-            continue
-        r = best.loc[model]
-        fps = 1e3 / r["median_ms"]
-        rows.append({"model": r["label"], "target fps": target, "best fps": fps, "variant": r["variant"],
-                     "met": bool(fps >= target), "median ms": r["median_ms"],
-                     "GPU ms": r.get("gpu_median_ms", np.nan), "host overhead ms": r.get("host_overhead_ms", np.nan)})
-    return pd.DataFrame(rows)
-
-
-def miss_profiles(bench: Benchmark, models: Mapping[str, BenchModel], device: str | torch.device,
-                  targets: Mapping[str, float] = GPU_TARGETS) -> dict[str, pd.DataFrame]:
-    """An :func:`op_profile` of every target model that missed its frame rate, at batch 1, in
-    its fastest PyTorch variant without compilation (the profiler sees through eager kernels,
-    not compiled graphs; an ONNX Runtime winner is profiled eager)."""
-    checks = target_check(bench, targets)
-    if checks.empty:
-        return {}
-    by_label = {spec.label: key for key, spec in models.items()}
-    out = {}
-    for _, row in checks[~checks["met"]].iterrows():
-        flags = [f for f in row["variant"].split("+") if f not in ("compile", "cudagraphs", "onnxruntime")]
-        key = by_label[row["model"]]
-        out[key] = op_profile(build_model(key, models[key]), "+".join(flags) or "eager", device)
-    return out
-
-
-def op_profile(model: nn.Module, variant: str = "eager", device: str | torch.device = "cpu", batch: int = 1,
-               iters: int = 5, top: int = 12) -> pd.DataFrame:
-    """Where one forward pass spends its time: PyTorch's profiler over ``iters`` calls after a
-    warm-up, the ``top`` operators by self time (CPU, and CUDA on a GPU), per call."""
-    from torch.profiler import ProfilerActivity, profile   # deferred: the profiler is heavy and only profiles use it
-
-    device = torch.device(device)
-    runner = _TorchRunner(model, parse_variant(variant, device), device, (int(model.in_chans), *map(int, model.input_size)))
-    x = runner.input(torch.rand(batch, model.in_chans, *model.input_size))
-    sync = _sync(device)
-    for _ in range(2):
-        runner(x)
-    sync()
-    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
-    # The profiler's C++ side (kineto) logs to file descriptor 2, past Python and into a notebook's stderr:
-    # a line at every start and stop, and on a CUDA build of torch without a GPU an ERROR from its device
-    # probe even when only CPU activity is recorded. Its log level is read once, at its first use in the
-    # process; 6 is above its highest level (USDT, 5). A level set in the environment is left alone.
-    os.environ.setdefault("KINETO_LOG_LEVEL", "6")
-    with profile(activities=activities) as prof:
-        for _ in range(iters):
-            runner(x)
-        sync()
-    rows = []
-    for e in prof.key_averages():
-        cuda_self = getattr(e, "self_device_time_total", getattr(e, "self_cuda_time_total", 0.0))
-        rows.append({"operator": e.key, "calls per pass": e.count / iters,
-                     "CPU self ms per pass": e.self_cpu_time_total / 1e3 / iters,
-                     "GPU self ms per pass": cuda_self / 1e3 / iters})
-    _restore(model, parse_variant(variant, device))
-    key = "GPU self ms per pass" if device.type == "cuda" else "CPU self ms per pass"
-    table = pd.DataFrame(rows).sort_values(key, ascending=False)
-    table["share %"] = 100 * table[key] / table[key].sum()
-    return table.head(top).reset_index(drop=True)
-
-
-def fps_metrics(bench: Benchmark, table: pd.DataFrame, onnx: pd.DataFrame, e2e: pd.DataFrame,
-                  predict_fps: float, targets: pd.DataFrame, sweep: str) -> tuple[dict, list[str]]:
-    """Notebook 07's ``metrics.json`` and its headline keys: best batch-1 FPS and variant per
-    model, eager FPS, ONNX differences, end-to-end FPS, ``fernb predict``'s FPS, information
-    density, the GPU targets, with the environment."""
-    best = bench.best(1)
-    metrics = {
-        "environment": bench.environment, "sweep": sweep,
-        "batch1_fps": {m: 1e3 / best.at[m, "median_ms"] for m in best.index},
-        "batch1_best_variant": {m: best.at[m, "variant"] for m in best.index},
-        "eager_batch1_fps": table["eager fps (batch 1)"].dropna().to_dict(),
-        "onnx_max_abs_diff": dict(zip(onnx["model"], onnx["max |ONNX − PyTorch| logit"])) if len(onnx) else {},
-        "end_to_end_fps": e2e["fps"].to_dict() if len(e2e) else {},
-        "predict_fps": predict_fps,
-        "information_density": table["information density"].dropna().to_dict(),
-        "gpu_targets": targets.to_dict(orient="records"),
-    }
-    measured = [f"batch1_fps.{k}" for k in ("hafem_paper", "lanmsff", "hafem_trained", "lanmsff_trained") if k in best.index]
-    return metrics, ["environment.device", *measured[:2], "predict_fps"]

@@ -5,14 +5,15 @@
 >>> run = predict_sources(predictor, ["clip.mp4"], csv="clip.csv", annotate="clip_annotated.mp4")
 >>> run.rows[0]["prediction"], run.fps, run.report()
 
-Every image or frame goes through :class:`~fernb.faces.pipeline.FacePipeline`: every face,
-largest first, aligned and CLAHE'd at the training images' side, then made what the
-network was trained on (grayscale when the training images were). Faces of several frames
-are scored together by :func:`fernb.models.inputs.predict_proba`. Each face is one row (:data:`COLUMNS`
-plus one ``prob_<class>`` column per class); an image or frame without a face is one row
-with status ``no_face``, an image that does not decode one row with status ``unreadable``,
-a face whose landmark fit is implausible one row with status ``bad_fit``: nothing is
-dropped silently.
+Every image or frame (read by :mod:`fernb.realtime.media`) goes through
+:class:`~fernb.faces.pipeline.FacePipeline`: every face, largest first, aligned and CLAHE'd
+at the training images' side, then made what the network was trained on (grayscale when
+the training images were). Faces of several frames are scored together by
+:func:`fernb.models.inputs.predict_proba`. Each face is one row
+(:data:`fernb.realtime.annotate.COLUMNS` plus one ``prob_<class>`` column per class); an
+image or frame without a face is one row with status ``no_face``, an image that does not
+decode one row with status ``unreadable``, a face whose landmark fit is implausible one row
+with status ``bad_fit``: nothing is dropped silently.
 
 What the network was trained on (class names, one training image's shape, pixel scaling)
 is read from the checkpoint's extras, else from ``result.json`` beside it (checkpoints
@@ -20,16 +21,14 @@ written before the extras existed), else defaults (canonical names by class coun
 ``"range"`` scaling, the model's own input size); :attr:`TrainingInputs.sources` says which.
 
 Rows are written to CSV and/or JSON Lines and flushed after every batch, and an annotated
-video is released in a ``finally``: an interrupted run (Ctrl-C, or a crash mid-video) keeps
-every row and frame it had finished.
+video is released in a ``finally`` (:mod:`fernb.realtime.annotate`): an interrupted run
+(Ctrl-C, or a crash mid-video) keeps every row and frame it had finished.
 """
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import csv as csvlib
 import json
-import math
 import os
 import time
 import warnings
@@ -43,28 +42,22 @@ import torch
 from torch import nn
 
 from fernb.faces.backends import Face
-from fernb.faces.pipeline import FacePipeline, FaceResult, decode_rgb
-from fernb.faces.video import VIDEO_CODECS
+from fernb.faces.pipeline import FacePipeline, FaceResult
 from fernb.labels import class_names
-from fernb.models import load_model
 from fernb.machine import select_device
+from fernb.models import load_model
 from fernb.models.inputs import predict_proba
 from fernb.progress import progress_bar
+from fernb.realtime.annotate import COLUMNS, Annotator, RowWriter, frame_rows
+from fernb.realtime.media import Frame, open_sources, read_frames
 from fernb.runs import RESULT, find_checkpoint
 
-__all__ = ["TrainingInputs", "Predictor", "MediaSource", "Frame", "PredictionRun", "training_inputs",
-           "open_sources", "read_frames", "predict_sources", "draw", "COLUMNS", "IMAGE_EXTENSIONS",
-           "VIDEO_EXTENSIONS", "VIDEO_CODECS", "STAGES"]
+__all__ = ["TrainingInputs", "Predictor", "PredictionRun", "training_inputs", "predict_sources", "STAGES"]
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
-DEFAULT_FPS = 30.0      # an annotated webcam (or rate-less video) when the capture reports no frame rate
-COLUMNS = ("source", "frame", "time_s", "face", "x", "y", "w", "h", "alignment", "landmarks", "status", "prediction")
 # A checkpoint that does not say how its training images were framed gets HAFEM's pipeline (§3).
 DEFAULT_FRAMING = {"source": "unknown (HAFEM's face pipeline assumed)", "enlarge": 1.3, "clahe": True}
 
 STAGES = {"decode": "decode", "detect": "detect", "align": "align+CLAHE", "model": "model", "write": "write"}
-
 
 # ---------------------------------------------------------------------------- the model
 @dataclass(frozen=True)
@@ -206,7 +199,7 @@ class Predictor:
 
     @property
     def columns(self) -> tuple[str, ...]:
-        """The output rows' columns: :data:`COLUMNS`, then ``prob_<class>`` per class."""
+        """The output rows' columns: :data:`fernb.realtime.annotate.COLUMNS`, then ``prob_<class>`` per class."""
         return COLUMNS + tuple(f"prob_{c}" for c in self.inputs.classes)
 
     def describe(self) -> str:
@@ -236,257 +229,6 @@ class Predictor:
         probs, _ = predict_proba(self.model, np.stack(images), batch_size=self.batch_size, device=self.device,
                            scaling=self.inputs.scaling, amp=self.amp)
         return probs
-
-
-# ---------------------------------------------------------------------------- the inputs
-@dataclass(frozen=True)
-class MediaSource:
-    """One input: an image file, a video file, or a webcam (``path`` is then its index).
-
-    ``frames`` is the frame count when known (1 for an image), ``fps`` the capture's frame
-    rate (0 when it reports none).
-    """
-
-    kind: str
-    path: Path | int
-    frames: int | None = 1
-    fps: float = 0.0
-
-    @property
-    def name(self) -> str:
-        return f"webcam:{self.path}" if self.kind == "webcam" else str(self.path)
-
-
-@dataclass
-class Frame:
-    """One image or video frame: uint8 RGB, or None when the image does not decode.
-    ``time`` is seconds into the video (None for an image)."""
-
-    source: MediaSource
-    index: int
-    time: float | None
-    image: np.ndarray | None
-
-
-def _probe(where: Path | int) -> MediaSource:
-    """A video file or webcam as a :class:`MediaSource`, after checking that OpenCV opens it (and
-    that a video yields a first frame)."""
-    webcam = isinstance(where, int)
-    what = f"webcam {where}" if webcam else str(where)
-    cap = cv2.VideoCapture(where if webcam else str(where))
-    try:
-        if not cap.isOpened():
-            why = "this camera" if webcam else "it (a corrupt file, or a format or codec this OpenCV build does not read)"
-            raise ValueError(f"{what}: OpenCV cannot open {why}")
-        if not webcam and not cap.read()[0]:
-            raise ValueError(f"{what}: the video yields no frames (empty or corrupt)")
-        count = 0 if webcam else int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-        fps = float(cap.get(cv2.CAP_PROP_FPS))
-        return MediaSource("webcam" if webcam else "video", where, count if count > 0 else None,
-                      fps if math.isfinite(fps) and fps > 0 else 0.0)
-    finally:
-        cap.release()
-
-
-def open_sources(inputs: Sequence[str | os.PathLike | int]) -> list[MediaSource]:
-    """Check and expand ``inputs``: image files, folders (the images directly inside, sorted
-    by name), video files, webcam indices (an int, or a string of digits that is no path).
-
-    Raises FileNotFoundError for a missing path and ValueError, naming the file, for an
-    unsupported extension, a folder without images, or a video OpenCV cannot open or that
-    yields no frame.
-    """
-    sources: list[MediaSource] = []
-    for item in inputs:
-        if isinstance(item, int) or (isinstance(item, str) and item.isdigit() and not Path(item).exists()):
-            sources.append(_probe(int(item)))
-            continue
-        path = Path(item)
-        suffix = path.suffix.lower()
-        if path.is_dir():
-            images = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
-            if not images:
-                raise ValueError(f"{path}: no images in this folder (expected files ending {', '.join(IMAGE_EXTENSIONS)})")
-            sources += [MediaSource("image", p) for p in images]
-        elif not path.exists():
-            raise FileNotFoundError(f"{path} does not exist (expected an image, a folder of images, a video "
-                                    "or a webcam index)")
-        elif suffix in IMAGE_EXTENSIONS:
-            sources.append(MediaSource("image", path))
-        elif suffix in VIDEO_EXTENSIONS:
-            sources.append(_probe(path))
-        else:
-            raise ValueError(f"{path}: unsupported file type {suffix or '(no extension)'}; expected an image "
-                             f"({', '.join(IMAGE_EXTENSIONS)}) or a video ({', '.join(VIDEO_EXTENSIONS)})")
-    if not sources:
-        raise ValueError("no input: give image files, folders, videos or a webcam index")
-    return sources
-
-
-def read_frames(source: MediaSource, max_frames: int | None = None) -> Iterator[Frame]:
-    """The frames of ``source`` as uint8 RGB: one for an image (None when it does not read or
-    decode), each frame of a video or webcam up to ``max_frames``, with its time in seconds
-    (video: index / fps, or the container's timestamp without a rate; webcam: since reading began)."""
-    if source.kind == "image":
-        try:
-            data = Path(source.path).read_bytes()
-        except OSError:
-            data = b""
-        yield Frame(source, 0, None, decode_rgb(data))
-        return
-    cap = cv2.VideoCapture(source.path if source.kind == "webcam" else str(source.path))
-    start = time.perf_counter()
-    try:
-        index = 0
-        while max_frames is None or index < max_frames:
-            ok, bgr = cap.read()
-            if not ok:
-                break
-            if source.kind == "webcam":
-                seconds = time.perf_counter() - start
-            else:
-                seconds = index / source.fps if source.fps else cap.get(cv2.CAP_PROP_POS_MSEC) / 1000
-            yield Frame(source, index, seconds, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-            index += 1
-    finally:
-        cap.release()
-
-
-# ---------------------------------------------------------------------------- the outputs
-def _rows(frame: Frame, faces: list[tuple[Face, FaceResult]], probs: np.ndarray, classes: Sequence[str]) -> list[dict]:
-    """The rows of one frame: one per face (``probs`` holds the ok faces' rows, in order), or
-    one ``no_face`` / ``unreadable`` row."""
-    base = {"source": frame.source.name, "frame": frame.index,
-            "time_s": None if frame.time is None else round(frame.time, 4)}
-    empty = dict.fromkeys((*COLUMNS, *(f"prob_{c}" for c in classes)))   # the keys in column order
-    if not faces:
-        return [{**empty, **base, "status": "no_face" if frame.image is not None else "unreadable"}]
-    rows, k = [], 0
-    for i, (face, res) in enumerate(faces):
-        points = face.landmarks if face.landmarks is not None else face.points5 if face.points5 is not None else face.eyes
-        row = {**empty, **base, "face": i, **dict(zip("xywh", (round(float(v), 1) for v in face.box))),
-               "alignment": res.alignment or None, "status": res.status,
-               "landmarks": None if points is None else np.round(points, 1).tolist()}
-        if res.ok:
-            p = probs[k]
-            k += 1
-            row["prediction"] = classes[int(np.argmax(p))]
-            row.update({f"prob_{c}": float(v) for c, v in zip(classes, p)})
-        rows.append(row)
-    return rows
-
-
-def draw(image: np.ndarray, rows: list[dict]) -> np.ndarray:
-    """A BGR copy of the RGB ``image`` with each row's face box, landmarks (or eyes) and top
-    class with its probability (or the status when the face was not scored)."""
-    out = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-    scale = max(out.shape[:2]) / 640
-    thick = max(1, round(2 * scale))
-    for row in rows:
-        if row["x"] is None:
-            continue
-        x, y, w, h = (int(round(row[k])) for k in "xywh")
-        ok = row["status"] == "ok"
-        colour = (60, 200, 60) if ok else (40, 40, 230)
-        cv2.rectangle(out, (x, y), (x + w, y + h), colour, thick)
-        for px, py in row["landmarks"] or ():
-            cv2.circle(out, (int(round(px)), int(round(py))), thick, (0, 220, 255), -1, cv2.LINE_AA)
-        text = f"{row['prediction']} {row['prob_' + row['prediction']]:.2f}" if ok else row["status"]
-        size = max(0.4, 0.6 * scale)
-        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, size, thick)
-        top = max(y - th - base - 2, 0)
-        cv2.rectangle(out, (x, top), (x + tw + 4, top + th + base + 2), colour, -1)
-        cv2.putText(out, text, (x + 2, top + th + 1), cv2.FONT_HERSHEY_SIMPLEX, size, (255, 255, 255), thick, cv2.LINE_AA)
-    return out
-
-
-class _RowWriter:
-    """Rows to CSV (landmarks as a JSON string) and/or JSON Lines, flushed on request."""
-
-    def __init__(self, columns: Sequence[str], csv_path: str | os.PathLike | None, json_path: str | os.PathLike | None):
-        self.paths = [Path(p) for p in (csv_path, json_path) if p]
-        for path in self.paths:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        self._csv_file = open(csv_path, "w", newline="", encoding="utf-8") if csv_path else None
-        self._json_file = open(json_path, "w", encoding="utf-8") if json_path else None
-        self._csv = csvlib.DictWriter(self._csv_file, fieldnames=list(columns)) if self._csv_file else None
-        if self._csv:
-            self._csv.writeheader()
-
-    def write(self, rows: list[dict]) -> None:
-        for row in rows:
-            if self._csv:
-                self._csv.writerow({k: "" if v is None else json.dumps(v) if k == "landmarks" else v
-                                    for k, v in row.items()})
-            if self._json_file:
-                self._json_file.write(json.dumps(row) + "\n")
-
-    def flush(self) -> None:
-        for fh in (self._csv_file, self._json_file):
-            if fh:
-                fh.flush()
-
-    def close(self) -> None:
-        for fh in (self._csv_file, self._json_file):
-            if fh:
-                fh.close()
-
-
-class _Annotator:
-    """Annotated frames: ``path`` itself for a single image, video or webcam input (``single``),
-    else a folder of annotated images and videos (``.mp4``) named after their sources."""
-
-    def __init__(self, path: str | os.PathLike, single: MediaSource | None):
-        self.path, self.single = Path(path), single
-        if single is not None:
-            allowed = IMAGE_EXTENSIONS if single.kind == "image" else tuple(VIDEO_CODECS)
-            if self.path.suffix.lower() not in allowed:
-                what = "an image" if single.kind == "image" else "a video"
-                raise ValueError(f"--annotate {self.path}: for {what} input, expected a file ending {', '.join(allowed)}")
-        elif self.path.exists() and not self.path.is_dir():
-            raise ValueError(f"--annotate {self.path}: several inputs are annotated into a folder, but this is a file")
-        self.written: list[Path] = []
-        self._video: cv2.VideoWriter | None = None
-
-    def _target(self, source: MediaSource) -> Path:
-        if self.single is not None:
-            return self.path
-        name = Path(source.path).name if source.kind == "image" else (
-            f"{Path(source.path).stem}.mp4" if source.kind == "video" else f"webcam{source.path}.mp4")
-        target, n = self.path / name, 1
-        while target in self.written:
-            target, n = self.path / f"{Path(name).stem}-{n}{Path(name).suffix}", n + 1
-        return target
-
-    def write(self, frame: Frame, rows: list[dict]) -> None:
-        if frame.image is None:
-            return
-        image = draw(frame.image, rows)
-        if frame.source.kind == "image":
-            target = self._target(frame.source)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if not cv2.imwrite(str(target), image):
-                raise OSError(f"could not write the annotated image {target}")
-            self.written.append(target)
-            return
-        if self._video is None:
-            target = self._target(frame.source)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            h, w = image.shape[:2]
-            codec = VIDEO_CODECS[target.suffix.lower()]
-            self._video = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*codec), frame.source.fps or DEFAULT_FPS,
-                                          (w, h))
-            if not self._video.isOpened():
-                self._video = None
-                raise OSError(f"could not open a {codec} video writer for {target}")
-            self.written.append(target)
-        self._video.write(image)
-
-    def close(self) -> None:
-        """Finish the video being written (after each video source, and after an interruption)."""
-        if self._video is not None:
-            self._video.release()
-            self._video = None
 
 
 # ------------------------------------------------------------------------------ the run
@@ -550,7 +292,7 @@ class _Pending:
     """Frames detected and aligned but not yet scored; :meth:`flush` scores their faces in
     one call, then writes each frame's rows and annotation, frame by frame."""
 
-    def __init__(self, predictor: Predictor, writer: _RowWriter, annotator: _Annotator | None, run: PredictionRun,
+    def __init__(self, predictor: Predictor, writer: RowWriter, annotator: Annotator | None, run: PredictionRun,
                  keep_rows: bool):
         self.predictor, self.writer, self.annotator, self.run = predictor, writer, annotator, run
         self.keep_rows = keep_rows
@@ -581,7 +323,7 @@ class _Pending:
             frame, faces = self.frames.pop(0)
             n = sum(res.ok for _, res in faces)
             del self.crops[:n]
-            rows = _rows(frame, faces, probs[offset:offset + n], classes)
+            rows = frame_rows(frame, faces, probs[offset:offset + n], classes)
             offset += n
             self.writer.write(rows)
             if self.annotator is not None:
@@ -597,7 +339,7 @@ def predict_sources(predictor: Predictor, inputs: Sequence[str | os.PathLike | i
                     csv: str | os.PathLike | None = None, json_lines: str | os.PathLike | None = None,
                     annotate: str | os.PathLike | None = None, max_frames: int | None = None,
                     progress: bool = True, keep_rows: bool = True) -> PredictionRun:
-    """Detect every face in ``inputs`` (see :func:`open_sources`), score it, write the rows.
+    """Detect every face in ``inputs`` (see :func:`fernb.realtime.media.open_sources`), score it, write the rows.
 
     Args:
         predictor: the network and its face pipeline.
@@ -605,7 +347,7 @@ def predict_sources(predictor: Predictor, inputs: Sequence[str | os.PathLike | i
         csv: CSV file of the rows (landmarks as a JSON string).
         json_lines: JSON Lines file of the rows (one object per line).
         annotate: annotated output: an image file for one image input, a video
-            (:data:`VIDEO_CODECS`; the source's fps and size) for one video or webcam, else a
+            (:data:`fernb.faces.video.VIDEO_CODECS`; the source's fps and size) for one video or webcam, else a
             folder of them.
         max_frames: most frames read from each video or webcam.
         progress: a progress bar over frames (:func:`fernb.progress.progress_bar`).
@@ -622,12 +364,12 @@ def predict_sources(predictor: Predictor, inputs: Sequence[str | os.PathLike | i
     sources = open_sources(inputs)
     one_file = len(inputs) == 1 and len(sources) == 1 and (sources[0].kind != "image" or Path(inputs[0]).is_file())
     single = sources[0] if one_file else None
-    annotator = _Annotator(annotate, single) if annotate else None
+    annotator = Annotator(annotate, single) if annotate else None
     run = PredictionRun()
     stages = run.stages
     counts = [s.frames if max_frames is None or s.frames is None else min(s.frames, max_frames) for s in sources]
     start = time.perf_counter()
-    writer = _RowWriter(predictor.columns, csv, json_lines)
+    writer = RowWriter(predictor.columns, csv, json_lines)
     bar = progress_bar(total=None if None in counts else sum(counts), unit="frame", desc="fernb predict",
                        disable=not progress)
     pending = _Pending(predictor, writer, annotator, run, keep_rows)
