@@ -1,4 +1,4 @@
-"""fernb.train.ablations and fernb.evaluate.ablation: ladders as data, cached runs, the reports."""
+"""fernb.train.ablations and fernb.evaluate.ablation_report: ladders as data, cached runs, the reports."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from fernb.evaluate import ablation as abl
+from fernb.evaluate import ablation_report as abl
 from fernb.papers import hafem as hafem_paper
 from fernb.papers import lanmsff as lanmsff_paper
 from fernb.runs import stage_runs
@@ -246,3 +246,21 @@ def test_a_ladder_entry_can_pick_rows():
     assert chosen["hafem_components"].order == ["backbone", "+CBAM"]          # the ladder's order, not the entry's
     cells = ab.expand([{"hafem_components": ["+CBAM", "backbone"]}], SECTIONS, TRAIN, ABLATIONS)
     assert {c.variant for c in cells} == {"backbone", "+CBAM"} and len(cells) == 6
+
+
+def test_the_search_trains_at_its_own_scale_or_the_ablation_scale():
+    search = {"recipe": "lanmsff", "scale": None}
+    assert ab.search_scale(search, ABLATIONS) == {}                                   # ablations.lanmsff: {} (the stage's)
+    assert ab.search_scale({**search, "recipe": "hafem"}, ABLATIONS) == {"epochs": 2}
+    assert ab.search_scale({**search, "scale": {"epochs": 9}}, ABLATIONS) == {"epochs": 9}
+    assert ab.search_scale({"recipe": "hafem", "scale": None}, {"seeds": [0]}) == {}
+
+
+def test_the_search_ladder_sets_the_best_trial_beside_the_recipe():
+    ladder = ab.search_best_ladder("hafem", {"lr": 0.01})
+    assert ladder.name == "search_best" and ladder.recipe == "hafem" and ladder.order == ["recipe", "best trial"]
+    cells = ab.ladder_cells(ladder, SECTIONS["hafem"], TRAIN, ABLATIONS, scale={"epochs": 2})
+    assert len(cells) == 2 * len(ABLATIONS["seeds"])
+    recipe, best = _by(cells, "search_best", "recipe"), _by(cells, "search_best", "best trial")
+    assert recipe.recipe.config.lr == SECTIONS["hafem"]["lr"] and best.recipe.config.lr == 0.01
+    assert recipe.recipe.config.epochs == best.recipe.config.epochs == 2 and recipe.key != best.key

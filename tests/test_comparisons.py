@@ -206,3 +206,65 @@ def test_stated_effect_measurement_is_computed_from_the_papers_numbers():
     assert entry["ours"] == stats.runs_for_p(0.95, 0.001)
     assert f"{stats.runs_for_p(2.84, 0.001)} at d 2.84" in entry["evidence"] and "0 of 9" in entry["evidence"]
     assert hafem.CLAIMS["statistics"] == claim
+
+
+def test_the_catalogue_and_its_sentence_name_table3s_baselines_under_any_name(toy_models):
+    a, b, c = toy_models
+    b.aliases = ("table3_baselines/ResNet-50", "hafem_loss/CE")
+    catalogue = co.model_catalogue([a, b, c])
+    assert list(catalogue.index) == ["A", "B", "C"] and catalogue.at["A", "also named"] == "—"
+    assert catalogue.at["B", "also named"] == "table3_baselines/ResNet-50, hafem_loss/CE"
+    assert catalogue.at["A", "seeds"] == len(a.runs)
+    text = co.catalogue_text(catalogue)
+    assert text.startswith("3 models, test set(s): toy. Table 3's baselines trained here: table3_baselines/ResNet-50. ")
+    b.aliases = ()
+    assert "Table 3's CNN baselines are not trained at these settings" in co.catalogue_text(co.model_catalogue([a, b, c]))
+
+
+def test_the_verdict_sentence_counts_per_family():
+    table = pd.DataFrame({"family": ["f", "f", "g"], "verdict": ["real difference", "no resolved difference",
+                                                                 "real difference"],
+                          "seed test": ["only 1 shared seed", "", ""]})
+    text = co.verdict_summary_text(table)
+    lines = text.split("\n")
+    assert lines[0] in ("- **f**: real difference: 1; no resolved difference: 1.",
+                        "- **f**: no resolved difference: 1; real difference: 1.")
+    assert lines[1] == "- **g**: real difference: 1."
+    assert lines[3].startswith("Over seeds: only 1 shared seed. Where the tests resolve")
+
+
+def test_the_power_tables():
+    floors = co.wilcoxon_floor_table(range(2, 9))
+    assert floors.loc[5, "smallest Wilcoxon p (2/2^n)"] == 2 / 32 and not floors.loc[5, "can reach 0.05"]
+    assert floors.loc[6, "can reach 0.05"]                      # 2/64 < 0.05: six pairs are the fewest
+    effects = co.seeds_for_effects((0.5, 0.95), alpha=0.05, p_below=0.001)
+    assert effects.loc[0.5, "seeds for 80 % power (α 0.05)"] == stats.seeds_needed(0.5) == 34
+    assert effects.loc[0.95, "seeds before p < 0.001"] == stats.runs_for_p(0.95, 0.001)
+
+
+def test_the_stated_effect_sentences():
+    stated = co.stated_effect_table(hafem.TABLE3, (0.95, 2.84), 0.001)
+    text = co.stated_effect_text(stated, (0.95, 2.84), 0.001)
+    runs = stats.runs_for_p(0.95, 0.001)
+    assert text.startswith(f"On test images the stated d is reachable for **0 of {len(stated)}** baselines")
+    assert f"needs a {100 * stats.gap_for_dz(0.95):.0f}-point gap" in text
+    assert f"needs {runs} runs of every model (p with {runs - 1}: {stats.paired_t_p(0.95, runs - 1)['p']:.4f})" in text
+    ceiling = pd.DataFrame({"under the ceiling": [True, False, True]})
+    assert co.ours_effect_text(ceiling).endswith("stays under its ceiling in 2 of 3 pairs.")
+
+
+def test_the_ledger_sentence_and_notebook_06s_metrics(toy_models):
+    table = ld.ledger({})
+    text = me.ledger_text(table, 123, {"x": {}, "y": {}})
+    assert text.startswith(f"**{table['id'].nunique()} claims, {len(table)} checks** (123 numbers printed")
+    assert "Measurements filled here: 2." in text
+    comparisons = co.comparison_table(toy_models, {"f": [("A", "B"), ("C", "B")]}, n_boot=100)
+    metrics = me.statistics_metrics(models=3, comparisons=comparisons, ledger=table, measured={"x": {}},
+                                    printed_numbers=123, seconds=1.5)
+    assert metrics["resolved"] == int((comparisons["verdict"] != "no resolved difference").sum())
+    assert metrics["claims"] == table["id"].nunique() and metrics["checks"] == len(table)
+    assert sum(metrics["verdicts"].values()) == len(table) and list(metrics["verdicts"]) == list(ld.ck.VERDICTS)
+    assert metrics["by_paper"]["HAFEM"]["checks"] == int((table["paper"] == "HAFEM").sum())
+    assert metrics["findings"] == me.key_findings(table).to_dict("records")
+    assert me.statistics_metrics(models=0, comparisons=comparisons.iloc[:0], ledger=table, measured={},
+                                 printed_numbers=1, seconds=0.0)["resolved"] == 0

@@ -20,6 +20,11 @@ have runs with the same seed:
   baselines, Cohen's d 0.95–2.84" re-enacted: what that d and p need (runs per baseline if
   the pairs were runs; the accuracy gap if they were test images) against the gaps Table 3
   states (:data:`fernb.papers.hafem.TABLE3`).
+
+Around them, what notebook 06 shows so that its cells only call and display: the catalogue of
+models (:func:`model_catalogue`), the floor of the Wilcoxon test and the seeds an effect needs
+(:func:`wilcoxon_floor_table`, :func:`seeds_for_effects`), and each sentence it prints about the
+comparisons (the ``*_text`` functions), every number in them computed.
 """
 from __future__ import annotations
 
@@ -33,14 +38,17 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from fernb.evaluate.ablation import ALPHA
+from fernb.evaluate.stats import ALPHA
 from fernb.evaluate.stats import (bootstrap_index, bootstrap_metric, gap_for_dz, holm, max_dz_per_image, mcnemar_test,
-                                  paired_seed_test, per_image_effect, percentile_interval, runs_for_p, seeds_needed)
+                                  paired_seed_test, paired_t_p, per_image_effect, percentile_interval, runs_for_p,
+                                  seeds_needed)
 from fernb.paths import project_root
 from fernb.runs import read_predictions, stage_runs
 
 __all__ = ["TrainedModel", "pipeline_models", "run_test_predictions", "check_same_images", "compare", "comparison_table",
-           "comparison_verdict", "stated_effect_table", "families_of", "effect_ceiling", "ANCHORS", "COMPARISON_COLUMNS", "ABLATION_RUNS"]
+           "comparison_verdict", "stated_effect_table", "families_of", "effect_ceiling", "ANCHORS", "COMPARISON_COLUMNS", "ABLATION_RUNS",
+           "model_catalogue", "catalogue_text", "verdict_summary_text", "wilcoxon_floor_table", "seeds_for_effects",
+           "stated_effect_text", "ours_effect_text"]
 
 # notebook 03's table of its runs: one row per ladder, variant and seed, with the run folder
 ABLATION_RUNS = Path("reports") / "03_ablations" / "tables" / "runs.csv"
@@ -313,3 +321,76 @@ def stated_effect_table(table3: Mapping[str, Mapping], d_range: Sequence[float],
                      f"runs for p<{p:g} at d {d_low:g}": runs_for_p(d_low, p), f"runs for p<{p:g} at d {d_high:g}":
                      runs_for_p(d_high, p), f"runs for 80% power at d {d_low:g}": seeds_needed(d_low, alpha=p)})
     return pd.DataFrame(rows).set_index("baseline")
+
+
+# --- What notebook 06 shows around the comparisons: the catalogue, the power tables and the sentences ------------
+
+def model_catalogue(models: Sequence[TrainedModel]) -> pd.DataFrame:
+    """One row per model of :func:`pipeline_models`: its stage, test set, seed count, scale and
+    the other names it goes by (notebook 03's variants that are the same configuration)."""
+    return pd.DataFrame([{"model": m.name, "stage": m.stage, "dataset": m.dataset, "seeds": len(m.seeds),
+                          "scale": m.scale, "also named": ", ".join(m.aliases) or "—"} for m in models]).set_index("model")
+
+
+def catalogue_text(catalogue: pd.DataFrame) -> str:
+    """How many models on which test sets, which of HAFEM Table 3's baselines were trained here
+    (notebook 03's ``table3_baselines`` rows, under their own name or another), and why the
+    rest of Table 3 is not."""
+    table3 = [n for n in catalogue.index if n.startswith("table3_baselines/")] + [
+        a for n in catalogue.index for a in catalogue.at[n, "also named"].split(", ") if a.startswith("table3_baselines/")]
+    return (f"{len(catalogue)} models, test set(s): {', '.join(sorted(set(catalogue['dataset'])))}. " + (
+        f"Table 3's baselines trained here: {', '.join(sorted(table3))}. " if table3 else
+        "Table 3's CNN baselines are not trained at these settings (notebook 03's `table3_baselines` ladder trains "
+        "ResNet-50 and EfficientNet-B4 with HAFEM's head when `ablations.ladders` names it; `make paper` does); "
+        "Figure 3's ResNet row stands for Table 3's ResNet-50. ") +
+        "ViT-Base and Swin-T, which the factory builds for notebook 07, have no convolutional map for HAFEM's head and "
+        "no training recipe here; Table 3's five method rows (VGGFace2 TL, CNN+LSTM, GAN-Aug, Cross-Attn, DualPath CNN) "
+        "have no published architecture to rebuild.")
+
+
+def verdict_summary_text(table: pd.DataFrame) -> str:
+    """:func:`comparison_table`'s verdicts counted per family, one bullet each, with the note on
+    the seed tests and a caution on reading an 01/02 model against an 03 variant."""
+    verdicts = table.groupby("family", sort=False)["verdict"].value_counts()
+    lines = [f"- **{family}**: " + "; ".join(f"{v}: {n}" for v, n in verdicts[family].items()) + "."
+             for family in verdicts.index.get_level_values(0).unique()]
+    seed_note = table["seed test"].iloc[0] if len(table) else ""
+    return ("\n".join(lines) + "\n\n" + ("Over seeds: " + seed_note + ". " if seed_note else "") +
+            "Where the tests resolve a difference between a 01/02 model and a notebook 03 variant, read it as "
+            "*this training budget against that one* as much as one architecture against another (section 1's scale).")
+
+
+def wilcoxon_floor_table(pairs: Sequence[int] = range(2, 9), alpha: float = ALPHA) -> pd.DataFrame:
+    """The smallest p the exact two-sided Wilcoxon signed-rank test can give with n pairs, 2/2ⁿ,
+    and whether it can fall below ``alpha``, indexed by n."""
+    floors = pd.DataFrame({"pairs n": list(pairs), "smallest Wilcoxon p (2/2^n)": [2 / 2 ** n for n in pairs]})
+    floors[f"can reach {alpha:g}"] = floors["smallest Wilcoxon p (2/2^n)"] < alpha
+    return floors.set_index("pairs n")
+
+
+def seeds_for_effects(effects: Sequence[float], alpha: float = ALPHA, p_below: float = 0.001) -> pd.DataFrame:
+    """Per effect d_z, the seeds a two-sided paired t-test needs for 80 % power at ``alpha``
+    (:func:`fernb.evaluate.stats.seeds_needed`) and before p < ``p_below``
+    (:func:`fernb.evaluate.stats.runs_for_p`), indexed by d_z."""
+    return pd.DataFrame([{"d_z": d, f"seeds for 80 % power (α {alpha:g})": seeds_needed(d, alpha=alpha),
+                          f"seeds before p < {p_below:g}": runs_for_p(d, p_below)} for d in effects]).set_index("d_z")
+
+
+def stated_effect_text(stated: pd.DataFrame, d_range: Sequence[float], p: float) -> str:
+    """:func:`stated_effect_table` in words: for how many baselines the stated d is reachable on
+    test images, the widest stated gap's ceiling, the gap the smallest d needs, and the runs per
+    model p < ``p`` needs at that d (with the p one run fewer gives)."""
+    d_low = min(d_range)
+    runs = runs_for_p(d_low, p)
+    return (f"On test images the stated d is reachable for **{int(stated['possible on images'].sum())} of {len(stated)}** "
+            f"baselines: the widest gap Table 3 states ({stated['stated gap (pt)'].max():.1f} pt) allows at most d_z "
+            f"{stated['max d_z on images'].max():.2f}, and d {d_low:g} needs a {100 * gap_for_dz(d_low):.0f}-point "
+            f"gap. Over runs, p < {p:g} at d {d_low:g} needs {runs} runs of every model (p with {runs - 1}: "
+            f"{paired_t_p(d_low, runs - 1)['p']:.4f}); the paper reports one run per model and no seed count.")
+
+
+def ours_effect_text(ceiling: pd.DataFrame) -> str:
+    """How many of HAFEM's comparisons (:func:`effect_ceiling`) keep their per-image d_z under
+    the ceiling their accuracy gap allows."""
+    return (f"**Ours**: HAFEM (01) against each other model on the same test images — the per-image d_z "
+            f"stays under its ceiling in {int(ceiling['under the ceiling'].sum())} of {len(ceiling)} pairs.")

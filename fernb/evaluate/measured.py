@@ -44,7 +44,7 @@ import torch
 
 from fernb.data import load_store
 from fernb.evaluate import leakage
-from fernb.evaluate.ablation import ALPHA
+from fernb.evaluate.stats import ALPHA
 from fernb.evaluate.comparisons import stated_effect_table
 from fernb.evaluate.stats import bootstrap_metric, runs_for_p
 from fernb.models import create_model
@@ -54,7 +54,7 @@ from fernb.models.hafem import transformer_parameters
 from fernb.papers import checks as ck
 from fernb.papers import hafem as hafem_paper
 from fernb.papers import lanmsff as lanmsff_paper
-from fernb.papers.ledger import LEAKY_DATASETS
+from fernb.papers.datasets import LEAKY_DATASETS
 from fernb.paths import prepared_dir, project_root
 from fernb.runs import stage_runs
 from fernb.workbook.report import write_json
@@ -62,7 +62,8 @@ from fernb.workbook.results_table import MEASUREMENTS
 
 __all__ = ["measurements", "run_accuracy", "pose_accuracy", "leakfree_accuracy", "committed_measurements", "exportable",
            "EXPORTED_FAMILIES", "ablation_measurements", "report_measurements", "parameter_measurements",
-           "statistics_measurement", "stated_effect_measurement", "scale_label", "write_ledger", "verdict_counts", "key_findings"]
+           "statistics_measurement", "stated_effect_measurement", "scale_label", "write_ledger", "verdict_counts", "key_findings",
+           "ledger_text", "statistics_metrics"]
 
 _PAPER_EPOCHS = {"hafem": hafem_paper.RECIPE["epochs"], "lanmsff": lanmsff_paper.RECIPE["epochs"]}
 
@@ -439,3 +440,29 @@ def write_ledger(ledger: pd.DataFrame, folder: str | os.PathLike, title: str = "
             + "".join(parts) + "</body></html>")
     paths["html"].write_text(page, encoding="utf-8")
     return paths
+
+
+def ledger_text(ledger: pd.DataFrame, printed_numbers: int, measured: Mapping) -> str:
+    """Notebook 06's count of the ledger: claims, checks, the numbers the papers' tables print
+    (:func:`fernb.papers.ledger.printed_numbers`) and the measurements filled, with links to its files."""
+    return (f"**{ledger['id'].nunique()} claims, {len(ledger)} checks** ({printed_numbers} numbers printed in the papers' "
+            f"tables, each covered by its row's claim). Measurements filled here: {len(measured)}. "
+            f"The whole ledger: [claims.html](claims.html) (also `claims.csv`, `claims.json`).")
+
+
+def statistics_metrics(*, models: int, comparisons: pd.DataFrame, ledger: pd.DataFrame, measured: Mapping,
+                       printed_numbers: int, seconds: float) -> dict:
+    """Notebook 06's ``metrics.json``: the models and comparisons (and how many resolve a
+    difference), the ledger's claims, checks and checks per verdict (every verdict of
+    :data:`fernb.papers.checks.VERDICTS`, zeros included) and per paper (:func:`verdict_counts`),
+    its key findings (:func:`key_findings`), and the notebook's time."""
+    return {
+        "models": int(models), "comparisons": int(len(comparisons)),
+        "resolved": int((comparisons["verdict"] != "no resolved difference").sum()) if len(comparisons) else 0,
+        "claims": int(ledger["id"].nunique()), "checks": int(len(ledger)), "printed_numbers": int(printed_numbers),
+        "measurements": int(len(measured)),
+        "verdicts": {v: int((ledger["verdict"] == v).sum()) for v in ck.VERDICTS},
+        "by_paper": {paper: {k: int(v) for k, v in row.items()} for paper, row in verdict_counts(ledger).iterrows()},
+        "findings": key_findings(ledger).to_dict("records"),
+        "seconds": seconds,
+    }

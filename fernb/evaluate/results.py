@@ -4,12 +4,15 @@ Both training notebooks (and later the ablation and cross-dataset ones) show the
 for a list of runs, one per seed: the learning curves, the test metrics with their spread,
 how they compare with always answering the largest class and with chance, the confusion
 matrix pooled over seeds, the per-class report averaged over seeds, and a ``metrics.json``.
-They live here so a test can hold them.
+They live here so a test can hold them, with the sentences notebook 02 prints about its runs
+(:func:`lanmsff_run_text`, :func:`lanmsff_numerics_text`, :func:`paper_accuracy_text`) and its
+figure of the offline ×4 training set (:func:`offline_x4_figure`).
 """
 from __future__ import annotations
 
 from typing import Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -20,7 +23,8 @@ from fernb.runs import RunResult
 
 __all__ = ["seed_summary", "history_frame", "pooled_predictions", "pooled_confusion", "per_class_mean", "chance", "chance_verdict",
            "chance_text", "summary_versus_paper", "confusions_versus_paper", "pose_subsets_versus_paper", "training_metrics",
-           "numerics_table", "leakfree_summary", "shortfall_text", "HISTORY_COLUMNS"]
+           "numerics_table", "leakfree_summary", "shortfall_text", "HISTORY_COLUMNS", "offline_x4_figure", "lanmsff_run_text",
+           "lanmsff_numerics_text", "paper_accuracy_text"]
 
 HISTORY_COLUMNS = ("seed", "epoch", "lr", "train_loss", "val_loss", "train_accuracy", "val_accuracy", "val_f1")
 
@@ -236,3 +240,67 @@ def shortfall_text(model: str, dataset: str, ours: float, stated: float, recipe,
     return (head + f" The scale is not the paper's: `make paper DATASET={dataset}` runs the paper's recipe, which changes "
             f"{len(recipe.notes)} setting(s) of this run: {changes}.")
 
+
+
+def offline_x4_figure(example, labels: Sequence[int], classes: Sequence[str], kinds: Sequence[str]) -> plt.Figure:
+    """LANMSFF's offline ×4 training set for a few faces: one column per face (titled with its
+    class), one row per kind of copy (``kinds``, :data:`fernb.train.augment.OFFLINE_KINDS`; the
+    rotation's row names each face's angle). ``example`` is what
+    :func:`fernb.train.augment.lanmsff_offline_augment` returns for those faces: their copies in
+    face-major order (``images``) and each face's rotation (``angles``)."""
+    n, rows = len(labels), len(kinds)
+    fig, axes = plt.subplots(rows, n, figsize=(1.4 * n, 1.5 * rows))
+    for j in range(n):
+        for r, kind in enumerate(kinds):
+            ax = axes[r, j]
+            ax.imshow(example.images[rows * j + r], cmap="gray", vmin=0, vmax=255)
+            ax.set_xticks([]); ax.set_yticks([])
+            if r == 0:
+                ax.set_title(classes[labels[j]], fontsize=8)
+            if j == 0:
+                ax.set_ylabel(kind + (f"\n{example.angles[j]:+d}°" if kind == "rotate" else ""), fontsize=8)
+    return fig
+
+
+def lanmsff_run_text(result: RunResult, recipe) -> str:
+    """Notebook 02's account of one run: epochs run of the limit, training rows per epoch (the
+    offline ×4 set or each face once), the epoch of the lowest validation loss, that the last
+    weights are tested (as in the official code), and the training speed and device."""
+    info = result.info
+    return (f"Seed {info['seed']} ran **{info['epochs_run']}** of {recipe.config.epochs} epochs over "
+            f"{info['train_rows_per_epoch']:,} training rows per epoch ("
+            + (f"{info['train_images']:,} faces ×4" if recipe.config.offline_x4 else "each training face once, no offline ×4 set")
+            + "); "
+            f"the lowest validation loss came at epoch {info['best_epoch']}, and the last epoch's weights are "
+            f"tested. Training ran at about {result.history['train_images_per_s'].median():.0f} images/s on "
+            f"`{info['environment']['device']}`.")
+
+
+def lanmsff_numerics_text(result: RunResult, bn_momentum, code_bn_momentum) -> str:
+    """The numerics one run trained in, how they were chosen and why (``fernb/train/numerics.py``;
+    a run from before they were recorded shows its ``amp``), and its BatchNorm momentum against
+    the official code's."""
+    chosen = result.info.get("numerics") or {}
+    return (f"Seed {result.info['seed']} trained in **{chosen.get('label', result.info['amp'])}** "
+            f"({chosen.get('chosen_by', 'not recorded')}: {chosen.get('reason') or 'set by the train section'}); "
+            f"BatchNorm momentum {bn_momentum} ({'the code' if bn_momentum == code_bn_momentum else 'not the code'}'s "
+            f"{code_bn_momentum}).")
+
+
+def paper_accuracy_text(versus: pd.DataFrame, targets: dict | None, claims: dict, *, dataset: str, seeds: int,
+                        density: float, departs: bool) -> str:
+    """Our mean test accuracy beside the paper's for this dataset (``versus`` from
+    :func:`summary_versus_paper`, ``targets`` the paper's claims for it) with the information
+    density (accuracy ÷ parameters in millions) beside the paper's ``ID``, and whether this run
+    departs from the paper's settings; for a dataset the paper does not report (``targets``
+    None), the datasets its accuracy claims are for (``claims``, ablation tables left out)."""
+    if targets:
+        return (f"The paper reports **{targets['accuracy']} %** on {dataset}; this run measures "
+                f"**{versus.at['accuracy', 'ours (mean)']:.1f} %** ({versus.at['accuracy', 'gap']:+.1f} points) over "
+                f"{seeds} seed(s). Its information density, accuracy ÷ parameters in millions, is "
+                f"{density:.0f} here against the paper's {targets.get('ID', '—')}."
+                + (" This run departs from the code's settings (section 2), so it is not the paper-scale test." if departs else ""))
+    return (f"The paper reports nothing on **{dataset}**; its accuracy claims are for "
+            + ", ".join(f"{name} ({t['accuracy']} %)" for name, t in claims.items()
+                        if isinstance(t, dict) and "accuracy" in t and not name.startswith("ablation"))
+            + f". Information density here (accuracy ÷ parameters in millions): {density:.0f}.")

@@ -39,8 +39,9 @@ from scipy import stats as st
 
 __all__ = ["mcnemar_test", "paired_bootstrap", "bootstrap_metric", "bootstrap_index", "percentile_interval", "paired_seed_test", "holm", "seeds_needed", "runs_for_p",
            "max_dz_per_image", "gap_for_dz", "paired_t_p", "per_image_effect", "variances", "step_table",
-           "BOOTSTRAP_METRICS", "STEP_COLUMNS", "MAX_SEEDS"]
+           "BOOTSTRAP_METRICS", "STEP_COLUMNS", "MAX_SEEDS", "ALPHA"]
 
+ALPHA = 0.05               # a difference is resolved below this (Holm-adjusted) p, in notebooks 03 and 06
 BOOTSTRAP_METRICS = ("accuracy", "macro_f1", "balanced_accuracy")
 MAX_SEEDS = 10 ** 6        # seeds_needed answers math.inf beyond this many pairs
 STEP_COLUMNS = ("from", "to", "n", "mean_difference", "sd_difference", "ci_low", "ci_high", "p_t", "p_wilcoxon",

@@ -42,16 +42,16 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
+from fernb.jsonio import json_safe, write_json
 from fernb.papers import hafem as hafem_paper
 from fernb.papers import lanmsff as lanmsff_paper
 from fernb.paths import RUNS, project_root
 from fernb.runs import MANIFEST, RESULT, RunResult, load_result, stage_runs
 from fernb.train.loop import run_identity, train_run
 from fernb.train.recipes import RECIPES, TRAINING_STAGES, Recipe
-from fernb.workbook.report import json_safe, write_json
 
 __all__ = ["Ref", "Rung", "Ladder", "LADDERS", "Cell", "select", "expand", "ladder_cells", "ladder_frame", "cells_frame", "stage_scale_estimate", "validate_ablations", "apply_overrides",
-           "find_trained", "run_cells", "ABLATION_KEYS"]
+           "find_trained", "run_cells", "ABLATION_KEYS", "search_scale", "search_best_ladder"]
 
 ABLATION_KEYS = ("ladders", "seeds", "resnet_backbone", "hafem", "lanmsff")
 PAPER_WEIGHTS = tuple(hafem_paper.RECIPE["loss_weights"])   # λ = (0.60, 0.25, 0.15), §3
@@ -369,3 +369,17 @@ def stage_scale_estimate(ladders: Sequence, sections: Mapping[str, Mapping], tra
                      "training s per run (measured)": per_run,
                      "estimated minutes": (len(distinct) - read_back) * per_run / 60})
     return pd.DataFrame(rows).set_index("recipe") if rows else pd.DataFrame()
+
+
+def search_scale(search: Mapping, ablations: Mapping) -> dict:
+    """The scale the search trains at: ``search.scale`` where it is set, else the ablation
+    scale of the searched recipe (``ablations.<recipe>``, empty for the stage's own scale)."""
+    return search["scale"] if search["scale"] is not None else ablations.get(search["recipe"]) or {}
+
+
+def search_best_ladder(recipe: str, best: Mapping) -> Ladder:
+    """A two-row ladder, ``recipe`` (the recipe as stage 01/02 sets it) → ``best trial`` (the
+    search's best overrides, :func:`fernb.train.search.best_overrides`), so the best
+    configuration is trained over the ablation seeds and compared with the recipe step by step."""
+    return Ladder("search_best", recipe, "the search's best configuration against the recipe", "search",
+                  (Rung("recipe", {}), Rung("best trial", dict(best))))
