@@ -481,7 +481,8 @@ def _export(args, argv=None) -> int:
 
     from fernb.realtime.export import check_onnx, export_onnx
     from fernb.models import load_model
-    from fernb.realtime.predict import find_checkpoint, training_inputs
+    from fernb.realtime.predict import training_inputs
+    from fernb.runs import find_checkpoint
 
     try:
         checkpoint = find_checkpoint(args.checkpoint)

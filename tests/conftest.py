@@ -159,3 +159,39 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+# One tiny trained stage for every test that reads finished runs (fernb.runs, notebook 04's matrix, the
+# results export): two seeds of a small LANMSFF on tiny_faces, trained once per session and listed as stage
+# 02's runs. A test that changes the project copies it first (copy_project).
+TINY_RUNS_DATA = {"n_per_split": (70, 28, 56), "size": 32}
+
+
+@pytest.fixture(scope="session")
+def tiny_runs(tmp_path_factory):
+    """``(root, data, results)``: a project folder (dvc.yaml, fernb/) holding two 3-epoch LANMSFF runs,
+    seeds 0 and 1, of ``tiny_faces(**TINY_RUNS_DATA)``, with stage 02's manifest. Read-only: copy it."""
+    import dataclasses
+
+    from fernb.runs import write_manifest
+    from fernb.train import TrainConfig, train_run
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("tiny_runs")
+    (root / "dvc.yaml").write_text("stages: {}\n")
+    (root / "fernb").mkdir()
+    data = tiny_faces(**TINY_RUNS_DATA)
+    config = TrainConfig(epochs=3, batch_size=16, optimizer="adam", loss="ce", progress=False, amp="off",
+                         channels_last="off", lr=3e-3, deterministic=True)
+    results = [train_run("lanmsff", {"img_size": 32}, data, dataclasses.replace(config, seed=seed),
+                         root / "runs" / "02_lanmsff" / "lanmsff" / f"seed{seed}") for seed in (0, 1)]
+    write_manifest("02_lanmsff", results, root)
+    torch.set_num_threads(before)
+    return root, data, results
+
+
+def copy_project(source: Path, dest: Path) -> Path:
+    """A copy of a (tiny) project folder, for a test that writes into it."""
+    shutil.copytree(source, dest, dirs_exist_ok=True)
+    return dest

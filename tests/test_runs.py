@@ -2,25 +2,16 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from fernb import runs
-from fernb.runs import stage_runs, write_manifest
-from fernb.train import TrainConfig, train_run
+from fernb.runs import stage_runs
 
-from conftest import tiny_faces
+from conftest import copy_project
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("project")
-    data = tiny_faces()
-    results = [train_run("lanmsff", {"img_size": 32}, data,
-                         TrainConfig(epochs=1, batch_size=16, optimizer="adam", seed=seed, progress=False),
-                         runs.run_dir("02_lanmsff", "lanmsff", seed, root)) for seed in (0, 1)]
-    write_manifest("02_lanmsff", results, root)
-    return root, data, results
+def trained(tiny_runs):
+    return tiny_runs      # the session's two tiny LANMSFF runs (tests/conftest.py); read only here
 
 
 def test_stage_runs_lists_what_the_stage_trained(trained):
@@ -42,10 +33,7 @@ def test_stage_runs_lists_what_the_stage_trained(trained):
 def test_a_missing_manifest_or_run_is_named(trained, tmp_path):
     with pytest.raises(FileNotFoundError, match="stage 01_hafem has not trained anything"):
         stage_runs("01_hafem", tmp_path)
-    root, _, _ = trained
-    (root / "runs" / "02_lanmsff" / "lanmsff" / "seed1" / runs.RESULT).rename(root / "result.json.bak")
-    try:
-        with pytest.raises(FileNotFoundError, match="seed1, which holds no result.json"):
-            stage_runs("02_lanmsff", root)
-    finally:
-        (root / "result.json.bak").rename(root / "runs" / "02_lanmsff" / "lanmsff" / "seed1" / runs.RESULT)
+    root = copy_project(trained[0], tmp_path / "project")
+    (root / "runs" / "02_lanmsff" / "lanmsff" / "seed1" / runs.RESULT).unlink()
+    with pytest.raises(FileNotFoundError, match="seed1, which holds no result.json"):
+        stage_runs("02_lanmsff", root)
