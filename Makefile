@@ -14,12 +14,15 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
 export MPLBACKEND := Agg
 
-.PHONY: help repro test lock lab kernel fan bench ablations paper real clean-notebooks clean
+.PHONY: help repro test test-fast lint notebooks lock lab kernel fan bench ablations paper real clean-notebooks clean
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make repro   create $(VENV), install fernb, run the whole pipeline (dvc repro)"
-	@echo "make test    install test extras and run pytest"
+	@echo "make test    install test extras and run pytest (everything)"
+	@echo "make test-fast   the tests without the slow end-to-end ones (the inner loop)"
+	@echo "make lint    ruff over the package, tests, benchmarks and the notebooks' paired .py files"
+	@echo "make notebooks   regenerate the notebooks' parameters cells from params.yaml and their paired .py files"
 	@echo "make lock    re-resolve $(LOCK) (exact versions + hashes) from pyproject.toml with pip-compile"
 	@echo "make lab     install JupyterLab and the 'fernb' kernel, then open the notebooks"
 	@echo "make fan     install the face-alignment (FAN) face backend; its weights download on first use"
@@ -48,8 +51,21 @@ $(VENV)/.installed: pyproject.toml $(LOCK) $(NODEPS_LOCK) | $(BIN)/python
 repro: $(VENV)/.installed
 	$(BIN)/dvc repro
 
+# make test runs everything (the README's test command, the one .ci/run calls), with the slowest tests'
+# durations at the end; make test-fast leaves out the end-to-end tests marked slow (notebooks, dvc repro,
+# DDP, the real archives): the inner loop. make lint: ruff, as a test in the suite also runs it.
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --durations=15 $(PYTEST_ARGS)
+
+test-fast: $(VENV)/.installed
+	$(BIN)/python -m pytest -m "not slow" --durations=10 $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check fernb tests benchmarks notebooks
+
+# Notebooks: parameters cells regenerated from params.yaml and the paired .py files written (fernb notebooks).
+notebooks: $(VENV)/.installed
+	$(BIN)/fernb notebooks
 
 # The lock, regenerated from pyproject.toml by pip-tools' pip-compile (pinned here, in a
 # venv of its own so it never touches .venv), for the Python of $(PYTHON):

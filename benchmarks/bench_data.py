@@ -23,7 +23,7 @@ def line(name: str, seconds: float | None, target: float | None = None, note: st
     if seconds is None:
         print(f"{name:<48} skipped  {note}")
         return
-    verdict = "" if target is None else ("  (target ≤ %g s: %s)" % (target, "met" if seconds <= target else "MISSED"))
+    verdict = "" if target is None else f"  (target ≤ {target:g} s: {'met' if seconds <= target else 'MISSED'})"
     print(f"{name:<48} {seconds:8.2f} s{verdict} {note}")
 
 

@@ -25,12 +25,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fernb.data.synthphotos import synthetic_photos
 from fernb.faces import FacePipeline, fan_status
 from fernb.faces.backends import available_backends, compare_backends
-from fernb.paths import project_root
-from fernb.data.synthphotos import synthetic_photos
 from fernb.faces.pose import head_pose
 from fernb.machine import environment
+from fernb.paths import project_root
 
 
 def rate(pipe: FacePipeline, photos, given: bool = False) -> tuple[float, int]:

@@ -47,9 +47,9 @@ CONFIGS = {
 
 
 def model_only(name, kwargs, batch, device, amp, steps):
-    from fernb.train.losses import build_loss
     from fernb.models import create_model
     from fernb.train import TrainConfig, amp_plan, build_optimizers
+    from fernb.train.losses import build_loss
 
     model = create_model(name, num_classes=7, in_chans=1, **kwargs).to(device)
     channels_last = device.type == "cuda"

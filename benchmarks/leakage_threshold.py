@@ -34,8 +34,14 @@ import numpy as np
 
 from fernb.data import load
 from fernb.data.explore import image_hashes
-from fernb.evaluate.leakage import (NEAR_DISTANCE, hamming, leakage_summary, leakage_table, nearest_train_distance,
-                                    perceptual_hashes)
+from fernb.evaluate.leakage import (
+    NEAR_DISTANCE,
+    hamming,
+    leakage_summary,
+    leakage_table,
+    nearest_train_distance,
+    perceptual_hashes,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 FER2013 = "fer2013_msambare.zip"

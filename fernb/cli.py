@@ -276,8 +276,8 @@ def _prepare(args, argv=None) -> int:
     if args.dataset in KNOWN_SOURCES:
         find_source(args.dataset, args.data_root)   # a missing data root is said before any face model loads
     if args.dataset in WILD:
-        from fernb.faces import FacePipeline
         from fernb.data.photos import default_cache_dir
+        from fernb.faces import FacePipeline
 
         options["pipeline"] = FacePipeline(backend=args.face_backend, size=args.face_size, cache_dir=default_cache_dir())
     start = time.perf_counter()
@@ -479,8 +479,8 @@ def _input_shape(text: str) -> tuple[int, int, int]:
 def _export(args, argv=None) -> int:
     from pathlib import Path
 
-    from fernb.realtime.export import check_onnx, export_onnx
     from fernb.models import load_model
+    from fernb.realtime.export import check_onnx, export_onnx
     from fernb.realtime.predict import training_inputs
     from fernb.runs import find_checkpoint
 

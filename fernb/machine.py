@@ -80,7 +80,7 @@ def environment(device: torch.device | str = "cpu") -> dict:
            "cpu": cpu_name(), "cpu_count": os.cpu_count(), "threads": torch.get_num_threads(),
            "interop_threads": torch.get_num_interop_threads()}
     try:
-        import onnxruntime   # optional: recorded when installed
+        import onnxruntime  # optional: recorded when installed
 
         env["onnxruntime"] = onnxruntime.__version__
     except ImportError:

@@ -36,13 +36,16 @@ correct`` and columns such as ``split``, ``dataset``, ``pose``, ``source_id``), 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import (
-    accuracy_score, balanced_accuracy_score, confusion_matrix, precision_recall_fscore_support,
+    accuracy_score,
+    balanced_accuracy_score,
+    confusion_matrix,
+    precision_recall_fscore_support,
     roc_auc_score,
 )
 

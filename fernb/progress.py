@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import sys
 import warnings
-from typing import IO, Iterable
+from collections.abc import Iterable
+from typing import IO
 
 from tqdm import tqdm
 

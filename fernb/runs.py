@@ -26,15 +26,15 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 
+from fernb.jsonio import write_json
 from fernb.metrics import Metrics, metrics_from_frame
 from fernb.paths import RUNS, project_root
-from fernb.jsonio import write_json
 
 __all__ = ["CHECKPOINT", "MODEL", "BEST", "HISTORY", "PREDICTIONS", "RESULT", "MANIFEST", "run_dir", "RunResult",
            "load_result", "Run", "write_manifest", "stage_runs", "find_checkpoint"]

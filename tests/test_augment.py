@@ -13,7 +13,13 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
 from fernb.train.augment import (
-    HAFEM_OPS, OFFLINE_KINDS, HAFEMAugment, OfflineAugmented, lanmsff_offline_augment, mixup, scale_pixels,
+    HAFEM_OPS,
+    OFFLINE_KINDS,
+    HAFEMAugment,
+    OfflineAugmented,
+    lanmsff_offline_augment,
+    mixup,
+    scale_pixels,
 )
 from fernb.train.losses import soft_targets
 

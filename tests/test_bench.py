@@ -12,10 +12,10 @@ import pytest
 import torch
 from torch import nn
 
-from fernb.realtime import bench
-from fernb.realtime.export import ONNX_BOUND, check_onnx, export_onnx, onnx_metadata, onnx_session
 from fernb.machine import environment
 from fernb.models import create_model
+from fernb.realtime import bench
+from fernb.realtime.export import ONNX_BOUND, check_onnx, export_onnx, onnx_metadata, onnx_session
 
 SLEEP_S = 0.02
 

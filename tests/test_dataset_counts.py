@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import real_data_dir
 from fernb.labels import CANONICAL, FER2013_FOLDERS, SEVEN
 from fernb.papers import datasets
 from fernb.papers.datasets import FER2013_USAGE, FERPLUS_DROPPED, FERPLUS_RULES, SOURCES, SPLIT_COUNTS, split_total
+
+from conftest import real_data_dir
 
 USAGES = ("Training", "PublicTest", "PrivateTest")
 SPLITS = ("train", "val", "test")
@@ -199,7 +200,7 @@ def test_real_ferplus_counts(ferplus_real):
 def test_real_ferplus_label_csv_agrees(ferplus_real):
     """Counted without the loader's image decoding: label.csv rows, fernb's vote_labels, less the
     known mismatched image; and fer2013new.csv's Usage column matches FER2013's split sizes."""
-    from fernb.data.ferplus import FOLDERS, KNOWN_MISMATCHED, _VOTE_TO_CANONICAL, vote_labels
+    from fernb.data.ferplus import _VOTE_TO_CANONICAL, FOLDERS, KNOWN_MISMATCHED, vote_labels
 
     path, _ = ferplus_real
     with zipfile.ZipFile(path) as z:

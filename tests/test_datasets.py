@@ -126,8 +126,9 @@ def test_cli_prepare_damaged_archive_and_bad_options_in_one_line(tmp_path, capsy
 
 
 def test_cli_params_lists_the_stage_parameters(capsys, monkeypatch):
-    from conftest import REPO
     from fernb.cli import main
+
+    from conftest import REPO
 
     monkeypatch.setenv("FERNB_ROOT", str(REPO))
     assert main(["params", "00_data_prep@synthfer"]) == 0

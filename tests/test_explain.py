@@ -6,8 +6,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from fernb.evaluate.explain import (cam_layer, grad_cam, mass_accuracy, pointing_game, rank_accuracy,
-                                    safe_for_hooks)
+from fernb.evaluate.explain import cam_layer, grad_cam, mass_accuracy, pointing_game, rank_accuracy, safe_for_hooks
 from fernb.models.common import FEROutput
 
 
@@ -105,13 +104,13 @@ def test_grad_cam_runs_through_hafem_with_timm_in_place_activations_and_its_cbam
 
 
 # --- SHAP, ground truth, scores, causal and sanity checks (notebook 05) ------------------------
+import pandas as pd  # noqa: E402
 from captum.attr import IntegratedGradients  # noqa: E402
 
 from fernb.data.synthfer import AUS, generate  # noqa: E402
 from fernb.evaluate import explain as ex  # noqa: E402
 from fernb.evaluate import faithfulness as fa  # noqa: E402
 from fernb.labels import SEVEN  # noqa: E402
-import pandas as pd  # noqa: E402
 
 
 class SmallNet(nn.Module):

@@ -8,12 +8,12 @@ import pytest
 from fernb.data import load_store, write_store
 from fernb.data.archive import Source
 from fernb.data.core import DatasetFormatError
+from fernb.data.photos import FaceRecord, annotate_pose, build_dataset
 from fernb.data.synthfer import generate
+from fernb.data.synthphotos import synthetic_photo
 from fernb.faces import align
 from fernb.faces.align import five_points, template_points, transform_points
 from fernb.faces.backends import Face
-from fernb.data.photos import FaceRecord, annotate_pose, build_dataset
-from fernb.data.synthphotos import synthetic_photo
 from fernb.faces.pipeline import FacePipeline
 from fernb.labels import SEVEN
 

@@ -12,8 +12,15 @@ import pytest
 from fernb.data.synthfer import render_sample
 from fernb.faces import align, backends
 from fernb.faces.align import (
-    TEMPLATE_112, apply_clahe, clahe_lab, crop_box, enlarge_box, five_points, similarity_transform,
-    template_points, transform_points,
+    TEMPLATE_112,
+    apply_clahe,
+    clahe_lab,
+    crop_box,
+    enlarge_box,
+    five_points,
+    similarity_transform,
+    template_points,
+    transform_points,
 )
 from fernb.faces.backends import Face, MTCNNBackend, OpenCVBackend, fan_status, get_backend, mtcnn_status
 from fernb.faces.pipeline import FacePipeline, LandmarkCache, check_fit, decode_rgb
@@ -309,7 +316,7 @@ def test_a_quiet_fallback_keeps_its_reason_for_the_caller_to_show(monkeypatch):
         assert isinstance(get_backend("auto", warn=False), OpenCVBackend)
     assert pipe.config()["fallback_reason"].startswith("the face-alignment package is not importable; and MTCNN")
     with pytest.warns(RuntimeWarning, match="FACE BACKEND FALLBACK"):   # the default stays loud
-        FacePipeline().detector
+        FacePipeline().detector  # noqa: B018 (building the detector is what warns)
 
 
 def test_auto_tries_fan_then_mtcnn_then_haar_and_says_which_ran(monkeypatch):

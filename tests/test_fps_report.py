@@ -11,9 +11,13 @@ import pytest
 import torch
 
 from fernb.models.baselines import BASELINE_MODELS
-from fernb.papers.hafem import CLAIMS as hafem_claims, HARDWARE as hafem_hardware, TABLE3
-from fernb.papers.lanmsff import CLAIMS as lanmsff_targets, density_claims, information_density
-from fernb.realtime import bench, fps_report as fr
+from fernb.papers.hafem import CLAIMS as hafem_claims
+from fernb.papers.hafem import HARDWARE as hafem_hardware
+from fernb.papers.hafem import TABLE3
+from fernb.papers.lanmsff import CLAIMS as lanmsff_targets
+from fernb.papers.lanmsff import density_claims, information_density
+from fernb.realtime import bench
+from fernb.realtime import fps_report as fr
 from fernb.realtime.export import ONNX_BOUND
 
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fernb.models.common import FEROutput
 from fernb.models.card import count_parameters
+from fernb.models.common import FEROutput
 from fernb.models.lanmsff import LANMSFF, PWFS, ChannelShuffle, MassAtt, SeparableConv2d
 from fernb.papers.lanmsff import CLAIMS, CODE_VS_PAPER
 

@@ -10,14 +10,23 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import real_data_dir
 from fernb.data.core import FERData
 from fernb.data.explore import find_duplicates
 from fernb.evaluate import leakage
-from fernb.evaluate.leakage import (NEAR_DISTANCE, accuracy_standard_and_clean, hamming, leakage_summary, leakage_table,
-                                    nearest_train_distance, perceptual_hashes)
+from fernb.evaluate.leakage import (
+    NEAR_DISTANCE,
+    accuracy_standard_and_clean,
+    hamming,
+    leakage_summary,
+    leakage_table,
+    nearest_train_distance,
+    perceptual_hashes,
+)
 from fernb.evaluate.stats import bootstrap_index, bootstrap_metric
 from fernb.labels import SEVEN
+
+from conftest import real_data_dir
+
 
 def _faces(n: int, seed: int, size: int = 48) -> np.ndarray:
     """Smooth random images (a 6x6 grid of random values upsampled): low frequencies, as a

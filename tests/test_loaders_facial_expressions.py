@@ -24,6 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from test_loaders import _zip_folder
 
 import fernb.data
 from fernb.data import DatasetFormatError, load_store, write_store
@@ -35,7 +36,6 @@ from fernb.faces.backends import OpenCVBackend
 from fernb.faces.pipeline import FacePipeline, decode_rgb
 
 from conftest import real_data_dir
-from test_loaders import _zip_folder
 
 CANON = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger", "contempt")
 # legend.csv's emotion names (any case) -> the canonical class, by hand

@@ -25,15 +25,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from test_loaders import _zip_folder
 
 import fernb.data
 from fernb.data.archive import Source
 from fernb.data.ckplus import load_ckplus, read_ckplus
 from fernb.data.core import DatasetFormatError
 from fernb.data.kdef import load_kdef, read_kdef
+from fernb.data.synthphotos import synthetic_photo
 from fernb.faces.align import five_points, template_points
 from fernb.faces.backends import Face, OpenCVBackend
-from fernb.data.synthphotos import synthetic_photo
 from fernb.faces.pipeline import FacePipeline, decode_rgb
 
 from conftest import NoDetection, real_data_dir
@@ -47,7 +48,6 @@ KDEF_YAW = {"FL": -90.0, "HL": -45.0, "S": 0.0, "HR": 45.0, "FR": 90.0}
 CK_EMOTION = {0: "neutral", 1: "anger", 2: "contempt", 3: "disgust", 4: "fear", 5: "happy", 6: "sad", 7: "surprise"}
 SIZE = 64
 
-from test_loaders import _zip_folder
 
 
 def _encode(image: np.ndarray, ext: str) -> bytes:
@@ -387,7 +387,7 @@ def _ck_detectable() -> bytes:
     raise AssertionError("Haar found no face in 100 SynthFER photos")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _ck_frame(stem: str) -> tuple[bytes, np.ndarray | None]:
     """PNG bytes of one frame and its true landmarks (None: no landmarks file is written)."""
     if stem == DETECTED:

@@ -23,20 +23,20 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from test_loaders import _zip_folder
 
 from fernb.data import DatasetFormatError, load, load_store, write_store
 from fernb.data.affectnet import load_affectnet, read_affectnet
 from fernb.data.folds import carve_val
+from fernb.data.photos import FaceRecord
 from fernb.data.rafdb import load_rafdb, read_rafdb
 from fernb.data.synthfer import render_sample
+from fernb.data.synthphotos import synthetic_photo
 from fernb.faces.align import five_points, similarity_transform, template_points, transform_points
 from fernb.faces.backends import Face
-from fernb.data.photos import FaceRecord
-from fernb.data.synthphotos import synthetic_photo
 from fernb.faces.pipeline import FacePipeline, decode_rgb
 
 from conftest import NoDetection
-from test_loaders import _zip_folder
 
 CANON = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger", "contempt")
 # RAF-DB basic, EmoLabel/list_patition_label.txt, as the publisher's README states it

@@ -9,8 +9,16 @@ import torch
 import torch.nn.functional as F
 
 from fernb.train.losses import (
-    HAFEM_WEIGHTS, CenterLoss, CompoundLoss, CrossEntropy, LossOutput, build_loss,
-    distribution_aware_smoothing, is_mixed, smoothing_prior, soft_targets,
+    HAFEM_WEIGHTS,
+    CenterLoss,
+    CompoundLoss,
+    CrossEntropy,
+    LossOutput,
+    build_loss,
+    distribution_aware_smoothing,
+    is_mixed,
+    smoothing_prior,
+    soft_targets,
 )
 
 COUNTS = [100, 10, 50]

@@ -14,10 +14,20 @@ import torch
 from timm.layers.cbam import CbamModule
 from torch import nn
 
-from fernb.papers.hafem import TABLE3
-from fernb.models import (HAFEM, BASELINE_MODELS, InputAdapter, PretrainedWeightsMissing, create_model, layer_decay_param_groups,
-                          list_models, load_model, model_card, save_model, transformer_parameters)
+from fernb.models import (
+    BASELINE_MODELS,
+    InputAdapter,
+    PretrainedWeightsMissing,
+    create_model,
+    layer_decay_param_groups,
+    list_models,
+    load_model,
+    model_card,
+    save_model,
+    transformer_parameters,
+)
 from fernb.models.card import count_parameters
+from fernb.papers.hafem import TABLE3
 
 
 def meta(name, **knobs):

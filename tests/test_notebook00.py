@@ -10,14 +10,24 @@ import pandas as pd
 import pytest
 import yaml
 
-from fernb.evaluate import stats
-from fernb.workbook import stages
 from fernb.data import load_store
+from fernb.evaluate import stats
 from fernb.faces import fan_status
 from fernb.faces.backends import mtcnn_status
+from fernb.workbook import stages
 
-from conftest import (BIN, TINY_ABLATIONS, TINY_EXPLAIN, TINY_FPS, TINY_SEARCH, TINY_SHIFTS, TINY_STATISTICS, TINY_TRAINING,
-                      TINY_TRANSFER, notebook_noise)
+from conftest import (
+    BIN,
+    TINY_ABLATIONS,
+    TINY_EXPLAIN,
+    TINY_FPS,
+    TINY_SEARCH,
+    TINY_SHIFTS,
+    TINY_STATISTICS,
+    TINY_TRAINING,
+    TINY_TRANSFER,
+    notebook_noise,
+)
 
 TINY = {"n_train": 84, "n_val": 28, "n_test": 28, "grid_per_class": 2, "demo_photos": 12, "pose_check_photos": 40}
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from fernb.data.core import FERData
+from fernb.data.explore import pose_subset, pose_subsets_table
 from fernb.data.synthfer import render_sample
 from fernb.data.synthfer_face import rotation
-from fernb.data.explore import pose_subset, pose_subsets_table
 from fernb.faces.pose import euler_from_rotation, head_pose, rotation_from_euler
 from fernb.labels import SEVEN
 

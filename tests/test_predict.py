@@ -14,8 +14,8 @@ import torch
 
 import fernb.realtime.predict
 from fernb.cli import main
-from fernb.faces.backends import OpenCVBackend
 from fernb.data.synthphotos import synthetic_photo
+from fernb.faces.backends import OpenCVBackend
 from fernb.faces.video import write_video
 from fernb.labels import SEVEN
 from fernb.models import create_model, save_model

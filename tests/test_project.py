@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import yaml
 
 from fernb.workbook import stages
 
-from conftest import REPO
+from conftest import BIN, REPO
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 DVC = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
@@ -413,7 +414,7 @@ def test_run_folders_persist_and_are_not_cached_so_dvc_exp_run_resumes():
 
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     persistent = {}
-    for name, stage in stages.items():
+    for stage in stages.values():
         for out in (stage.get("do", stage)).get("outs", []):
             if isinstance(out, dict):
                 (path, opts), = out.items()
@@ -472,3 +473,10 @@ def test_no_module_or_folder_name_means_two_things():
     folders = {p.name for p in (REPO / "fernb").iterdir() if p.is_dir() and p.name != "__pycache__"}
     clashes = {n: paths for n, paths in names.items() if (len(paths) > 1 or n in folders) and n not in ("hafem", "lanmsff")}
     assert not clashes, clashes
+
+
+def test_ruff_finds_nothing():
+    """The linter configured in pyproject.toml ([tool.ruff]) is clean: `make lint` shows the findings."""
+    done = subprocess.run([str(BIN / "ruff"), "check", "--no-cache", "fernb", "tests", "benchmarks", "notebooks"],
+                          cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-1000:]

@@ -6,8 +6,8 @@ import pytest
 
 from fernb.data.core import FERData
 from fernb.data.folds import subject_folds
-from fernb.labels import SEVEN
 from fernb.data.protocols import apply_protocol, check_protocol, describe_protocol
+from fernb.labels import SEVEN
 
 from conftest import tiny_faces
 

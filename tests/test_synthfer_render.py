@@ -6,8 +6,19 @@ import pytest
 
 from fernb.data import synthfer as sf
 from fernb.data import synthfer_render as sfr
-from fernb.data.synthfer_draw import (FaceCamera, Light, SampleDraws, draw_background, draw_brows, draw_eyes,
-                                      draw_head, draw_mouth, draw_neck_and_ears, draw_nose_and_profile, draw_texture)
+from fernb.data.synthfer_draw import (
+    FaceCamera,
+    Light,
+    SampleDraws,
+    draw_background,
+    draw_brows,
+    draw_eyes,
+    draw_head,
+    draw_mouth,
+    draw_neck_and_ears,
+    draw_nose_and_profile,
+    draw_texture,
+)
 
 
 def _settings(**kw):

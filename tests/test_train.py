@@ -14,12 +14,12 @@ import torch
 
 from fernb import runs
 from fernb import train as T
+from fernb.evaluate.results import seed_summary
 from fernb.machine import amp_plan
 from fernb.metrics import PROB_PREFIX
-from fernb.models.inputs import predict_proba
-from fernb.evaluate.results import seed_summary
-from fernb.train import feed, loop
 from fernb.models import create_model, load_model
+from fernb.models.inputs import predict_proba
+from fernb.train import feed, loop
 
 from conftest import REPO, tiny_faces
 
@@ -426,7 +426,7 @@ def test_the_ddp_check_catches_a_rank_whose_gradients_are_lost(tmp_path):
     """The tolerance above must still catch a real DDP defect: the same two-process run with
     rank 1's gradients zeroed before the all-reduce (half of every batch lost) ends with
     weights the comparison flags, tensor by tensor."""
-    one = _run_ddp(tmp_path, "one", 1, 16)
+    _run_ddp(tmp_path, "one", 1, 16)
     broken = _run_ddp(tmp_path, "broken", 2, 8, drop_rank1=True)
     assert broken["world"] == 2
     a = torch.load(tmp_path / "one" / runs.MODEL, weights_only=True)["state_dict"]

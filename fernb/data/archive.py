@@ -29,8 +29,8 @@ import os
 import tarfile
 import zipfile
 import zlib
+from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
-from typing import Iterable, Iterator
 
 from fernb.data.core import DatasetFormatError
 
@@ -292,7 +292,7 @@ class Source:
         if self._tar is not None:
             self._tar.close()
 
-    def __enter__(self) -> "Source":
+    def __enter__(self) -> Source:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -348,10 +348,10 @@ def _tar_kind(path: Path, head: bytes) -> tuple[str, str]:
     """``(tarfile mode, name in messages)`` of a tar: by its compression's magic number, else by
     its file name (a damaged ``x.tar.gz`` may have lost its magic), else uncompressed."""
     name = path.name.lower()
-    for magic, mode, label, suffixes in _COMPRESSED:
+    for magic, mode, label, _suffixes in _COMPRESSED:
         if head.startswith(magic):
             return f"r:{mode}", label
-    for magic, mode, label, suffixes in _COMPRESSED:
+    for _magic, mode, label, suffixes in _COMPRESSED:
         if name.endswith(suffixes):
             return f"r:{mode}", label
     return "r:", "tar"
@@ -371,7 +371,7 @@ def _text_hint(head: bytes) -> str:
     return f"; it begins with text, {text[:40]!r}: not an archive, perhaps a web page saved in place of the download"
 
 
-def _file_digest(path: Path) -> "hashlib._Hash":
+def _file_digest(path: Path) -> hashlib._Hash:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

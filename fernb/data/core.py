@@ -106,7 +106,7 @@ class FERData:
         if self.landmarks is not None and self.landmarks.shape[1:] != (68, 2):
             raise ValueError(f"{self.name}: landmarks must be (N,68,2), got {self.landmarks.shape}")
 
-    def subset(self, which: str | np.ndarray) -> "FERData":
+    def subset(self, which: str | np.ndarray) -> FERData:
         """The samples of one split (``"train"``...) or of a boolean/index mask."""
         if isinstance(which, str):
             if which not in SPLITS:

@@ -155,7 +155,7 @@ def _read(src: Source, num_classes: int, on_unknown_label: str) -> tuple[list[Fa
         first = group[0]
         if len({r[4] for r in group}) > 1:
             said = ", ".join(f"{r[3]!r} (line {r[0]})" for r in group)
-            for r in group:
+            for _row in group:   # one rejection per listing of the image
                 rejected.setdefault("conflicting_labels", []).append(
                     {"file": images + image, "detail": f"listed {len(group)} times with different labels: {said}"})
             continue
@@ -174,7 +174,7 @@ def _read(src: Source, num_classes: int, on_unknown_label: str) -> tuple[list[Fa
     records: list[FaceRecord] = []
     info: dict[str, list[str]] = {"user_id": [], "emotion": []}
     contempt = 0
-    for line, user, image, emotion, label8 in first_rows:
+    for _line, user, image, emotion, label8 in first_rows:
         if label8 >= num_classes:
             contempt += 1
             continue

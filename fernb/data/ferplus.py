@@ -50,7 +50,14 @@ import numpy as np
 from fernb.data.archive import Source
 from fernb.data.core import SPLITS, DatasetFormatError, FERData
 from fernb.data.fer2013 import (
-    SIZE, USAGE_TO_SPLIT, decode_face, find_fer2013_csv, read_fer2013_csv, _check_on_unreadable, _first_line, _folder_root,
+    SIZE,
+    USAGE_TO_SPLIT,
+    _check_on_unreadable,
+    _first_line,
+    _folder_root,
+    decode_face,
+    find_fer2013_csv,
+    read_fer2013_csv,
 )
 from fernb.labels import CANONICAL, FERPLUS_TO_CANONICAL, FERPLUS_VOTES, class_names
 

@@ -10,11 +10,11 @@ set but no validation set: :func:`carve_val` draws a stratified one from train.
 from __future__ import annotations
 
 from collections import Counter
+
 import numpy as np
 
 from fernb.data.core import SPLITS, DatasetFormatError
 from fernb.data.photos import FaceRecord
-
 
 __all__ = ["subject_folds", "fold_splits", "carve_val", "split_counts", "layout_error"]
 

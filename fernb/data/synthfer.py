@@ -81,8 +81,15 @@ import numpy as np
 from fernb.data.core import SPLITS, FERData
 from fernb.data.synthfer_face import AU_INDEX, AUS, CLASS_AUS, COMPANION_AUS, N_IDENTITY_DRAWS
 from fernb.data.synthfer_masks import au_region_masks
-from fernb.data.synthfer_render import (FRESH_SUBJECT_BASE, LIGHTINGS, OCCLUDERS, SPLIT_CODES, RenderSettings,
-                                        SynthSample, render_face)
+from fernb.data.synthfer_render import (
+    FRESH_SUBJECT_BASE,
+    LIGHTINGS,
+    OCCLUDERS,
+    SPLIT_CODES,
+    RenderSettings,
+    SynthSample,
+    render_face,
+)
 from fernb.labels import class_names
 from fernb.progress import progress_bar
 

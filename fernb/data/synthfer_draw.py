@@ -16,8 +16,21 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from fernb.data.synthfer_face import (AU_INDEX, AUS, ONE, SHIFT, Expression, FaceIdentity, colour, ear_points,
-                                      fast_clip, head_mesh, ipts, lerp, surface_z)
+from fernb.data.synthfer_face import (
+    AU_INDEX,
+    AUS,
+    ONE,
+    SHIFT,
+    Expression,
+    FaceIdentity,
+    colour,
+    ear_points,
+    fast_clip,
+    head_mesh,
+    ipts,
+    lerp,
+    surface_z,
+)
 from fernb.data.synthfer_masks import AUTrace
 
 __all__ = ["SampleDraws", "FaceCamera", "Light", "PosedFace", "draw_background", "draw_neck_and_ears", "draw_head",

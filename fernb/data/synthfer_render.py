@@ -18,10 +18,36 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from fernb.data.synthfer_draw import (FaceCamera, Light, PosedFace, SampleDraws, draw_background, draw_brows, draw_eyes,
-                                      draw_head, draw_mouth, draw_neck_and_ears, draw_nose_and_profile, draw_texture)
-from fernb.data.synthfer_face import (AU_INDEX, AU_MOVES, AUS, ONE, SHIFT, FaceIdentity, colour, draw_identity,
-                                      expression, fast_clip, ipts, landmarks3d, lerp, rotation)
+from fernb.data.synthfer_draw import (
+    FaceCamera,
+    Light,
+    PosedFace,
+    SampleDraws,
+    draw_background,
+    draw_brows,
+    draw_eyes,
+    draw_head,
+    draw_mouth,
+    draw_neck_and_ears,
+    draw_nose_and_profile,
+    draw_texture,
+)
+from fernb.data.synthfer_face import (
+    AU_INDEX,
+    AU_MOVES,
+    AUS,
+    ONE,
+    SHIFT,
+    FaceIdentity,
+    colour,
+    draw_identity,
+    expression,
+    fast_clip,
+    ipts,
+    landmarks3d,
+    lerp,
+    rotation,
+)
 from fernb.data.synthfer_masks import AUTrace, au_region_masks
 from fernb.labels import CANONICAL
 

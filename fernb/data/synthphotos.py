@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -19,7 +18,6 @@ from fernb.data.synthfer import render_sample
 from fernb.faces.align import apply_clahe, five_points, template_points, transform_points
 from fernb.faces.pose import KDEF_BINS, head_pose, pose_error_table, yaw_from_five_pnp, yaws_from_five
 from fernb.faces.video import write_video
-
 
 __all__ = ["Photo", "synthetic_photo", "synthetic_photos", "synthetic_video", "synthfer_pose_check", "five_point_check",
            "detect_photos",

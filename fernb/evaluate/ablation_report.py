@@ -29,7 +29,7 @@ sentence the notebook prints (the ``*_text`` functions), every number in them co
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd

@@ -31,17 +31,28 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from fernb.evaluate.stats import ALPHA
-from fernb.evaluate.stats import (bootstrap_index, bootstrap_metric, gap_for_dz, holm, max_dz_per_image, mcnemar_test,
-                                  paired_seed_test, paired_t_p, per_image_effect, percentile_interval, runs_for_p,
-                                  seeds_needed)
+from fernb.evaluate.stats import (
+    ALPHA,
+    bootstrap_index,
+    bootstrap_metric,
+    gap_for_dz,
+    holm,
+    max_dz_per_image,
+    mcnemar_test,
+    paired_seed_test,
+    paired_t_p,
+    per_image_effect,
+    percentile_interval,
+    runs_for_p,
+    seeds_needed,
+)
 from fernb.paths import project_root
 from fernb.runs import read_predictions, stage_runs
 
@@ -124,7 +135,7 @@ def pipeline_models(root: str | os.PathLike | None = None, stages: Sequence[str]
         missing = [c for c in ("ladder", "variant", "seed", "key", "dir") if c not in table.columns]
         if missing:
             raise ValueError(f"{table_path}: expected notebook 03's runs table, it lacks column(s) {missing}")
-        for key, rows in table.groupby("key", sort=False):
+        for _key, rows in table.groupby("key", sort=False):
             names = list(dict.fromkeys(f"{r.ladder}/{r.variant}" for r in rows.itertuples()))
             owner = next((stage_dirs[d] for d in ((root / x).resolve() for x in rows["dir"]) if d in stage_dirs), None)
             if owner is not None:

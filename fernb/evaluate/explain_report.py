@@ -227,6 +227,11 @@ def cam_grids(study: ExplainStudy) -> pd.DataFrame:
                          for label, entry in study.models.items()])
 
 
+# The names the figure generators here yield, as patterns: a notebook that saves what they yield is checked
+# against the export's lists of face-free and face figures through these (tests/workbook/test_results.py).
+FIGURE_NAMES = {"map_figures": "maps_*"}
+
+
 def map_figures(study: ExplainStudy) -> Iterator[tuple[str, plt.Figure]]:
     """Per model, its figure's name (``maps_<network>``) and the figure: one face per class,
     its defining AUs' region, and every method's map (:func:`fernb.workbook.plots.attribution_grid`).

@@ -31,8 +31,8 @@ import torch.nn as nn
 from scipy.stats import spearmanr
 
 from fernb.data.synthfer import AUS
-from fernb.models import create_model
 from fernb.evaluate.explain import GroundTruth, mass_accuracy, model_inputs, rerender
+from fernb.models import create_model
 
 __all__ = ["au_off_effects", "causal_table", "randomisation_units", "randomise", "cascading_randomisation",
            "untrained_model", "map_similarity", "sanity_flags", "deletion_insertion", "curve_areas",

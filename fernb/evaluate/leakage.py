@@ -21,7 +21,7 @@ same photograph, is measured, not guessed (``benchmarks/leakage_threshold.py``).
 """
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import imagehash
 import numpy as np

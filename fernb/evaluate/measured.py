@@ -35,8 +35,8 @@ import html
 import json
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -44,9 +44,8 @@ import torch
 
 from fernb.data import load_store
 from fernb.evaluate import leakage
-from fernb.evaluate.stats import ALPHA
 from fernb.evaluate.comparisons import stated_effect_table
-from fernb.evaluate.stats import bootstrap_metric, runs_for_p
+from fernb.evaluate.stats import ALPHA, bootstrap_metric, runs_for_p
 from fernb.models import create_model
 from fernb.models.backbones import create_backbone
 from fernb.models.card import model_card

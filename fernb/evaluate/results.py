@@ -10,7 +10,7 @@ figure of the offline ×4 training set (:func:`offline_x4_figure`).
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -254,7 +254,8 @@ def offline_x4_figure(example, labels: Sequence[int], classes: Sequence[str], ki
         for r, kind in enumerate(kinds):
             ax = axes[r, j]
             ax.imshow(example.images[rows * j + r], cmap="gray", vmin=0, vmax=255)
-            ax.set_xticks([]); ax.set_yticks([])
+            ax.set_xticks([])
+            ax.set_yticks([])
             if r == 0:
                 ax.set_title(classes[labels[j]], fontsize=8)
             if j == 0:

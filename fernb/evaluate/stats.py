@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -474,6 +475,7 @@ def seeds_needed(d_z: float, *, alpha: float = 0.05, power: float = 0.8) -> int:
     float noise, ~1e-16, for which the scan would never end).
     """
     from statsmodels.stats.power import TTestPower
+
     # Imported before the filter below: on import this module sets ConvergenceWarning to "always".
     from statsmodels.tools.sm_exceptions import ConvergenceWarning
 

@@ -84,7 +84,7 @@ class Face:
         return out
 
     @classmethod
-    def from_json(cls, d: dict) -> "Face":
+    def from_json(cls, d: dict) -> Face:
         arr = lambda k, shape: None if d.get(k) is None else np.asarray(d[k], dtype=np.float64).reshape(shape)  # noqa: E731
         return cls(box=np.asarray(d["box"], dtype=np.float64), score=_nan(d.get("score")),
                    landmarks=arr("landmarks", (68, 2)), landmark_score=_nan(d.get("landmark_score")),
@@ -234,7 +234,7 @@ class MTCNNBackend:
         status = mtcnn_status()
         if not status["ready"]:
             raise RuntimeError(f"MTCNN backend unavailable: {status['reason']}")
-        import torch   # deferred: the OpenCV path of the face pipeline never loads torch
+        import torch  # deferred: the OpenCV path of the face pipeline never loads torch
         from facenet_pytorch import MTCNN
 
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -306,9 +306,9 @@ def fan_status() -> dict:
     """Whether the face-alignment backend can run offline: package, weight files, reason."""
     try:   # optional: face-alignment is installed by `make fan`, and may be absent
         import face_alignment  # noqa: F401
+        import torch.hub
         from face_alignment.api import models_urls
         from face_alignment.detection.sfd.sfd_detector import models_urls as sfd_urls
-        import torch.hub
     except Exception as exc:  # ImportError, or a broken install
         return {"installed": False, "weights": {}, "ready": False,
                 "reason": f"the face-alignment package is not importable ({type(exc).__name__}: {exc}); "
@@ -337,10 +337,10 @@ class FANBackend:
         status = fan_status()
         if not status["installed"] or (not status["ready"] and not download):
             raise RuntimeError(f"face-alignment backend unavailable: {status['reason']}")
-        import face_alignment   # optional, as in fan_status
+        import face_alignment  # optional, as in fan_status
 
         if device is None:
-            import torch   # deferred: the OpenCV path of the face pipeline never loads torch
+            import torch  # deferred: the OpenCV path of the face pipeline never loads torch
 
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = device

@@ -9,13 +9,14 @@
 # fernb.progress before any timm import: inside a Jupyter kernel without ipywidgets, the first import of
 # tqdm.auto (timm's, through huggingface_hub) warns unless fernb.progress made it quietly (fernb/progress.py)
 import fernb.progress  # noqa: F401
+
+from .backbones import PretrainedWeightsMissing
+from .baselines import BASELINE_MODELS, TimmClassifier
+from .card import ModelCard, count_parameters, model_card
 from .common import FEROutput, InputAdapter, layer_decay_param_groups
 from .factory import create_model, list_models, load_model, register_model, save_model
 from .hafem import HAFEM, transformer_parameters
 from .lanmsff import LANMSFF
-from .baselines import BASELINE_MODELS, TimmClassifier
-from .backbones import PretrainedWeightsMissing
-from .card import ModelCard, count_parameters, model_card
 
 __all__ = ["FEROutput", "InputAdapter", "layer_decay_param_groups", "create_model", "list_models", "load_model",
            "register_model", "save_model", "HAFEM", "transformer_parameters", "LANMSFF", "BASELINE_MODELS", "TimmClassifier",

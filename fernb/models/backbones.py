@@ -38,7 +38,7 @@ def pretrained_locations(name: str) -> list[Path]:
     if cfg.file:
         places.append(Path(cfg.file))
     if cfg.hf_hub_id:
-        from huggingface_hub import constants   # deferred: only timm's hub-hosted weights need it
+        from huggingface_hub import constants  # deferred: only timm's hub-hosted weights need it
 
         repo_dir = Path(constants.HF_HUB_CACHE) / ("models--" + cfg.hf_hub_id.replace("/", "--"))
         places += [repo_dir / "snapshots" / "*" / f for f in HF_FILENAMES]
@@ -55,7 +55,7 @@ def find_pretrained(name: str) -> Path | None:
     if cfg.file and Path(cfg.file).is_file():
         return Path(cfg.file)
     if cfg.hf_hub_id:
-        from huggingface_hub import try_to_load_from_cache   # deferred, as above
+        from huggingface_hub import try_to_load_from_cache  # deferred, as above
 
         for filename in HF_FILENAMES:
             hit = try_to_load_from_cache(cfg.hf_hub_id, filename)

@@ -15,7 +15,8 @@ the trainer, the losses and the benchmark never special-case a network:
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F

@@ -30,6 +30,7 @@ from torch import nn
 from .backbones import create_backbone, data_config, stage_groups
 from .common import FERModel, InputAdapter
 
+
 def transformer_parameters(d_model: int, d_ff: int, num_layers: int, tokens: int = 49,
                            in_channels: int | None = None, cls_token: bool = False) -> int:
     """Closed-form parameter count of HAFEM's token encoder (positional embeddings included).

@@ -21,11 +21,11 @@ statistics (2,112) and gives the paper's 358K.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
-from torch import nn
 from timm.layers import Conv2dSame
+from torch import nn
 
 from fernb.models.common import FERModel, InputAdapter, _pair, keras_init_
 

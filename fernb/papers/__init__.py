@@ -39,7 +39,8 @@ Pure data and small pure functions: nothing here imports the rest of :mod:`fernb
 from __future__ import annotations
 
 import numbers
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd

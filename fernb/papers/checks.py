@@ -24,8 +24,8 @@ Pure functions of numbers: nothing here imports the rest of :mod:`fernb`.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Mapping, Sequence
 
 __all__ = ["VERDICTS", "KINDS", "decimals_of", "matches", "support_fits", "smallest_support", "check_mean",
            "check_weighted_mean", "check_difference", "check_ratio", "check_f1", "check_density", "check_variance",

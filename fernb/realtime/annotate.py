@@ -14,8 +14,8 @@ from __future__ import annotations
 import csv as csvlib
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import numpy as np

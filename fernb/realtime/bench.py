@@ -43,9 +43,9 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 
 import cv2
 import numpy as np
@@ -315,7 +315,7 @@ class Benchmark:
                                  "latency": self.latency.to_dict(orient="records")})
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Benchmark":
+    def load(cls, path: str | os.PathLike) -> Benchmark:
         data = json.loads(Path(path).read_text())
         return cls(pd.DataFrame(data["latency"]), pd.DataFrame(data["models"]), data["environment"], data["settings"])
 
@@ -420,7 +420,7 @@ def _run_variant(model, key, label, variant: Variant, sizes, device, shape, prob
                 x = runner.input(torch.rand(b, *shape, generator=gen))
                 if device.type == "cuda":
                     torch.cuda.reset_peak_memory_stats(device)
-                timed = measure(lambda: runner(x), device=device, **timing)
+                timed = measure(lambda: runner(x), device=device, **timing)  # noqa: B023 (called within this iteration)
                 row.update(status="ok", first_call_s=timed["first_call_s"], **latency_stats(timed["seconds"], b))
                 if timed["gpu_seconds"] is not None:
                     row["gpu_median_ms"] = float(np.median(timed["gpu_seconds"]) * 1e3)
@@ -458,7 +458,7 @@ def op_profile(model: nn.Module, variant: str = "eager", device: str | torch.dev
                iters: int = 5, top: int = 12) -> pd.DataFrame:
     """Where one forward pass spends its time: PyTorch's profiler over ``iters`` calls after a
     warm-up, the ``top`` operators by self time (CPU, and CUDA on a GPU), per call."""
-    from torch.profiler import ProfilerActivity, profile   # deferred: the profiler is heavy and only profiles use it
+    from torch.profiler import ProfilerActivity, profile  # deferred: the profiler is heavy and only profiles use it
 
     device = torch.device(device)
     runner = _TorchRunner(model, parse_variant(variant, device), device, (int(model.in_chans), *map(int, model.input_size)))

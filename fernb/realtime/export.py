@@ -18,8 +18,8 @@ import contextlib
 import io
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -95,7 +95,7 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, *, input_shape: Seque
 
 def onnx_metadata(path: str | os.PathLike) -> dict:
     """The metadata :func:`export_onnx` stored (``fernb_config`` and ``classes`` decoded)."""
-    import onnx   # deferred: onnx and ONNX Runtime load hundreds of MB; only export and checks need them
+    import onnx  # deferred: onnx and ONNX Runtime load hundreds of MB; only export and checks need them
 
     model = onnx.load(str(path), load_external_data=False)
     meta = {p.key: p.value for p in model.metadata_props}
@@ -110,7 +110,7 @@ def onnx_session(path: str | os.PathLike, device: str | torch.device = "cpu", th
     onnxruntime build has it (``onnxruntime-gpu``), else the CPU provider with ``threads``
     intra-op threads (default: torch's thread count, so the two libraries are compared fairly).
     ``session.get_providers()[0]`` says which one runs."""
-    import onnxruntime as ort   # deferred, as onnx above
+    import onnxruntime as ort  # deferred, as onnx above
 
     path = Path(path)
     if not path.is_file():

@@ -16,8 +16,8 @@ numbers it states.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -27,10 +27,11 @@ from fernb.faces.pipeline import decode_rgb
 from fernb.machine import select_device
 from fernb.models import create_model
 from fernb.models.baselines import BASELINE_MODELS
-from fernb.papers import hafem as hafem_paper, lanmsff as lanmsff_paper, versus_paper
+from fernb.papers import hafem as hafem_paper
+from fernb.papers import lanmsff as lanmsff_paper
+from fernb.papers import versus_paper
 from fernb.papers.lanmsff import density_claims, information_density
-from fernb.realtime.bench import (E2E_STAGES, MODELS, BenchModel, Benchmark, build_model, op_profile,
-                                  sweep_settings)
+from fernb.realtime.bench import E2E_STAGES, MODELS, Benchmark, BenchModel, build_model, op_profile, sweep_settings
 from fernb.realtime.export import ONNX_BOUND
 from fernb.realtime.media import open_sources, read_frames
 from fernb.realtime.predict import PredictionRun

@@ -32,9 +32,9 @@ import json
 import os
 import time
 import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -192,7 +192,7 @@ class Predictor:
                                 clip_limit=float(framing.get("clip_limit", 2.0)), tile_grid=int(framing.get("tile_grid", 8)),
                                 fit=framing.get("fit", "eyes"), device=str(dev))
         try:
-            pipeline.detector
+            pipeline.detector  # noqa: B018 (the property builds the detector: fail here, not at the first frame)
         except RuntimeError as err:  # face_backend="fan" without face-alignment or its weights
             raise ValueError(str(err)) from err
         return cls(net, inputs, pipeline, device=dev, batch_size=batch_size, amp=amp, checkpoint=checkpoint)

@@ -59,7 +59,8 @@ resize to 72 and centre 64-crop, and resize to 72 then random 64-crop.
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import cv2
 import numpy as np

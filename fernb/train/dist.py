@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 
@@ -44,7 +44,7 @@ def init_distributed(device_name: str) -> Dist:
     world = int(os.environ.get("WORLD_SIZE", 1))
     if world <= 1:
         return Dist()
-    import torch.distributed as dist   # deferred: only a torchrun launch needs the process group
+    import torch.distributed as dist  # deferred: only a torchrun launch needs the process group
 
     started = False
     if not dist.is_initialized():

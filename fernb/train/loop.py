@@ -58,9 +58,10 @@ import hashlib
 import json
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -73,8 +74,8 @@ from fernb.machine import environment, select_device
 from fernb.metrics import classification_metrics, predictions_frame
 from fernb.models import create_model, save_model
 from fernb.models.inputs import input_size, predict_proba, to_input
-from fernb.progress import progress_bar
 from fernb.paths import project_root
+from fernb.progress import progress_bar
 from fernb.runs import BEST, CHECKPOINT, HISTORY, MODEL, PREDICTIONS, RESULT, RunResult, find_checkpoint, load_result
 from fernb.train.augment import HAFEMAugment, lanmsff_offline_augment, scale_pixels
 from fernb.train.config import TrainConfig
@@ -366,7 +367,7 @@ def fit(run: Training, data: FERData, *, live_dir: str | Path | None = None,
     config, dist = run.config, run.dist
     live = None
     if dist.main and live_dir is not None:
-        from dvclive import Live   # deferred: dvclive imports DVC, which a run without logs does not need
+        from dvclive import Live  # deferred: dvclive imports DVC, which a run without logs does not need
 
         live = Live(str(live_dir), resume=run.start_epoch > 0, save_dvc_exp=False, dvcyaml=False)
     feeder = Batches(run.train_images, run.train_labels, run.device, config.device_cache_gb)
@@ -574,7 +575,7 @@ def _live_step(live, record: dict) -> None:
 
 def _log_live(live_dir, history: pd.DataFrame) -> None:
     """Write a finished run's per-epoch history as DVCLive logs (the same files training writes)."""
-    from dvclive import Live   # deferred: see fit()
+    from dvclive import Live  # deferred: see fit()
 
     with Live(str(live_dir), resume=False, save_dvc_exp=False, dvcyaml=False) as live:
         for record in history.to_dict(orient="records"):

@@ -37,7 +37,8 @@ targets, either class indices ``(N,)`` or Mixup's soft targets ``(N, K)`` (rows 
 from __future__ import annotations
 
 import warnings
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch

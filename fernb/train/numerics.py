@@ -36,7 +36,7 @@ from fernb.machine import amp_plan
 __all__ = ["Numerics", "choose_numerics", "probe", "cpu_has_bf16", "MARGIN"]
 
 MARGIN = 1.10            # a variant must train this much faster than plain float32 to be chosen
-_CACHE: dict[tuple, "Numerics"] = {}
+_CACHE: dict[tuple, Numerics] = {}
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class Numerics:
         return {**asdict(self), "label": self.label}
 
     @classmethod
-    def from_dict(cls, values: dict) -> "Numerics":
+    def from_dict(cls, values: dict) -> Numerics:
         return cls(**{k: values[k] for k in ("channels_last", "amp", "chosen_by", "reason", "probe") if k in values})
 
 

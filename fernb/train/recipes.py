@@ -28,9 +28,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
 
 import pandas as pd
 import timm
@@ -132,7 +132,7 @@ RECIPES = {"hafem": hafem, "lanmsff": lanmsff}
 TRAINING_STAGES = {"01_hafem": "hafem", "02_lanmsff": "lanmsff"}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def backbone_width(name: str) -> int:
     """The channels of a timm backbone's last feature map (built on the meta device: no
     weights, no download)."""

@@ -68,7 +68,7 @@ def _parameters_cell(nb) -> Any:
 
 def text_of(nb) -> str:
     """The notebook in the paired text format (what ``notebooks/NN_name.py`` must hold)."""
-    import jupytext   # deferred: only `fernb notebooks` and its test pair notebooks
+    import jupytext  # deferred: only `fernb notebooks` and its test pair notebooks
 
     return jupytext.writes(nb, fmt={"format_name": "percent", "extension": ".py", **_TEXT_CONFIG})
 

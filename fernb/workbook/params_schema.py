@@ -16,7 +16,8 @@ that each list still equals its registry.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal, Mapping, Union
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -50,7 +51,7 @@ def _distinct(values: list) -> list:
 # A list of distinct seeds (fernb/train/recipes.py `_seeds`, fernb/train/ablations.py `validate_ablations`);
 # a recipe section also takes one seed as a bare integer (`_seeds` wraps it).
 Seeds = Annotated[list[NonNegInt], Field(min_length=1), AfterValidator(_distinct)]
-RecipeSeeds = Union[NonNegInt, Seeds]
+RecipeSeeds = NonNegInt | Seeds
 # Stages whose runs.json lists trained runs (fernb.runs.write_manifest: 01, 02; 03's ladders; 04's train_on
 # rows): notebook 04 fine-tunes the matrix's rows trained by the stages transfer.finetune.models names.
 RUN_STAGES = ("01_hafem", "02_lanmsff", "03_ablations", "04_cross_dataset")
@@ -86,7 +87,7 @@ class SynthFER(Section):
     image_size: Annotated[int, Field(ge=16, le=1024)]
     synth_seed: NonNegInt
     contempt: bool
-    imbalance: Union[Literal["fer2013", "balanced"], dict[str, NonNegFloat]]
+    imbalance: Literal["fer2013", "balanced"] | dict[str, NonNegFloat]
     occlusion_prob: Probability
     identity_range: Annotated[list[Probability], Field(min_length=2, max_length=2), AfterValidator(_increasing)]
 
@@ -275,7 +276,7 @@ LadderRows = Annotated[dict[Literal[LADDER_NAMES], Annotated[list[str], Field(mi
 
 
 class Ablations(Section):
-    ladders: list[Union[Literal[LADDER_NAMES], LadderRows]]
+    ladders: list[Literal[LADDER_NAMES] | LadderRows]
     seeds: Seeds
     resnet_backbone: str
     hafem: dict[str, Any] | None     # overrides of the hafem section: checked as that section (validate_params);

@@ -50,8 +50,8 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import torch
@@ -64,9 +64,19 @@ from fernb.models import load_model, model_card
 from fernb.paths import REPORTS, RUNS, SHIFT_PREFIX, project_root
 from fernb.runs import HISTORY, MANIFEST, MODEL, PREDICTIONS, RESULT
 from fernb.workbook.report import write_json
-from fernb.workbook.results_table import (MEASUREMENTS, PAPER_STAGES, PROVENANCE, RESULTS_DIR, TABLE_BEGIN, TABLE_END,
-                                           duration,
-                                           readme_table, run_rows, training_seconds, update_readme)
+from fernb.workbook.results_table import (
+    MEASUREMENTS,
+    PAPER_STAGES,
+    PROVENANCE,
+    RESULTS_DIR,
+    TABLE_BEGIN,
+    TABLE_END,
+    duration,
+    readme_table,
+    run_rows,
+    training_seconds,
+    update_readme,
+)
 
 __all__ = ["RESULTS_DIR", "FACE_FREE_FIGURES", "FACE_FIGURES", "ALLOWED_SUFFIXES", "MODEL_LIMIT_MB", "FACE_SCORE",
            "PAPER_STAGES", "TABLE_BEGIN", "TABLE_END", "export", "check_results", "figure_allowed",

@@ -277,7 +277,7 @@ def coalesce_streams(outputs: list) -> list:
 
 def export_html(notebook: str | os.PathLike, target: str | os.PathLike) -> Path:
     """Export an executed notebook to a standalone HTML file (nbconvert, JupyterLab style)."""
-    from nbconvert import HTMLExporter   # deferred: nbconvert's import is slow and only exports need it
+    from nbconvert import HTMLExporter  # deferred: nbconvert's import is slow and only exports need it
 
     nb = nbformat.read(str(notebook), as_version=4)
     for cell in nb.cells:
@@ -322,7 +322,7 @@ def run_stage(stage: str, root: str | os.PathLike | None = None, overrides: dict
     the error (the partially executed notebook and its HTML are still written, for
     reading what went wrong).
     """
-    import papermill as pm   # deferred: papermill imports nbclient and jupyter, which the index and params need not
+    import papermill as pm  # deferred: papermill imports nbclient and jupyter, which the index and params need not
 
     root = Path(root).resolve() if root else project_root()
     notebook = notebook_of(stage)

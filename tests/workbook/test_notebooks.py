@@ -9,8 +9,9 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from conftest import BIN, REPO
 from fernb.workbook import notebooks
+
+from conftest import BIN, REPO
 
 
 def _project(tmp_path):

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import copy
 import subprocess
-import sys
 
 import pytest
 import yaml
 
-from conftest import BIN, REPO
 from fernb.workbook import params_schema as ps
 from fernb.workbook import stages
+
+from conftest import BIN, REPO
 
 PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
 

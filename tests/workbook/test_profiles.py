@@ -8,9 +8,10 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import BIN, REPO
 from fernb.train import ablations, recipes
 from fernb.workbook import profiles
+
+from conftest import BIN, REPO
 
 PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
 NAMES = ("real", "paper", "ablations")
