@@ -324,11 +324,12 @@ def test_entry_point_store_and_test_only_protocol(fe, tmp_path, monkeypatch):
         check_protocol(renamed)
 
     from fernb.evaluate import transfer as tr
+    from fernb.evaluate import transfer_report as trr
     monkeypatch.setenv("FERNB_ROOT", str(tmp_path / "project"))
     targets = tr.load_targets(["facial_expressions", "rafdb"])
     assert isinstance(targets["facial_expressions"], fernb.data.FERData) and len(targets["facial_expressions"]) == len(data)
     assert isinstance(targets["rafdb"], FileNotFoundError)
-    assert tr.target_table(targets).loc["facial_expressions", "train images"] == 0
+    assert trr.target_table(targets).loc["facial_expressions", "train images"] == 0
 
 
 # ============================================================================ real data

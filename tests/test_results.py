@@ -394,7 +394,6 @@ def _notebook_figures(nb_path: Path) -> list[str]:
     """The figure names a notebook's ``report.figure(fig, name)`` calls write: a literal, or an
     f-string whose placeholders become ``*``."""
     import ast
-
     import importlib
 
     names, modules = [], {}
@@ -405,6 +404,9 @@ def _notebook_figures(nb_path: Path) -> list[str]:
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("fernb"):
                 modules.update({a.asname or a.name: f"{node.module}.{a.name}" for a in node.names})
+    for module in {m for m in modules.values() if m.endswith("_report")}:   # a report module saving figures itself
+        source = Path(importlib.import_module(module).__file__).read_text()
+        trees.append(ast.parse(source))
     for tree in trees:
         generated = {}   # a name bound by `for name, fig in module.generator(...)`: the generator's FIGURE_NAMES pattern
         for node in ast.walk(tree):

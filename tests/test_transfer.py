@@ -12,9 +12,9 @@ import torch
 from scipy import stats
 from sklearn.metrics import balanced_accuracy_score, f1_score
 
-from conftest import tiny_faces
 from fernb.data.core import FERData
 from fernb.evaluate import transfer as tr
+from fernb.evaluate import transfer_report as trr
 from fernb.evaluate.stats import bootstrap_index, bootstrap_metric
 from fernb.labels import CANONICAL, SEVEN
 from fernb.models import load_model
@@ -23,6 +23,8 @@ from fernb.runs import write_manifest
 from fernb.train import TrainConfig, train_run
 from fernb.train import finetune as ft
 from fernb.train.loop import initialise_from
+
+from conftest import tiny_faces
 
 
 def frame(target, predicted, classes, ids=None):
@@ -193,16 +195,16 @@ def test_the_matrix_scores_every_cell_pairs_shifts_and_marks_what_it_cannot_scor
     low, high = acc.at["tiny-dark", "low"], acc.at["tiny-dark", "high"]
     assert low <= acc.at["tiny-dark", "value"] <= high
     # the matrix and its annotations have one row per model and one column per target
-    grid = tr.matrix(table)
+    grid = trr.matrix(table)
     assert list(grid.columns) == list(targets) and grid.shape == (1, 6)
-    assert "no store" in tr.annotations(table).iat[0, 5]
+    assert "no store" in trr.annotations(table).iat[0, 5]
     # every scored accuracy cell carries its floor: here every target keeps all classes, so it is the
     # target test split's majority share (fernb.evaluate.results.chance)
     test = data.split == "test"
     majority = np.bincount(data.labels[test]).max() / test.sum()
     assert acc.at["tiny-dark", "floor"] == pytest.approx(majority) and acc.at["tiny", "floor"] == pytest.approx(majority)
     assert acc.at["tiny-dark", "floor_class"] == data.classes[np.bincount(data.labels[test]).argmax()]
-    assert f"floor {majority:.2f}" in tr.annotations(table).loc[models[0].label, "tiny-dark"]
+    assert f"floor {majority:.2f}" in trr.annotations(table).loc[models[0].label, "tiny-dark"]
     assert table.loc[table["metric"] != "accuracy", "floor"].isna().all()
     # the predictions are cached: scoring again runs no model
     monkeypatch.setattr(tr, "load_model", lambda *a, **k: pytest.fail("a cached cell ran the model"))
@@ -231,6 +233,28 @@ def test_an_eight_class_target_under_both_rules_and_the_largest_drop_breakdown(t
     per_class, confusion = tr.collapse_table(home, away, models[0].classes, CANONICAL, "error")
     assert "contempt" in per_class.index and per_class.at["contempt", "recall on target"] == 0
     assert np.allclose(confusion.sum(axis=1), 1.0)
+    # the same breakdown for a cell named by its row label, from the saved predictions
+    by_label, by_label_confusion = tr.collapse_cell(models, models[0].label, "tiny8c", targets, "error", root=root)
+    pd.testing.assert_frame_equal(by_label, per_class)
+    pd.testing.assert_frame_equal(by_label_confusion, confusion)
+
+
+def test_scoring_runs_on_cuda_only_when_the_train_device_allows_it(monkeypatch):
+    for gpu, expected in ((True, {"auto": "cuda", "cuda": "cuda", "cpu": "cpu", "mps": "cpu"}),
+                          (False, {"auto": "cpu", "cuda": "cpu", "cpu": "cpu", "mps": "cpu"})):
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: gpu)
+        assert {setting: tr.scoring_device(setting) for setting in expected} == expected
+
+
+def test_rows_trained_afresh_are_labelled_by_network_and_dataset_and_sources_select_by_stage(trained):
+    root, _ = trained
+    models, _ = tr.stage_models(["02_lanmsff"], root=root)
+    runs = models[0].runs
+    extra = tr.retrained_models({(models[0].label, "ferplus"): runs[:1]})
+    assert [m.label for m in extra] == ["LANMSFF (02) · ferplus"] and extra[0].runs == runs[:1]
+    rows = models + extra
+    assert tr.sources_of(rows, ["02_lanmsff"]) == {"LANMSFF (02) · tiny": runs, "LANMSFF (02) · ferplus": runs[:1]}
+    assert tr.sources_of(rows, ["01_hafem"]) == {}
 
 
 def test_check_transfer_refuses_bad_settings():
@@ -268,6 +292,17 @@ def test_a_fine_tuned_run_starts_from_the_source_weights(trained, tmp_path):
     again = ft.finetune(source, target, [1], overrides={"lr": 1e-4}, root=tmp_path)
     assert again[1].info["identity"] == results[1].info["identity"]
     assert "init_weights" in results[1].info["identity"]
+    # every seed of a row, averaged: seed 0's runs are read back, seed 1's trained
+    row = tr.stage_models(["02_lanmsff"], root=root)[0][0]
+    zero = {"accuracy": 0.1, "balanced_accuracy": 0.2, "macro_f1": 0.3}
+    tuned = ft.finetune_all({"row": row.runs}, target, [1, 2], {"row": zero}, overrides={"lr": 1e-4}, root=tmp_path)
+    seed1 = ft.finetune(row.runs[1], target, [1, 2], overrides={"lr": 1e-4}, root=tmp_path)
+    t = tuned["row"]
+    assert (t.label, t.stage, t.dataset, t.seeds) == ("row", "02_lanmsff", "tiny", 2)
+    expected = (ft.curve_frame(results, zero) + ft.curve_frame(seed1, zero)) / 2
+    pd.testing.assert_frame_equal(t.curve, expected)
+    assert t.curve.at[0, "macro_f1"] == pytest.approx(0.3)                  # N = 0: the zero-shot cell
+    pd.testing.assert_frame_equal(t.by_epoch, ft.epoch_curve(seed1[2]))     # the last seed's longest run
 
 
 def test_the_head_is_reinitialised_when_the_class_set_differs(trained):
@@ -298,30 +333,6 @@ def test_fine_tuning_into_the_source_runs_own_folder_is_refused(trained):
     with pytest.raises(ValueError, match="own folder"):
         train_run("lanmsff", {"img_size": 32}, dataclasses.replace(data, name="other"), config, source.dir)
     assert source.checkpoint.read_bytes() == before
-
-
-def test_hafem_claims_sit_beside_the_matching_cells_or_say_why_not():
-    from fernb.papers import hafem as paper
-    table = pd.DataFrame([
-        {"model": "HAFEM (01) · fer2013", "source": "fer2013", "target": "rafdb", "metric": "accuracy",
-         "value": 0.40, "low": 0.38, "high": 0.42, "seeds": 3, "status": "ok"},
-        {"model": "HAFEM (01) · fer2013", "source": "fer2013", "target": "fer2013", "metric": "accuracy",
-         "value": 0.60, "low": 0.58, "high": 0.62, "seeds": 3, "status": "in-domain"}])
-    claims = tr.claims_versus_ours(table, {("fer2013", "rafdb"): {"accuracy": 0.55, "epochs": 20, "seeds": 3}})
-    zero = claims.loc["HAFEM zero-shot: fer2013 → rafdb"]
-    assert zero["paper %"] == paper.CLAIMS["zero_shot_from_fer2013"]["rafdb"]
-    assert zero["ours %"] == pytest.approx(40.0) and zero["gap (points)"] == pytest.approx(40.0 - zero["paper %"])
-    # HAFEM's zero-shot RAF-DB number is Table 1's CNN+LSTM row on RAF-DB, and Table 3's CNN+LSTM on FER2013
-    assert zero["the same number elsewhere in the paper"] == "Table 1 [6] CNN+LSTM (rafdb); Table 3 CNN+LSTM (fer2013)"
-    tuned = claims.loc["HAFEM fine-tuned 20 epochs: fer2013 → rafdb"]
-    assert tuned["ours %"] == pytest.approx(55.0) and "20 epochs" in tuned["ours"]
-    assert "affectnet not prepared" in claims.loc["HAFEM zero-shot: fer2013 → affectnet", "ours"]
-    # the conclusion's "without fine-tuning" is the fine-tuned number: set beside the zero-shot cell
-    assert claims.loc["HAFEM 'without fine-tuning' (§5): fer2013 → rafdb", "paper %"] == tuned["paper %"]
-    none = tr.claims_versus_ours(table.assign(source="synthfer", model="HAFEM (01) · synthfer"))
-    assert none["ours"].str.contains("no HAFEM trained on fer2013").all()
-    published = tr.published_beside(table.assign(source="rafdb", target="fer2013"))
-    assert published.iloc[0]["ours % (zero-shot)"] == pytest.approx(60.0)
 
 
 def test_fer2013_and_ferplus_both_ways_from_files_in_their_published_layouts(tmp_path):
@@ -380,39 +391,5 @@ def test_cached_predictions_match_the_contiguous_layout_and_say_how_the_target_w
     assert list(frame_["source_id"]) == list(data.source_ids[test])
     key = tr._cache_path(run, "tiny-colour", root).with_suffix(".json")
     assert "luma" in __import__("json").loads(key.read_text())["conversion"]
-    table = tr.conversion_table({"m": tr.input_convention(run.checkpoint)}, {"tiny-colour": colour})
+    table = trr.conversion_table({"m": tr.input_convention(run.checkpoint)}, {"tiny-colour": colour})
     assert table.iloc[0]["channels"].startswith("RGB → grey") and table.iloc[0]["resize"] == "none"
-
-
-def test_interval_and_drop_tables_read_the_long_table():
-    rows = []
-    for target, value, drop in (("a", 0.8, None), ("b", 0.6, 0.2), ("c", 0.7, 0.1)):
-        rows.append({"model": "M", "source": "a", "target": target, "metric": "accuracy", "value": value,
-                     "floor": 0.25 if target == "b" else 0.5, "floor_class": "happy" if target == "b" else "neutral",
-                     "low": value - 0.05, "high": value + 0.05, "in_domain": 0.8, "drop": drop,
-                     "drop_low": None if drop is None else drop - 0.03, "drop_high": None if drop is None else drop + 0.03,
-                     "paired": None if drop is None else True, "status": "in-domain" if drop is None else "ok"})
-    rows.append({"model": "M", "source": "a", "target": "d", "metric": "accuracy", "status": "d: no prepared store"})
-    table = pd.DataFrame(rows)
-    grid = tr.interval_table(table)
-    assert grid.loc["M", "b"] == "60.0 [55.0, 65.0]" and grid.loc["M", "d"] == "—"
-    drops = tr.drop_table(table, pd.Series({"b": "the lights went out"}))   # target_table()["cause"]
-    assert list(drops["target"]) == ["b", "c"] and drops.loc[0, "drop (pt)"] == pytest.approx(20.0)
-    assert drops.loc[0, "cause"] == "the lights went out" and drops.loc[1, "cause"] == ""
-    assert drops.loc[0, "above floor (pt)"] == pytest.approx(35.0) and drops.loc[1, "above floor (pt)"] == pytest.approx(20.0)
-    floors = tr.floor_table(table)
-    assert floors.loc["M", "b"] == "25.0 (happy)" and floors.loc["M", "d"] == "—" and list(floors.columns) == list("abcd")
-
-
-def test_the_targets_table_gives_each_columns_majority_class_floor():
-    # the floor a model that learnt nothing transferable reaches: always answering the test split's
-    # most frequent class (counted by hand here: 5 of 8 test labels are class 2)
-    data = tiny_faces((6, 3, 8), size=16)
-    labels = data.labels.copy()
-    test = np.flatnonzero(data.split == "test")
-    labels[test] = [2, 2, 0, 2, 1, 2, 2, 3]
-    data = dataclasses.replace(data, labels=labels, name="hand")
-    table = tr.target_table({"hand": data, "missing": FileNotFoundError("no store")})
-    assert table.loc["hand", "majority class"] == data.classes[2]
-    assert table.loc["hand", "majority %"] == pytest.approx(62.5)
-    assert np.isnan(table.loc["missing", "majority %"]) and table.loc["missing", "status"] == "no store"

@@ -9,6 +9,8 @@
 - :mod:`.ablation_report` — what notebook 03 reports for an ablation ladder: per-variant spread, each
   step beside the paper's with its tests and verdict, per-class F1 gains, per-pose variance;
 - :mod:`.transfer` — notebook 04's transfer matrix: every trained model on every prepared test split;
+- :mod:`.transfer_report` — what notebook 04 reports from it: tables, sentences, the fine-tuning outputs, its
+  ``metrics.json``;
 - :mod:`.explain` — notebook 05's attribution maps (Grad-CAM, SHAP) and their scores against
   SynthFER's Action-Unit regions, each beside its chance level;
 - :mod:`.faithfulness` — notebook 05's checks that a map follows the model: the AU-off causal

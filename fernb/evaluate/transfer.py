@@ -3,7 +3,8 @@
 HAFEM (§4's text) claims that a model trained on FER2013 alone reaches 87.3 % on RAF-DB
 and 79.1 % on AffectNet zero-shot, and 95.1 % on RAF-DB after 20 epochs of fine-tuning
 (:data:`fernb.papers.hafem.CLAIMS`); :data:`fernb.papers.published.CROSS_DATASET` holds what
-published cross-dataset work reports. This module measures it for the workbook's own runs.
+published cross-dataset work reports. This module measures it for the workbook's own runs;
+:mod:`fernb.evaluate.transfer_report` turns the measurements into notebook 04's tables and sentences.
 
 The three decisions a cross-dataset number hides, each made here in the open:
 
@@ -16,8 +17,8 @@ The three decisions a cross-dataset number hides, each made here in the open:
 - **Input conventions travel with the model** (:func:`input_convention`,
   :func:`convert_images`): each ``model.pt`` records the channels, size and scaling it was
   trained with; a target is converted to them (grey → RGB by replication, RGB → grey as
-  BT.601 luma; the network's input adapter then resizes), and :func:`conversion_table`
-  says what was done.
+  BT.601 luma; the network's input adapter then resizes), and
+  :func:`fernb.evaluate.transfer_report.conversion_table` says what was done.
 - **Predictions are saved** (:func:`cell_predictions`): one CSV per (run, target) under
   ``runs/04_cross_dataset/predictions/``, keyed by the checkpoint's and the test split's
   digests, with the model's probabilities over its own classes, so re-rendering the
@@ -36,9 +37,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import cv2
 import numpy as np
@@ -48,23 +49,18 @@ import torch
 from fernb.data import load_prepared
 from fernb.data.core import FERData
 from fernb.data.protocols import FOLD_DATASETS, apply_protocol
-from fernb.evaluate.results import chance
 from fernb.evaluate.stats import BOOTSTRAP_METRICS, bootstrap_index, bootstrap_metric, percentile_interval
 from fernb.labels import CANONICAL
 from fernb.models import load_model
 from fernb.models.inputs import predict_proba
 from fernb.paths import RUNS, project_root
-from fernb.papers import hafem as hafem_paper
-from fernb.papers import published
 from fernb.runs import MANIFEST, Run, read_predictions, stage_runs
 from fernb.workbook.report import write_json
 
-__all__ = ["LABEL_RULES", "TRANSFER_STAGE", "LabelMap", "label_map", "input_convention", "convert_images", "conversion_table",
-           "TransferModel", "cell_predictions", "score_cell", "transfer_table", "paired_test_sets", "collapse_table",
-           "largest_drop", "matrix", "CellError", "stage_models", "claims_versus_ours", "published_beside",
-           "load_targets", "annotations", "target_table",
-           "label_table", "check_transfer", "TRANSFER_KEYS",
-           "interval_table", "drop_table", "cell_floor", "floor_table"]
+__all__ = ["LABEL_RULES", "TRANSFER_STAGE", "OTHER", "CellError", "LabelMap", "label_map", "input_convention",
+           "convert_images", "TransferModel", "cell_predictions", "cell_floor", "score_cell", "paired_test_sets",
+           "scoring_device", "transfer_table", "collapse_table", "collapse_cell", "STAGE_LABELS", "stage_models",
+           "retrained_models", "sources_of", "load_targets", "TRANSFER_KEYS", "check_transfer"]
 
 LABEL_RULES = ("drop", "error")
 TRANSFER_STAGE = "04_cross_dataset"
@@ -155,7 +151,7 @@ def input_convention(checkpoint: str | os.PathLike) -> dict:
             "dataset": extra.get("dataset"), "image_shape": extra.get("image_shape")}
 
 
-def _channels(images: np.ndarray) -> int | None:
+def image_channels(images: np.ndarray) -> int | None:
     if images.ndim == 3:
         return 1
     if images.ndim == 4 and images.shape[-1] in (1, 3):
@@ -170,7 +166,7 @@ def convert_images(images: np.ndarray, in_chans: int, *, model: str = "the model
     grey photo is in RGB); RGB → 1 channel: ``cv2.COLOR_RGB2GRAY`` (BT.601 luma, as
     :class:`fernb.models.InputAdapter` computes it). Size and scaling are the network's own
     (its adapter resizes). Raises :class:`CellError` for a layout with another channel count."""
-    chans = _channels(images)
+    chans = image_channels(images)
     if chans is None or in_chans not in (1, 3):
         raise CellError(f"{target}: images of shape {images.shape[1:]} cannot be converted for {model}, which takes "
                         f"{in_chans}-channel input; expected (H, W) greyscale or (H, W, 3) RGB")
@@ -181,29 +177,6 @@ def convert_images(images: np.ndarray, in_chans: int, *, model: str = "the model
         return np.repeat(grey[..., None], 3, axis=-1), "grey → RGB (channel replicated)"
     return np.stack([cv2.cvtColor(im, cv2.COLOR_RGB2GRAY) for im in images]), "RGB → grey (BT.601 luma)"
 
-
-def conversion_table(conventions: Mapping[str, dict], targets: Mapping[str, FERData]) -> pd.DataFrame:
-    """One row per (model, target): the target's stored layout, the model's convention and
-    the conversion applied (channels here; size and scaling by the network's adapter)."""
-    rows = []
-    for model, conv in conventions.items():
-        for name, data in targets.items():
-            if not isinstance(data, FERData):
-                continue
-            h, w = data.images.shape[1:3]
-            chans = _channels(data.images)
-            size = conv["img_size"] or (conv["image_shape"] or [h])[0]
-            if chans is None:
-                channels = "cannot be converted"
-            elif chans == conv["in_chans"]:
-                channels = "none"
-            else:
-                channels = "grey → RGB (replicated)" if conv["in_chans"] == 3 else "RGB → grey (BT.601 luma)"
-            rows.append({"model": model, "target": name, "target images": f"{h}×{w}×{chans or '?'}",
-                         "model input": f"{size}×{size}×{conv['in_chans']}", "channels": channels,
-                         "resize": "none" if size == h else f"{h} → {size} px (bilinear{', antialiased' if size < h else ''})",
-                         "scaling": "x / 255" if conv["scaling"] == "range" else "per-image min-max"})
-    return pd.DataFrame(rows)
 
 
 # ------------------------------------------------------------------------------ predictions
@@ -222,7 +195,7 @@ class TransferModel:
         return self.runs[0].classes
 
     @classmethod
-    def from_runs(cls, label: str, runs: Sequence[Run]) -> "TransferModel":
+    def from_runs(cls, label: str, runs: Sequence[Run]) -> TransferModel:
         if not runs:
             raise ValueError(f"{label}: no runs")
         datasets = {r.dataset for r in runs}
@@ -304,7 +277,7 @@ def cell_floor(y: Sequence[str], mapping: LabelMap) -> tuple[str, float]:
     that answer's accuracy. The answer must be a class the model can give and the target has
     (``mapping.shared``); under ``error`` the target-only images stay in the denominator, so
     they lower the floor exactly as they lower the model's score. This is the target table's
-    ``majority %`` (:func:`target_table`) restricted to the images the cell scores."""
+    ``majority %`` (:func:`fernb.evaluate.transfer_report.target_table`) restricted to the images the cell scores."""
     y = np.asarray(y, dtype=object)
     shares = {c: float(np.mean(y == c)) for c in mapping.shared} if len(y) else {}
     best = max(shares, key=shares.get) if shares else ""
@@ -350,6 +323,13 @@ def paired_test_sets(a: pd.DataFrame, b: pd.DataFrame) -> bool:
     source ids and the same labels, in the same order (a SynthFER shift against its source)?"""
     return (len(a) == len(b) and np.array_equal(a["source_id"].to_numpy(), b["source_id"].to_numpy())
             and np.array_equal(a["target_label"].to_numpy(), b["target_label"].to_numpy()))
+
+
+def scoring_device(setting: str = "auto") -> str:
+    """Where the matrix's models run: ``"cuda"`` when ``params.yaml``'s ``train.device`` is ``auto``
+    or ``cuda`` and torch sees a GPU, else ``"cpu"`` (never MPS). Predictions are saved per (run,
+    target) (:func:`cell_predictions`), so only a stage's first scoring of a cell runs a model."""
+    return "cuda" if setting in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
 
 
 def transfer_table(models: Sequence[TransferModel], targets: Mapping[str, FERData | Exception], *, rule: str = "drop",
@@ -418,20 +398,6 @@ def transfer_table(models: Sequence[TransferModel], targets: Mapping[str, FERDat
     return pd.DataFrame(rows).reindex(columns=columns)
 
 
-def matrix(table: pd.DataFrame, metric: str = "accuracy", value: str = "value") -> pd.DataFrame:
-    """One metric of :func:`transfer_table` as a matrix: rows = model (with its source
-    dataset), columns = target in the table's order; NaN where the cell could not be scored."""
-    part = table[table["metric"] == metric]
-    targets = list(dict.fromkeys(part["target"]))
-    return part.pivot_table(index="model", columns="target", values=value, sort=False, dropna=False).reindex(columns=targets)
-
-
-def largest_drop(table: pd.DataFrame, metric: str = "accuracy") -> pd.Series | None:
-    """The scored off-diagonal cell whose ``metric`` falls furthest below its in-domain value."""
-    part = table[(table["metric"] == metric) & (table["status"] == "ok")].dropna(subset=["drop"])
-    return None if part.empty else part.loc[part["drop"].idxmax()]
-
-
 def collapse_table(home: Sequence[pd.DataFrame], away: Sequence[pd.DataFrame], model_classes: Sequence[str],
                    target_classes: Sequence[str], rule: str = "drop") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Which classes collapse into which on a target: per target class, its recall in-domain
@@ -463,6 +429,17 @@ def collapse_table(home: Sequence[pd.DataFrame], away: Sequence[pd.DataFrame], m
                      "change": recall_away - recall_home, "most often answered instead": others.idxmax(),
                      "share": others.max()})
     return pd.DataFrame(rows).set_index("class"), norm
+
+
+def collapse_cell(models: Sequence[TransferModel], label: str, target: str, targets: Mapping[str, FERData],
+                  rule: str = "drop", *, root: str | os.PathLike | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`collapse_table` for one cell of the matrix: the row ``label`` of ``models`` on
+    ``target``, from its seeds' saved predictions on its own dataset and on the target
+    (:func:`cell_predictions`, read back: scoring the matrix wrote them)."""
+    model = next(m for m in models if m.label == label)
+    home = [cell_predictions(r, model.dataset, targets[model.dataset], root=root) for r in model.runs]
+    away = [cell_predictions(r, target, targets[target], root=root) for r in model.runs]
+    return collapse_table(home, away, model.classes, targets[target].classes, rule)
 
 
 # ------------------------------------------------------------------------------ the rows
@@ -500,60 +477,18 @@ def stage_models(stages: Sequence[str], variants: Sequence[str] = (), *,
     return models, errors
 
 
-# ------------------------------------------------------------------------- the claims
-def claims_versus_ours(table: pd.DataFrame, finetuned: Mapping[tuple[str, str], dict] | None = None) -> pd.DataFrame:
-    """HAFEM's cross-dataset claims (§4, §5; :data:`fernb.papers.hafem.CLAIMS`) beside what this
-    stage measured for the same (source, target) pair, in %: the zero-shot cells of HAFEM rows
-    trained on FER2013 (``table``, :func:`transfer_table`), and ``finetuned``: {(source, target):
-    {"accuracy", "epochs", "seeds"}} from the fine-tuning runs. "not measured here" with the
-    reason when the pair is not there."""
-    claims = hafem_paper.CLAIMS
-    stated = [("zero-shot", "fer2013", t, v, None) for t, v in claims["zero_shot_from_fer2013"].items()]
-    stated += [(f"fine-tuned {c['epochs']} epochs", "fer2013", t, c["accuracy"], c["epochs"])
-               for t, c in claims["finetune_from_fer2013"].items()]
-    stated.append(("'without fine-tuning' (§5)", "fer2013", "rafdb", claims["conclusion_rafdb_without_finetuning"], None))
-    acc = table[(table["metric"] == "accuracy") & table["model"].str.startswith("HAFEM")]
-    finetuned = dict(finetuned or {})
-    rows = []
-    for kind, source, target, value, epochs in stated:
-        row = {"claim": f"HAFEM {kind}: {source} → {target}", "paper %": value}
-        hit = acc[(acc["source"] == source) & (acc["target"] == target) & acc["value"].notna()]
-        if epochs is not None and (source, target) in finetuned:
-            ours = finetuned[(source, target)]
-            row.update({"ours %": 100 * ours["accuracy"], "seeds": ours.get("seeds"),
-                        "gap (points)": 100 * ours["accuracy"] - value,
-                        "ours": f"after {ours['epochs']} epochs of fine-tuning"})
-        elif epochs is None and len(hit):
-            r = hit.iloc[0]
-            row.update({"ours %": 100 * r["value"], "95 % interval": f"{100 * r['low']:.1f}–{100 * r['high']:.1f}",
-                        "seeds": int(r["seeds"]), "gap (points)": 100 * r["value"] - value, "ours": "zero-shot"})
-        else:
-            why = [f"no HAFEM trained on {source}"] if source not in set(acc["source"]) else []
-            why += [f"{target} not prepared"] if target not in set(table["target"]) else []
-            if epochs is not None and not why:
-                why = [f"not fine-tuned on {target} (transfer.finetune.target)"]
-            row["ours"] = "not measured here: " + ", ".join(why or ["cell not scored"])
-        same = [f"Table 1 {r['ref'] or ''} {r['method']} ({r['dataset']})".replace("  ", " ")
-                for r in hafem_paper.TABLE1 if r["accuracy"] == value and r["method"] != "HAFEM (ours)"]
-        same += [f"Table 3 {name} (fer2013)" for name, r in hafem_paper.TABLE3.items()
-                 if r["accuracy"] == value and name != "HAFEM"]
-        row["the same number elsewhere in the paper"] = "; ".join(same) or "—"
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("claim")
+def retrained_models(retrained: Mapping[tuple[str, str], Sequence[Run]]) -> list[TransferModel]:
+    """The rows that ``transfer.train_on`` adds (:func:`fernb.train.finetune.retrain_all`'s
+    {(source row's label, dataset): runs}): one per pair, labelled by the source row's network
+    and the dataset it was trained on afresh, ``"HAFEM (01) · ferplus"``."""
+    return [TransferModel.from_runs(f"{label.split(' · ')[0]} · {name}", runs)
+            for (label, name), runs in retrained.items()]
 
 
-def published_beside(table: pd.DataFrame) -> pd.DataFrame:
-    """The published cross-dataset record (:data:`fernb.papers.published.CROSS_DATASET`) with our
-    best accuracy on the same (source, target) pair where the matrix has it."""
-    acc = table[(table["metric"] == "accuracy") & table["value"].notna()]
-    rows = []
-    for entry in published.CROSS_DATASET:
-        hit = acc[(acc["source"] == entry["source"]) & (acc["target"] == entry["target"])]
-        rows.append({"source → target": f"{entry['source']} → {entry['target']}", "backbone": entry["backbone"],
-                     "published %": f"{entry['low']:.0f}–{entry['high']:.0f}" if entry["low"] != entry["high"] else entry["low"],
-                     "setting": entry["setting"], "reference": entry["reference"],
-                     "ours % (zero-shot)": 100 * hit["value"].max() if len(hit) else "not measured here"})
-    return pd.DataFrame(rows).set_index("source → target")
+def sources_of(models: Sequence[TransferModel], stages: Sequence[str]) -> dict[str, list[Run]]:
+    """{row label: its runs} for the rows trained by one of ``stages``, in the matrix's order:
+    what :func:`fernb.train.finetune.retrain_all` and :func:`fernb.train.finetune.finetune_all` take."""
+    return {m.label: m.runs for m in models if m.stage in stages}
 
 
 # --------------------------------------------------------------------------- the columns
@@ -571,81 +506,6 @@ def load_targets(names: Sequence[str], test_fold: int | None = None) -> dict[str
         except (FileNotFoundError, ValueError, KeyError) as err:
             out[name] = FileNotFoundError(f"no prepared store ({type(err).__name__}: {err}); run `dvc repro` for it")
     return out
-
-
-def target_table(targets: Mapping[str, FERData | Exception]) -> pd.DataFrame:
-    """One row per target column: what it is (the shift it renders and why it may hurt, from
-    its store's ``meta["shift"]``), its classes, test images and image layout, or why it is missing;
-    and its floor: the test split's most frequent class and the accuracy (%) of always answering it
-    (``majority class`` / ``majority %``, :func:`fernb.evaluate.results.chance`), the score a model
-    that learnt nothing transferable can reach on that column."""
-    rows = []
-    for name, data in targets.items():
-        if isinstance(data, Exception):
-            rows.append({"target": name, "status": str(data)})
-            continue
-        shift = data.meta.get("shift") or {}
-        test = data.split == "test"
-        floor = chance(data.labels[test], len(data.classes)) if test.any() else None
-        counts = np.bincount(data.labels[test], minlength=len(data.classes)) if test.any() else None
-        rows.append({"target": name, "kind": f"shift of {shift['source']}: {shift['factor']}" if shift else "dataset",
-                     "changes": json.dumps(shift.get("changes")) if shift else "", "classes": len(data.classes),
-                     "test images": int(test.sum()), "train images": int((data.split == "train").sum()),
-                     "images": "×".join(map(str, data.images.shape[1:])) + ("" if data.images.ndim == 4 else " (grey)"),
-                     "majority class": data.classes[int(counts.argmax())] if counts is not None else "",
-                     "majority %": 100 * floor["majority_share"] if floor is not None else np.nan,
-                     "cause": shift.get("cause", ""), "status": "ok"})
-    return pd.DataFrame(rows).set_index("target")
-
-
-def annotations(table: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
-    """The text of every cell of :func:`matrix`: the value, and under it the drop from the
-    in-domain score (paired intervals marked ``p``), or a short reason for a cell not scored;
-    for accuracy, a last line with the cell's floor (:func:`cell_floor`)."""
-    part = table[table["metric"] == metric]
-    text = {}
-    for _, r in part.iterrows():
-        if pd.isna(r["value"]):
-            reason = str(r["status"])
-            text[(r["model"], r["target"])] = "not scored:\n" + ("no store" if "prepared store" in reason else
-                                                               "no shared class" if "no class in common" in reason else
-                                                               reason[:18])
-        elif r["status"] == "in-domain":
-            text[(r["model"], r["target"])] = f"{r['value']:.2f}\nin-domain"
-        elif pd.notna(r.get("drop")):
-            text[(r["model"], r["target"])] = f"{r['value']:.2f}\n{-r['drop']:+.2f}{' p' if r['paired'] else ''}"
-        else:
-            text[(r["model"], r["target"])] = f"{r['value']:.2f}"
-        if pd.notna(r["value"]) and pd.notna(r.get("floor", np.nan)):
-            text[(r["model"], r["target"])] += f"\nfloor {r['floor']:.2f}"
-    grid = matrix(table, metric)
-    return pd.DataFrame([[text.get((m, t), "") for t in grid.columns] for m in grid.index],
-                        index=grid.index, columns=grid.columns)
-
-
-def label_table(models: Sequence[TransferModel], targets: Mapping[str, FERData | Exception],
-                rule: str = "drop") -> pd.DataFrame:
-    """How each model's classes meet each target's (:func:`label_map`), one row per distinct
-    pair of class sets: the shared classes, the target-only ones (and what ``rule`` does to
-    their images), the model-only ones, or why the pair cannot be scored."""
-    rows, seen = [], set()
-    for m in models:
-        for name, data in targets.items():
-            if isinstance(data, Exception):
-                continue
-            key = (m.classes, tuple(data.classes))
-            if key in seen:
-                continue
-            seen.add(key)
-            row = {"model classes": len(m.classes), "target classes": len(data.classes), "example": f"{m.label} → {name}"}
-            try:
-                lm = label_map(m.classes, data.classes, rule, model=m.label, target=name)
-                row.update({"shared": ", ".join(lm.shared), "target-only": ", ".join(lm.target_only) or "—",
-                            "model-only": ", ".join(lm.model_only) or "—", "rule": rule, "what happens": lm.describe()})
-            except CellError as err:
-                row["what happens"] = str(err)
-            rows.append(row)
-    return pd.DataFrame(rows)
 
 
 TRANSFER_KEYS = ("models", "ablation_variants", "train_on", "label_rule", "n_boot", "finetune")
@@ -677,41 +537,3 @@ def check_transfer(transfer: dict, known_targets: Sequence[str]) -> None:
         if tune.get("target") not in known_targets:
             raise ValueError(f"transfer.finetune.target {tune.get('target')!r} is not a dataset this stage scores; "
                              f"expected one of {list(known_targets)}")
-
-
-def interval_table(table: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
-    """One metric of :func:`transfer_table` as a matrix of strings, ``"74.7 [71.9, 77.5]"``
-    (%, with the bootstrap interval); ``"—"`` for a cell not scored."""
-    part = table[table["metric"] == metric]
-    cells = part.apply(lambda r: f"{100 * r['value']:.1f} [{100 * r['low']:.1f}, {100 * r['high']:.1f}]"
-                       if pd.notna(r["value"]) else "—", axis=1)
-    return part.assign(cell=cells).pivot(index="model", columns="target", values="cell").reindex(
-        index=list(dict.fromkeys(part["model"])), columns=list(dict.fromkeys(part["target"])))
-
-
-def floor_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Every accuracy cell's floor (:func:`cell_floor`) as a matrix shaped like
-    :func:`interval_table`'s: ``"34.4 (neutral)"``, the accuracy (%) of always giving that answer
-    on the cell's images; ``"—"`` for a cell not scored. A cell of the accuracy matrix is only
-    worth what it clears this by."""
-    part = table[table["metric"] == "accuracy"]
-    cells = part.apply(lambda r: f"{100 * r['floor']:.1f} ({r['floor_class']})" if pd.notna(r.get("floor", np.nan))
-                       else "—", axis=1)
-    return part.assign(cell=cells).pivot(index="model", columns="target", values="cell").reindex(
-        index=list(dict.fromkeys(part["model"])), columns=list(dict.fromkeys(part["target"])))
-
-
-def drop_table(table: pd.DataFrame, causes: Mapping[str, str] | None = None, metric: str = "accuracy") -> pd.DataFrame:
-    """Every scored off-diagonal cell, largest drop first: in-domain and target value, the drop
-    in points with its interval, whether it was paired, for accuracy the cell's floor
-    (:func:`cell_floor`) and how far the target value clears it (``above floor (pt)``), and the
-    target's known cause (a shift's, from :func:`target_table`)."""
-    part = table[(table["metric"] == metric) & (table["status"] == "ok")].dropna(subset=["drop"])
-    floor = part["floor"] if "floor" in part else pd.Series(np.nan, index=part.index)
-    out = part.assign(**{"drop (pt)": 100 * part["drop"], "low (pt)": 100 * part["drop_low"],
-                         "high (pt)": 100 * part["drop_high"], "floor": floor, "floor (%)": 100 * floor,
-                         "above floor (pt)": 100 * (part["value"] - floor),
-                         "cause": part["target"].map({} if causes is None else dict(causes)).fillna("")})
-    return out.sort_values("drop", ascending=False)[["model", "target", "in_domain", "value", "drop", "drop_low",
-                                                     "drop_high", "floor", "drop (pt)", "low (pt)", "high (pt)", "paired",
-                                                     "floor (%)", "above floor (pt)", "cause"]].reset_index(drop=True)

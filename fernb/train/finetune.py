@@ -8,7 +8,9 @@ target's training split" is one configuration: the source run's own
 the head re-initialised when the class set differs), plus the stated ``overrides`` (e.g. a
 lower rate). :func:`finetune` runs it for each N; :func:`curve_frame` reads the target's test
 accuracy against N, with N = 0 the zero-shot score, and the per-epoch validation curve of the
-longest run (its epoch 0 is the source weights, before any step).
+longest run (its epoch 0 is the source weights, before any step). :func:`finetune_all` does it
+for every seed of every source row notebook 04 names and averages the curves over seeds
+(:class:`FinetuneCurves`).
 
 :func:`retrain_on` trains the same network and configuration on another dataset (the matrix's
 other rows: a FERPlus-trained model beside the FER2013-trained one of stage 01). Every run is a
@@ -19,8 +21,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import pandas as pd
 
@@ -33,7 +36,7 @@ from fernb.train.loop import train_run
 from fernb.train.recipes import TRAIN_KEYS
 
 __all__ = ["FINETUNE_STAGE", "run_config", "finetune", "retrain_on", "retrain_all", "as_run", "curve_frame",
-           "epoch_curve"]
+           "epoch_curve", "FinetuneCurves", "finetune_all"]
 
 FINETUNE_STAGE = "04_cross_dataset"
 
@@ -136,3 +139,34 @@ def epoch_curve(result: RunResult) -> pd.DataFrame:
     rows += hist[["epoch", "val_accuracy", "val_f1", "val_loss"]].assign(epoch=hist["epoch"] + 1).to_dict("records") \
         if hist["epoch"].min() == 0 else hist[["epoch", "val_accuracy", "val_f1", "val_loss"]].to_dict("records")
     return pd.DataFrame(rows).set_index("epoch")
+
+
+@dataclass
+class FinetuneCurves:
+    """One source row fine-tuned on a target (:func:`finetune_all`)."""
+
+    label: str
+    stage: str                      # the source runs' stage (names the row's figure and table in notebook 04)
+    dataset: str                    # the source (training) dataset
+    seeds: int
+    curve: pd.DataFrame             # :func:`curve_frame`, averaged over seeds
+    by_epoch: pd.DataFrame          # :func:`epoch_curve` of the last seed's longest run
+
+
+def finetune_all(sources: Mapping[str, Sequence[Run]], target: FERData, epochs: Sequence[int],
+                 zero_shot: Mapping[str, Mapping[str, float]] | None = None, *, overrides: dict | None = None,
+                 train: dict | None = None, root: str | os.PathLike | None = None) -> dict[str, FinetuneCurves]:
+    """Every source row (``sources``: a label -> its runs, one per seed) fine-tuned on ``target``
+    for each N in ``epochs`` (:func:`finetune`, seed by seed), its test metrics against N averaged
+    over seeds, N = 0 being the row's ``zero_shot`` scores ({label: {metric: value}}, the transfer
+    matrix's cell on ``target``). Finished runs are read back, so a re-run trains nothing."""
+    out = {}
+    for label, runs in sources.items():
+        per_seed = []
+        for run in runs:
+            results = finetune(run, target, epochs, overrides=overrides, train=train, root=root)
+            per_seed.append(curve_frame(results, dict((zero_shot or {}).get(label) or {})))
+            by_epoch = epoch_curve(results[max(results)])
+        out[label] = FinetuneCurves(label=label, stage=runs[0].stage, dataset=runs[0].dataset, seeds=len(runs),
+                                    curve=pd.concat(per_seed).groupby(level=0).mean(), by_epoch=by_epoch)
+    return out
