@@ -260,7 +260,7 @@ def au_footprint(seed: int, split: str, index: int, au: str, *, threshold: int =
     between ``render_sample(seed, split, index, **render_options)`` and the same call with
     ``au_off=[au]``: the same face, light and sensor noise with only that AU switched off, so
     the difference is the AU's own effect (empty when the AU is inactive). This is what the
-    ``au_masks`` of both renderings must cover (``tests/test_synthfer.py``). Pass
+    ``au_masks`` of both renderings must cover (``tests/data/test_synthfer.py``). Pass
     ``occlusion_prob=0.0`` to exclude occluders, which are placed from the landmarks and so
     move with them. ``au_off`` and ``masks`` in ``render_options`` are ignored.
     """

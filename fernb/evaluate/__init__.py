@@ -1,6 +1,6 @@
 """After training: reads finished runs (:mod:`fernb.runs`) and never trains.
 
-- :mod:`.results` — what the training notebooks report over seeds: summaries, learning
+- :mod:`.training_report` — what the training notebooks (01, 02) report over seeds: summaries, learning
   curves, pooled confusion, per-class means, chance baselines, a stage's ``metrics.json``;
 - :mod:`.leakage` — test images with an exact or near (perceptual-hash) copy in the training split,
   and the accuracy on the leak-free rest (notebooks 01, 02 and 06);

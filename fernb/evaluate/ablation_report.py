@@ -34,8 +34,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from fernb.evaluate.results import chance_verdict
 from fernb.evaluate.stats import ALPHA, holm, mcnemar_test, paired_seed_test, seeds_needed, step_table, variances
+from fernb.evaluate.training_report import chance_verdict
 from fernb.metrics import metrics_from_frame
 from fernb.papers import STATED_RECIPES
 from fernb.runs import read_predictions
@@ -231,7 +231,7 @@ def scale_table(sections: Mapping[str, Mapping], ablations: Mapping, recipes: Se
 
 
 def scale_text(seeds: Sequence[int], baseline: Mapping[str, float]) -> str:
-    """The seeds, and the two baselines of the test split (:func:`fernb.evaluate.results.chance`)."""
+    """The seeds, and the two baselines of the test split (:func:`fernb.evaluate.training_report.chance`)."""
     return (f"Every other setting is stage 01's / 02's (their notebooks list them against the papers). "
             f"Seeds: **{seeds}**. On the test split, always answering the largest class scores "
             f"**{100 * baseline['majority_share']:.1f} %**, and balanced chance is "
@@ -249,7 +249,7 @@ def runs_text(table: pd.DataFrame, seconds: float) -> str:
 
 def learned_table(table: pd.DataFrame, num_classes: int) -> pd.DataFrame:
     """Per (ladder, variant), the test accuracy, balanced accuracy and macro-F1 averaged over
-    seeds, with :func:`fernb.evaluate.results.chance_verdict` on the balanced accuracy."""
+    seeds, with :func:`fernb.evaluate.training_report.chance_verdict` on the balanced accuracy."""
     learned = table.groupby(["ladder", "variant"], sort=False)[["test_accuracy", "test_balanced_accuracy", "test_f1"]].mean()
     learned["against chance"] = [chance_verdict(b, num_classes) for b in learned["test_balanced_accuracy"]]
     return learned

@@ -28,7 +28,7 @@ import pandas as pd
 
 from fernb.data import shifts as shf
 from fernb.data.core import FERData
-from fernb.evaluate.results import chance
+from fernb.evaluate.training_report import chance
 from fernb.evaluate.transfer import CellError, TransferModel, image_channels, label_map
 from fernb.papers import hafem as hafem_paper
 from fernb.papers import published
@@ -49,7 +49,7 @@ def target_table(targets: Mapping[str, FERData | Exception]) -> pd.DataFrame:
     """One row per target column: what it is (the shift it renders and why it may hurt, from
     its store's ``meta["shift"]``), its classes, test images and image layout, or why it is missing;
     and its floor: the test split's most frequent class and the accuracy (%) of always answering it
-    (``majority class`` / ``majority %``, :func:`fernb.evaluate.results.chance`), the score a model
+    (``majority class`` / ``majority %``, :func:`fernb.evaluate.training_report.chance`), the score a model
     that learnt nothing transferable can reach on that column."""
     rows = []
     for name, data in targets.items():

@@ -154,7 +154,7 @@ def align_face(image: np.ndarray, points5: np.ndarray, size: int = 224, enlarge:
     (HAFEM's text taken literally). The mouth corners move with the expression, so the
     five-point fit rescales the crop with it: on SynthFER one identity's crop scale varies
     across its expressions far more with ``"five"`` than with ``"eyes"``
-    (``tests/test_faces.py`` measures both). Near profile the eye centres nearly coincide
+    (``tests/faces/test_faces.py`` measures both). Near profile the eye centres nearly coincide
     and fix no scale, so when they are closer than ``PROFILE_RATIO`` × the eye-to-mouth
     distance (|yaw| beyond ~60°) the five-point fit is used instead. Only the eye pair may
     be given (``points5`` of shape (2,2), the OpenCV fallback's eyes).

@@ -35,7 +35,7 @@ image plane moves the midline with it, so roll does not change the ratio, and no
 the nose along the midline rather than across it, so pitch changes it little; pitch and roll
 themselves are not estimated. :func:`fernb.data.synthphotos.five_point_check` measures it beside
 :func:`head_pose` and beside a PnP fit of the same five model points
-(:func:`yaw_from_five_pnp`), which ``tests/test_pose.py`` also checks. Datasets posed this
+(:func:`yaw_from_five_pnp`), which ``tests/faces/test_pose.py`` also checks. Datasets posed this
 way carry ``pose_source == "five_point"`` (:data:`FIVE_POINT_SOURCE`), not ``"estimated"``.
 """
 from __future__ import annotations
@@ -230,7 +230,7 @@ def yaw_from_five(points5, *, gain: float = FIVE_POINT_GAIN) -> float:
     from the eye-mouth midline over the eye distance, ``yaw = atan(gain · offset / width)``,
     with ``gain`` (:data:`FIVE_POINT_GAIN`) from the generic face model :func:`head_pose`
     fits; see :func:`yaws_from_five` and the module docstring. Pitch and roll are not
-    estimated. ``tests/test_pose.py`` checks its sign, monotonicity and error on SynthFER.
+    estimated. ``tests/faces/test_pose.py`` checks its sign, monotonicity and error on SynthFER.
     """
     p = np.asarray(points5, dtype=np.float64)
     if p.shape != (5, 2):

@@ -3,7 +3,7 @@
 Not claims of either paper: the real datasets' numbers the claims ledger reads the papers'
 numbers against — does a row-normalised confusion matrix give whole-number counts for a
 test set's class sizes, do the split sizes a paper states match any split of the data. The
-real archives are not available in CI, so the counts live here; ``tests/test_dataset_counts.py``
+real archives are not available in CI, so the counts live here; ``tests/data/test_dataset_counts.py``
 recounts every one of them from the archives through fernb's loaders whenever they are
 present (the folder ``$FERNB_DATA`` names; ``tests/conftest.py`` says where else it looks).
 

@@ -81,8 +81,11 @@ def _read_text(path: Path, like) -> Any:
     nb = jupytext.read(path, fmt=TEXT_FORMAT)
     nb.metadata = like.metadata
     ids = {c.source: c.get("id") for c in like.cells}
-    for cell in nb.cells:
-        if cell.source in ids and ids[cell.source]:
+    same_shape = [c.cell_type for c in nb.cells] == [c.cell_type for c in like.cells]
+    for index, cell in enumerate(nb.cells):
+        if same_shape and like.cells[index].get("id"):   # cells edited in place keep their ids
+            cell["id"] = like.cells[index]["id"]
+        elif cell.source in ids and ids[cell.source]:
             cell["id"] = ids[cell.source]
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None

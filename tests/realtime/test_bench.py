@@ -1,5 +1,5 @@
 """The real-time harness (fernb.realtime.bench), ONNX export (fernb.realtime.export) and the environment record.
-Notebook 07's tables and sentences over its results: tests/test_fps_report.py."""
+Notebook 07's tables and sentences over its results: tests/realtime/test_fps_report.py."""
 from __future__ import annotations
 
 import json

@@ -13,7 +13,7 @@ from fernb.data import DATASETS
 from fernb.labels import CANONICAL
 from fernb.papers import hafem, lanmsff
 
-PAPERS = Path(__file__).resolve().parents[1].parent / "shared" / "papers"
+PAPERS = Path(__file__).resolve().parents[2].parent / "shared" / "papers"
 ROMANS = ("II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII")
 KINDS = {"per_class", "confusion", "comparison"}
 ABBREV = {"An": "anger", "Di": "disgust", "Fe": "fear", "Ha": "happy", "Sa": "sad", "Su": "surprise",

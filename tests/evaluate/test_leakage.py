@@ -244,7 +244,7 @@ def test_training_notebooks_leak_free_summary_and_shortfall_by_hand():
     import pandas as pd
     import yaml
 
-    from fernb.evaluate import results as res
+    from fernb.evaluate import training_report as res
     from fernb.train import recipes
 
     ids = [f"fer2013/test/{i}" for i in range(6)]
@@ -265,7 +265,7 @@ def test_training_notebooks_leak_free_summary_and_shortfall_by_hand():
     assert table.loc["leak-free − standard", "accuracy %"] == pytest.approx(100 * (1 / 2 - 7 / 12))
     assert "**2** of 6 test images" in text and "1 byte-identical" in text
 
-    params = yaml.safe_load((__import__("pathlib").Path(__file__).parents[1] / "params.yaml").read_text())
+    params = yaml.safe_load((__import__("pathlib").Path(__file__).parents[2] / "params.yaml").read_text())
     recipe = recipes.lanmsff(params["lanmsff"], params["train"])
     paragraph = res.shortfall_text("LANMSFF", "fer2013", 61.04, 70.44, recipe, 1)
     assert "9.4 points below" in paragraph and "make paper DATASET=fer2013" in paragraph

@@ -37,7 +37,7 @@ def test_parameters_are_exactly_the_declared_keys(tmp_path):
 def test_two_sections_sharing_leaf_names_coexist(tmp_path):
     """What stages 03, 04 and 06 need: hafem.epochs and lanmsff.epochs side by side (the project's own
     sections, which the parameter schema checks whole)."""
-    real = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
+    real = yaml.safe_load((Path(__file__).resolve().parents[2] / "params.yaml").read_text())
     sections = {name: real[name] for name in ("hafem", "lanmsff", "train")}
     root = _project(tmp_path, sections, ["hafem", "lanmsff", "train"])
     params = stages.stage_parameters("01_demo", root)
@@ -197,7 +197,7 @@ def test_every_headline_key_of_the_notebooks_has_a_label():
     import ast
     import json as js
 
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     for nb in sorted((repo / "notebooks").glob("0*.ipynb")):
         stage = nb.stem
         source = "\n".join("".join(c["source"]) for c in js.loads(nb.read_text())["cells"] if c["cell_type"] == "code")

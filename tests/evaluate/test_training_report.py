@@ -1,4 +1,4 @@
-"""fernb.evaluate.results, the training notebooks' report: seed summaries, pooled confusion, chance, the paper beside
+"""fernb.evaluate.training_report, the training notebooks' report: seed summaries, pooled confusion, chance, the paper beside
 ours (checked against hand-computed values), notebook 02's sentences and its offline ×4 figure."""
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fernb.evaluate import results as res
+from fernb.evaluate import training_report as res
 from fernb.metrics import accuracy_by_pose, classification_metrics, pose_contrast, predictions_frame
 from fernb.papers import lanmsff as lanmsff_paper
 from fernb.runs import RunResult

@@ -14,7 +14,7 @@ import torch
 
 from fernb import runs
 from fernb import train as T
-from fernb.evaluate.results import seed_summary
+from fernb.evaluate.training_report import seed_summary
 from fernb.machine import amp_plan
 from fernb.metrics import PROB_PREFIX
 from fernb.models import create_model, load_model
@@ -323,7 +323,7 @@ def test_amp_plan():
 
 
 def test_seed_summary_gives_mean_and_sample_spread(tmp_path):
-    from fernb.evaluate.results import summary_versus_paper
+    from fernb.evaluate.training_report import summary_versus_paper
 
     class Fake:
         def __init__(self, seed, acc):

@@ -199,7 +199,7 @@ def test_the_matrix_scores_every_cell_pairs_shifts_and_marks_what_it_cannot_scor
     assert list(grid.columns) == list(targets) and grid.shape == (1, 6)
     assert "no store" in trr.annotations(table).iat[0, 5]
     # every scored accuracy cell carries its floor: here every target keeps all classes, so it is the
-    # target test split's majority share (fernb.evaluate.results.chance)
+    # target test split's majority share (fernb.evaluate.training_report.chance)
     test = data.split == "test"
     majority = np.bincount(data.labels[test]).max() / test.sum()
     assert acc.at["tiny-dark", "floor"] == pytest.approx(majority) and acc.at["tiny", "floor"] == pytest.approx(majority)
@@ -242,7 +242,7 @@ def test_an_eight_class_target_under_both_rules_and_the_largest_drop_breakdown(t
 def test_scoring_runs_on_cuda_only_when_the_train_device_allows_it(monkeypatch):
     for gpu, expected in ((True, {"auto": "cuda", "cuda": "cuda", "cpu": "cpu", "mps": "cpu"}),
                           (False, {"auto": "cpu", "cuda": "cpu", "cpu": "cpu", "mps": "cpu"})):
-        monkeypatch.setattr(torch.cuda, "is_available", lambda: gpu)
+        monkeypatch.setattr(torch.cuda, "is_available", lambda gpu=gpu: gpu)
         assert {setting: tr.scoring_device(setting) for setting in expected} == expected
 
 
