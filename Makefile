@@ -53,12 +53,15 @@ repro: $(VENV)/.installed
 
 # make test runs everything (the README's test command, the one .ci/run calls), with the slowest tests'
 # durations at the end; make test-fast leaves out the end-to-end tests marked slow (notebooks, dvc repro,
-# DDP, the real archives): the inner loop. make lint: ruff, as a test in the suite also runs it.
+# DDP) and those reading the real archives (realdata): the inner loop. make lint: ruff, as a test also runs it.
+# Two pytest-xdist workers (TEST_WORKERS=0 runs in one process); the slow tests are scheduled first.
+TEST_WORKERS ?= 2
+TEST_PARALLEL := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist worksteal)
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest --durations=15 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(TEST_PARALLEL) --durations=15 $(PYTEST_ARGS)
 
 test-fast: $(VENV)/.installed
-	$(BIN)/python -m pytest -m "not slow" --durations=10 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(TEST_PARALLEL) -m "not slow and not realdata" --durations=10 $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check fernb tests benchmarks notebooks

@@ -14,7 +14,20 @@ from fernb.data.core import FERData
 from fernb.labels import SEVEN
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Under pytest-xdist (make test runs two workers on a 2-core machine) each worker and every process it starts
+# (papermill kernels, dvc, torchrun) computes on one thread: two workers of two threads each made OpenMP's
+# spin-waiting cost more than the second worker gains.
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
 BIN = Path(sys.executable).parent  # the venv's bin: fernb, dvc, papermill live here
+
+
+def pytest_collection_modifyitems(config, items):
+    """The slow end-to-end tests first: under pytest-xdist the longest (the whole pipeline, minutes) then
+    runs beside the many short ones instead of alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def real_data_dir() -> Path | None:

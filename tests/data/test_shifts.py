@@ -235,4 +235,6 @@ def test_fernb_shifts_command(tmp_path, monkeypatch, capsys):
     bad = {"synthfer": SYNTHFER, "shifts": _with(pose={"lighting": "harsh"})}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(bad))
     assert main(["shifts", "--quiet"]) == 1
-    assert "synthfer-pose: 'lighting' is not the head pose factor's option" in capsys.readouterr().err
+    # the parameter schema refuses it before any rendering, naming the shift and its factor's options
+    assert ("params.yaml: shifts: datasets.pose = {'lighting': 'harsh'}: a shift sets some of its own factor's options "
+            "['pose_probs', 'poses', 'yaw_jitter']") in capsys.readouterr().err

@@ -195,7 +195,7 @@ def test_plateau_schedule_is_keras_equivalent():
 KILL_SCRIPT = """
 import os, signal, sys
 import torch
-sys.path.insert(0, {tests!r})
+sys.path[:0] = [{tests!r}, {tests!r} + "/train"]   # conftest, then test_train
 from conftest import tiny_faces
 from fernb import train as T
 from test_train import hafem_config, HAFEM_SMALL
@@ -346,7 +346,7 @@ def test_seed_summary_gives_mean_and_sample_spread(tmp_path):
 # ------------------------------------------------------------------------- DDP
 DDP_SCRIPT = """
 import json, sys
-sys.path.insert(0, {tests!r})
+sys.path[:0] = [{tests!r}, {tests!r} + "/train"]   # conftest, then test_train
 import torch
 torch.set_num_threads(1)
 if {drop_rank1!r}:   # a broken DDP for the negative test: rank 1's gradients never reach the all-reduce

@@ -14,6 +14,12 @@ from fernb.workbook import notebooks
 from conftest import BIN, REPO
 
 
+def _env(root) -> dict:
+    """The environment of a `fernb` subprocess run in ``root``: a stage run earlier in this process set
+    FERNB_ROOT (fernb.workbook.stages.run_stage), which would point the command at that other project."""
+    return {**os.environ, "FERNB_ROOT": str(root)}
+
+
 def _project(tmp_path):
     """The repository's dvc.yaml, params.yaml and notebooks, in step."""
     for name in ("dvc.yaml", "params.yaml"):
@@ -47,7 +53,7 @@ def test_a_params_yaml_change_is_found_by_check_and_written_by_sync(tmp_path):
             "notebooks/02_lanmsff.py: out of step with 02_lanmsff.ipynb"} <= set(stale)
     assert not [line for line in stale if line.startswith(("notebooks/00", "notebooks/01"))]   # they take no lanmsff
     assert (root / "notebooks" / "02_lanmsff.ipynb").read_text() == before          # --check changes nothing
-    done = subprocess.run([str(BIN / "fernb"), "notebooks", "--check"], cwd=root, capture_output=True, text=True)
+    done = subprocess.run([str(BIN / "fernb"), "notebooks", "--check"], cwd=root, env=_env(root), capture_output=True, text=True)
     assert done.returncode == 1 and "02_lanmsff.ipynb: parameters cell regenerated" in done.stderr
     assert notebooks.sync_notebooks(root) == stale
     nb = nbformat.read(root / "notebooks" / "02_lanmsff.ipynb", as_version=4)

@@ -3,6 +3,7 @@ the value and what is allowed, raised before any work starts (the CLI and the st
 from __future__ import annotations
 
 import copy
+import os
 import subprocess
 
 import pytest
@@ -14,6 +15,13 @@ from fernb.workbook import stages
 from conftest import BIN, REPO
 
 PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+
+def _env(root) -> dict:
+    """The environment of a `fernb` subprocess run in ``root``: a stage run earlier in this process set
+    FERNB_ROOT (fernb.workbook.stages.run_stage), which would point the command at that other project."""
+    return {**os.environ, "FERNB_ROOT": str(root)}
 
 
 def _with(key: str, value):
@@ -222,7 +230,7 @@ def test_stage_parameters_refuse_a_bad_override_and_a_bad_params_yaml(project_co
 
 def test_fernb_train_with_a_wrong_type_prints_one_line_and_writes_nothing(project_copy):
     before = sorted(p.relative_to(project_copy) for p in project_copy.rglob("*"))
-    done = subprocess.run([str(BIN / "fernb"), "train", "01_hafem", "-p", "hafem.lr=abc"], cwd=project_copy,
+    done = subprocess.run([str(BIN / "fernb"), "train", "01_hafem", "-p", "hafem.lr=abc"], cwd=project_copy, env=_env(project_copy),
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert done.stderr.strip() == ("fernb: error: stage 01_hafem, with its overrides: hafem.lr = 'abc': "
@@ -235,7 +243,7 @@ def test_fernb_train_with_a_wrong_type_prints_one_line_and_writes_nothing(projec
 def test_fernb_run_with_a_bad_params_yaml_stops_before_the_notebook(project_copy):
     text = (project_copy / "params.yaml").read_text()
     (project_copy / "params.yaml").write_text(text.replace("  epochs: 5 ", "  epochs: five ", 1))
-    done = subprocess.run([str(BIN / "fernb"), "run", "02_lanmsff"], cwd=project_copy, capture_output=True,
+    done = subprocess.run([str(BIN / "fernb"), "run", "02_lanmsff"], cwd=project_copy, env=_env(project_copy), capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 1
     assert done.stderr.strip() == "fernb: error: params.yaml: lanmsff.epochs = 'five': expected a whole number"

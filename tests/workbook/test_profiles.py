@@ -2,6 +2,7 @@
 say why for every key, and are what `make real` / `make paper` run; the paper profile undoes every departure."""
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 
@@ -15,6 +16,13 @@ from conftest import BIN, REPO
 
 PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
 NAMES = ("real", "paper", "ablations")
+
+
+
+def _env(root) -> dict:
+    """The environment of a `fernb` subprocess run in ``root``: a stage run earlier in this process set
+    FERNB_ROOT (fernb.workbook.stages.run_stage), which would point the command at that other project."""
+    return {**os.environ, "FERNB_ROOT": str(root)}
 
 
 def _params(name: str, dataset: str = "fer2013") -> dict:
@@ -57,11 +65,11 @@ def test_fernb_profile_prints_the_flags_or_one_error_line(project_copy):
     (project_copy / "profiles").mkdir()
     for name in ("real", "paper"):
         (project_copy / "profiles" / f"{name}.yaml").write_text((REPO / "profiles" / f"{name}.yaml").read_text())
-    done = subprocess.run([str(BIN / "fernb"), "profile", "real", "--dataset", "ferplus"], cwd=project_copy,
+    done = subprocess.run([str(BIN / "fernb"), "profile", "real", "--dataset", "ferplus"], cwd=project_copy, env=_env(project_copy),
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "-S hafem.epochs=30" in done.stdout and "-S transfer.finetune.target=fer2013" in done.stdout
-    done = subprocess.run([str(BIN / "fernb"), "profile", "nope"], cwd=project_copy, capture_output=True, text=True,
+    done = subprocess.run([str(BIN / "fernb"), "profile", "nope"], cwd=project_copy, env=_env(project_copy), capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 1 and done.stderr.startswith("fernb: error: profile ") and "not found" in done.stderr
 
