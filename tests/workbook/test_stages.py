@@ -235,3 +235,18 @@ def test_stream_messages_are_joined_before_collapsing():
     merged = stages.coalesce_streams(outputs)
     assert [o.get("name") for o in merged] == ["stderr", "stdout", None]
     assert merged[0]["text"] == "bar 3/3\n"
+
+
+def test_every_headline_key_of_the_committed_reports_has_a_label():
+    """What each stage put in its headline when the pipeline last ran (the committed reports/*/summary.json,
+    wherever the notebook or its report module built the list) is shown under words, not a raw key."""
+    repo = Path(__file__).resolve().parents[2]
+    found = sorted((repo / "reports").glob("**/summary.json"))
+    assert len(found) >= 8
+    for path in found:
+        stage = path.relative_to(repo / "reports").parts[0]
+        summary = json.loads(path.read_text())
+        own = summary.get("labels", {})
+        unlabelled = [k for k in summary.get("headline", {})
+                      if k != "dataset" and k not in own and k not in index_page.HEADLINE_LABELS.get(stage, {})]
+        assert not unlabelled or stage == "06_statistics", f"{path}: no index label for {unlabelled}"
