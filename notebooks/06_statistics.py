@@ -33,6 +33,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from fernb.evaluate import comparisons as co
+from fernb.evaluate import ledger_report as lr
 from fernb.evaluate import measured as me
 from fernb.papers import hafem as hafem_paper
 from fernb.papers import ledger as ld
@@ -127,41 +128,68 @@ if len(ours):
 # %% [markdown]
 # ## 5 · The claims ledger
 #
-# Every claim is one row per check. **Consistency** recomputes a number from the paper's own numbers
+# Every numeric claim of both papers, one row per **check**. Three kinds of check, each with its own
+# verdicts (defined just below): **consistency** recomputes a number from the paper's own numbers
 # (overall from per-class and per-pose values, confusion rows against whole counts of the test set's
 # class sizes, "Var" against the variance of the numbers it describes, information density, F1 from
 # precision and recall, parameter arithmetic, the same number printed twice, classes a dataset does not
-# have, split sizes). **Plausibility** sets a claimed accuracy beside the best published single model
-# and human agreement (`fernb.papers.published.STATE_OF_THE_ART`). **Measurement** is what this pipeline
-# measured, labelled with its dataset and scale; a claim about a dataset this run did not train on is
-# *not testable here*, and says what would test it. The ledger grows by itself: prepare FER2013 and train
-# on it, and its accuracy rows get our number. Real-data results committed under `results/<dataset>/`
-# (`make real`, `fernb results export`) fill the FER2013 and FERPlus rows of every run, this default
-# one included, at the scale they were measured; and each accuracy claim on FER2013 or FERPlus has a
-# *leak-free* twin, measured on the test images with no exact or near copy in the training split
-# (notebooks 01/02), whose evidence gives the difference from the standard split.
+# have, split sizes); **plausibility** sets a claimed accuracy beside the best published single model and
+# human agreement (`fernb.papers.published`); **measurement** is what this pipeline measured, labelled
+# with its dataset and scale.
+#
+# A verdict must survive a careful reader, so the checks model the conventions a paper may use: printed
+# numbers stand for intervals, a row of percentages may be *forced to total 100* by moving a cell one
+# unit, KDEF's numbers are averages over 5 folds whose sizes LANMSFF does not give, and HAFEM never
+# states its FER2013 split. Where such a convention could explain the numbers, the check says *cannot
+# check* and shows the arithmetic, rather than guess. When numbers fit another protocol than the stated
+# one, the evidence names the one that fits (LANMSFF's FERPlus tables, below).
+#
+# A check that finds something wrong belongs to a **finding**: one root cause, with a title and a
+# severity (`fernb.papers.findings`). The same copied table or mislabelled matrix shows in many rows;
+# the findings are what to count. Real-data results committed under `results/<dataset>/` fill the
+# FER2013 and FERPlus measurement rows of every run, this one included, and each accuracy claim on them
+# has a *leak-free* twin (notebooks 01/02).
+
+# %%
+display(Markdown(lr.vocabulary_text()))
 
 # %%
 measurements = me.measurements(root, comparisons=table, n_boot=statistics["n_boot"], seed=statistics["seed"])
-claims = ld.claims()
-ledger = ld.ledger(measurements, claims)
-paths = me.write_ledger(ledger, report.dir, title="fernb · claims ledger (HAFEM, LANMSFF)")
-counts = me.verdict_counts(ledger)
+ledger = ld.ledger(measurements, ld.claims())
+paths = lr.write_ledger(ledger, report.dir, title="fernb · claims ledger (HAFEM, LANMSFF)")
+display(Markdown(lr.ledger_text(ledger, ld.printed_numbers(), measurements)))
+display(report.table(lr.finding_counts(ledger), "finding_counts"))
+
+# %% [markdown]
+# ### The findings, most severe first
+#
+# Each finding's checks are listed by their stable ids (`claims.csv`'s `check_id`; anchors in
+# `claims.html`), so a reader can go from the finding to the arithmetic of every row that shows it.
+
+# %%
+findings = ld.findings_table(ledger)
+display(report.table(findings[["paper", "severity", "title", "summary", "verdicts", "checks", "check_ids"]],
+                     "findings", index=False))
+
+# %% [markdown]
+# ### FERPlus: which label rule and test set LANMSFF's tables fit
+#
+# §IV-A states the majority label and 3,160 test images. Each candidate test set is FERPlus' published
+# files under one label rule (`fernb.papers.datasets.ferplus_test_sets`); the check counts the Table VIII
+# rows whose cells are whole counts of its class sizes, and whether Table VII's overall accuracy is its
+# class accuracies weighted by them.
+
+# %%
+display(Markdown(ledger.loc[ledger["check_id"] == "lanmsff-s4a-ferplus--rule-that-fits", "evidence"].iloc[0]))
+
+# %%
+counts = lr.verdict_counts(ledger)
 display(report.table(counts, "verdict_counts"))
-display(Markdown(me.ledger_text(ledger, ld.printed_numbers(), measurements)))
-
-# %%
-findings = me.key_findings(ledger)
-display(Markdown("### The most consequential findings"))
-display(report.table(findings, "key_findings", index=False))
-
-# %%
-by_kind = ledger.pivot_table(index="kind", columns="verdict", values="id", aggfunc="count", fill_value=0)
+by_kind = ledger.pivot_table(index="kind", columns="verdict", values="check_id", aggfunc="count", fill_value=0)
 display(report.table(by_kind, "verdicts_by_kind"))
-for paper, rows in ledger.groupby("paper", sort=False):
-    flagged = rows[rows["verdict"].isin(["inconsistent", "implausible", "not reproduced"])]
-    display(Markdown(f"### {paper}: {len(flagged)} checks flagged of {len(rows)}"))
-    display(flagged[["where", "claim", "stated", "kind", "verdict", "evidence"]].set_index(["where", "claim"]))
+undecided = ledger[ledger["verdict"] == "cannot check"]
+display(Markdown(f"### What the papers do not let us check ({len(undecided)} checks)"))
+display(undecided[["check_id", "evidence"]].set_index("check_id"))
 
 # %%
 measured_rows = ledger[(ledger["kind"] == "measurement") & ledger["ours"].notna()]
@@ -187,12 +215,13 @@ else:
 # workbook's front page.
 
 # %%
-metrics = me.statistics_metrics(models=len(models), comparisons=table, ledger=ledger, measured=measurements,
+metrics = lr.statistics_metrics(models=len(models), comparisons=table, ledger=ledger, measured=measurements,
                                 printed_numbers=ld.printed_numbers(), seconds=time.perf_counter() - started)
-report.metrics(metrics, headline=["claims", "checks", "verdicts.inconsistent", "verdicts.implausible",
+report.metrics(metrics, headline=["findings", "claims", "checks", "verdicts.inconsistent", "verdicts.implausible",
                                   "verdicts.reproduced", "comparisons", "resolved"],
                title="06 · Statistics and the claims ledger",
-               labels={"claims": "claims in the ledger", "checks": "checks", "verdicts.inconsistent": "inconsistent",
+               labels={"findings": "findings (root causes)", "claims": "claims in the ledger", "checks": "checks",
+                       "verdicts.inconsistent": "inconsistent",
                        "verdicts.implausible": "implausible", "verdicts.reproduced": "reproduced",
                        "comparisons": "model comparisons", "resolved": "resolved differences"})
 display(Markdown(f"Notebook time: {metrics['seconds']:.0f} s."))

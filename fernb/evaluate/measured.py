@@ -22,16 +22,16 @@ Where each family comes from:
 - ``interpretability:…``: notebook 05's ``paper_pairs.csv`` (Grad-CAM, the method HAFEM names);
 - ``fps:hafem``: notebook 07's ``versus_paper.csv``;
 - ``params:…``: counted here by building the networks (no weights are needed);
-- ``statistics:stated_effect``: HAFEM's stated p and d re-enacted (runs needed, d reachable on images);
 - ``statistics:hafem_vs_baselines``: notebook 06's comparison table
   (:func:`fernb.evaluate.comparisons.comparison_table`).
 
-:func:`write_ledger` writes ``claims.csv``, ``claims.json`` and ``claims.html``;
-:func:`verdict_counts` and :func:`key_findings` give the front page its summary.
+An entry whose number could refute a claim at any scale (a parameter count; FPS on the paper's own
+GPU) says ``refutes``; the ledger reads every other ``not reproduced`` as ``not testable at this
+scale`` (:func:`fernb.papers.ledger.measurement_verdict`). The ledger's pages and counts are
+:mod:`fernb.evaluate.ledger_report`'s.
 """
 from __future__ import annotations
 
-import html
 import json
 import math
 import os
@@ -44,8 +44,7 @@ import torch
 
 from fernb.data import load_store
 from fernb.evaluate import leakage
-from fernb.evaluate.comparisons import stated_effect_table
-from fernb.evaluate.stats import ALPHA, bootstrap_metric, runs_for_p
+from fernb.evaluate.stats import ALPHA, bootstrap_metric
 from fernb.models import create_model
 from fernb.models.backbones import create_backbone
 from fernb.models.card import model_card
@@ -56,13 +55,11 @@ from fernb.papers import lanmsff as lanmsff_paper
 from fernb.papers.datasets import LEAKY_DATASETS
 from fernb.paths import prepared_dir, project_root
 from fernb.runs import stage_runs
-from fernb.workbook.report import write_json
 from fernb.workbook.results_table import MEASUREMENTS
 
 __all__ = ["measurements", "run_accuracy", "pose_accuracy", "leakfree_accuracy", "committed_measurements", "exportable",
            "EXPORTED_FAMILIES", "ablation_measurements", "report_measurements", "parameter_measurements",
-           "statistics_measurement", "stated_effect_measurement", "scale_label", "write_ledger", "verdict_counts", "key_findings",
-           "ledger_text", "statistics_metrics"]
+           "statistics_measurement", "scale_label"]
 
 _PAPER_EPOCHS = {"hafem": hafem_paper.RECIPE["epochs"], "lanmsff": lanmsff_paper.RECIPE["epochs"]}
 
@@ -285,7 +282,7 @@ def report_measurements(reports: Path) -> dict[str, dict]:
             out["fps:hafem"] = {
                 "ours": float(r["our FPS (batch 1)"]), "scale": f"{r['our variant']} on {r['our hardware']}",
                 "verdict": ("reproduced" if float(r["our FPS (batch 1)"]) >= 0.9 * float(r["paper FPS"]) else
-                            "not reproduced") if same else "not testable here",
+                            "not reproduced") if same else "not testable here", "refutes": same,
                 "evidence": f"notebook 07: the paper-sized HAFEM at batch 1, {float(r['our FPS (batch 1)']):.1f} FPS "
                             f"({r['our variant']}) on {r['our hardware']}" + ("" if same else
                                                                              f"; the claim is for an {r['paper hardware']}")}
@@ -298,23 +295,25 @@ def parameter_measurements() -> dict[str, dict]:
     backbone, _ = create_backbone("efficientnet_b5", num_classes=1000)
     b5 = sum(p.numel() for p in backbone.parameters())
     out["params:efficientnet_b5"] = {
-        "ours": b5 / 1e6, "verdict": "reproduced" if ck.matches(b5 / 1e6, 30.4) else "not reproduced",
+        "ours": b5 / 1e6, "verdict": "reproduced" if ck.matches(b5 / 1e6, 30.4) else "not reproduced", "refutes": True,
         "evidence": f"timm efficientnet_b5 (1000-class head): {b5:,} parameters"}
     layer = sum(p.numel() for p in torch.nn.TransformerEncoderLayer(2048, 8, 4096).parameters())
     six = transformer_parameters(2048, 4096, num_layers=6)
     out["params:transformer_layer"] = {
-        "ours": six / 1e6, "verdict": "reproduced" if ck.matches(six / 1e6, 31.2) else "not reproduced",
+        "ours": six / 1e6, "verdict": "reproduced" if ck.matches(six / 1e6, 31.2) else "not reproduced", "refutes": True,
         "evidence": f"6 layers at d 2048, d_ff 4096 with their 49 positional embeddings: {six / 1e6:.1f}M "
                     f"(fernb.models.hafem.transformer_parameters); one torch TransformerEncoderLayer(2048, 8, 4096) "
                     f"alone has {layer / 1e6:.1f}M, more than the stated 31.2M for six"}
     card = model_card("lanmsff")
     out["params:lanmsff"] = {
         "ours": card.keras_total / 1e3, "verdict": "reproduced" if round(card.keras_total / 1e3) == 358 else "not reproduced",
+        "refutes": True,
         "evidence": f"fernb's LANMSFF (7 classes) counted as Keras does: {card.keras_total:,} "
                     f"(trainable {card.trainable:,})"}
     model = create_model("lanmsff")
     width = model.head.in_features
     out["params:lanmsff_width"] = {"ours": width, "verdict": "reproduced" if width == 156 else "not reproduced",
+                                   "refutes": True,
                                    "evidence": f"fernb's LANMSFF head reads a {width}-d fused vector"}
     return out
 
@@ -336,22 +335,6 @@ def statistics_measurement(comparisons: pd.DataFrame, family: str) -> dict[str, 
                     "against Table 3's baselines on FER2013, which no stage trains here"}}
 
 
-def stated_effect_measurement(table3: Mapping[str, Mapping], statistics: Mapping) -> dict[str, dict]:
-    """``statistics:stated_effect``: HAFEM §4's p bound and d range re-enacted over runs — the
-    runs of every model a paired t-test needs before the stated d reaches the stated p
-    (:func:`fernb.evaluate.stats.runs_for_p`), against the one run per model the paper
-    reports — and over test images (:func:`fernb.evaluate.comparisons.stated_effect_table`)."""
-    d_low, d_high, p = min(statistics["cohen_d"]), max(statistics["cohen_d"]), statistics["p_below"]
-    table = stated_effect_table(table3, (d_low, d_high), p)
-    runs_low, runs_high = runs_for_p(d_low, p), runs_for_p(d_high, p)
-    return {"statistics:stated_effect": {
-        "ours": float(runs_low), "verdict": "not reproduced",
-        "evidence": f"over runs, p < {p:g} needs {runs_low} runs of every model at d {d_low:g} ({runs_high} at d "
-                    f"{d_high:g}; stats.runs_for_p), the paper reports one per model; over test images the stated d "
-                    f"is reachable for {int(table['possible on images'].sum())} of {len(table)} baselines "
-                    f"(largest d_z {table['max d_z on images'].max():.2f})"}}
-
-
 def measurements(root: str | os.PathLike | None = None, comparisons: pd.DataFrame | None = None,
                  family: str = "HAFEM vs every other model", n_boot: int = 2000, seed: int = 0,
                  parameters: bool = True) -> dict[str, dict]:
@@ -371,97 +354,6 @@ def measurements(root: str | os.PathLike | None = None, comparisons: pd.DataFram
     out.update(report_measurements(root / "reports"))
     if parameters:
         out.update(parameter_measurements())
-    out.update(stated_effect_measurement(hafem_paper.TABLE3, hafem_paper.CLAIMS["statistics"]))
     if comparisons is not None:
         out.update(statistics_measurement(comparisons, family))
     return out
-
-
-def verdict_counts(ledger: pd.DataFrame) -> pd.DataFrame:
-    """Rows per paper and verdict (columns in :data:`fernb.papers.checks.VERDICTS` order), and
-    the claims behind them."""
-    table = ledger.pivot_table(index="paper", columns="verdict", values="id", aggfunc="count", fill_value=0)
-    table = table.reindex(columns=[v for v in ck.VERDICTS if v in table.columns])
-    table["checks"] = table.sum(axis=1)
-    table["claims"] = ledger.groupby("paper")["id"].nunique()
-    return table
-
-
-_CONSEQUENCE = {"implausible": 0, "inconsistent": 1, "not reproduced": 2}
-
-
-def key_findings(ledger: pd.DataFrame, limit: int = 10) -> pd.DataFrame:
-    """The most consequential findings for the front page, ``limit // 2`` per paper, one row per
-    claim: headline claims (:data:`fernb.papers.ledger.HEADLINE_CLAIMS`) first, then by section
-    (abstract, conclusion, results, methods), then implausible before inconsistent before not
-    reproduced."""
-    bad = ledger[ledger["verdict"].isin(list(_CONSEQUENCE))].copy()
-    if bad.empty:
-        return bad[["paper", "where", "claim", "verdict", "evidence"]]
-    bad["_h"] = ~bad["headline"].astype(bool) if "headline" in bad else True
-    bad["_v"] = bad["verdict"].map(_CONSEQUENCE)
-    bad["_s"] = bad["section"].map({"abstract": 0, "conclusion": 1, "results": 2, "methods": 3}).fillna(4)
-    bad = bad.sort_values(["_h", "_s", "_v"], kind="stable").drop_duplicates("id")
-    picked = bad.groupby("paper", group_keys=False).head(limit // 2)
-    return picked[["paper", "where", "claim", "verdict", "evidence"]].reset_index(drop=True)
-
-
-def write_ledger(ledger: pd.DataFrame, folder: str | os.PathLike, title: str = "Claims ledger") -> dict[str, Path]:
-    """Write the ledger as ``claims.csv``, ``claims.json`` (records) and ``claims.html`` (one
-    table per paper, verdicts coloured, the counts on top) into ``folder``."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = {"csv": folder / "claims.csv", "json": folder / "claims.json", "html": folder / "claims.html"}
-    ledger.to_csv(paths["csv"], index=False)
-    write_json(paths["json"], json.loads(ledger.to_json(orient="records")))
-    colours = {"consistent": "#e6f4ea", "reproduced": "#cdeccf", "plausible": "#eef6ee", "inconsistent": "#fde2e1",
-               "implausible": "#fbd0cc", "not reproduced": "#fce8d5", "not testable here": "#f1f1f1"}
-    counts = verdict_counts(ledger)
-    parts = [f"<h1>{html.escape(title)}</h1>",
-             "<p>Every numeric claim of both papers (abstracts, results tables and text, conclusions, and the methods' "
-             "checkable numbers), one row per check. Verdicts: " + ", ".join(ck.VERDICTS) + ". Measured numbers are "
-             "labelled with their dataset and scale; nothing here is typed by hand.</p>",
-             counts.to_html(classes="counts")]
-    for paper, rows in ledger.groupby("paper", sort=False):
-        body = []
-        for r in rows.itertuples(index=False):
-            ours = "" if r.ours is None or (isinstance(r.ours, float) and math.isnan(r.ours)) else f"{r.ours:.4g}"
-            body.append(f"<tr style='background:{colours.get(r.verdict, '#fff')}'><td>{html.escape(r.where)}</td>"
-                        f"<td>{html.escape(r.claim)}</td><td>{html.escape(str(r.stated))}</td><td>{r.kind}</td>"
-                        f"<td><b>{r.verdict}</b></td><td>{html.escape(str(r.evidence))}</td><td>{ours}</td></tr>")
-        parts.append(f"<h2>{html.escape(paper)}</h2><table><thead><tr><th>where</th><th>claim</th><th>stated</th>"
-                     "<th>check</th><th>verdict</th><th>evidence</th><th>ours</th></tr></thead><tbody>"
-                     + "".join(body) + "</tbody></table>")
-    page = ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>" + html.escape(title) + "</title><style>"
-            "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:90em;color:#222}"
-            "table{border-collapse:collapse;width:100%;margin-bottom:2em}td,th{border-bottom:1px solid #ddd;"
-            "padding:.3em .5em;vertical-align:top;text-align:left;font-size:.9em}</style></head><body>"
-            + "".join(parts) + "</body></html>")
-    paths["html"].write_text(page, encoding="utf-8")
-    return paths
-
-
-def ledger_text(ledger: pd.DataFrame, printed_numbers: int, measured: Mapping) -> str:
-    """Notebook 06's count of the ledger: claims, checks, the numbers the papers' tables print
-    (:func:`fernb.papers.ledger.printed_numbers`) and the measurements filled, with links to its files."""
-    return (f"**{ledger['id'].nunique()} claims, {len(ledger)} checks** ({printed_numbers} numbers printed in the papers' "
-            f"tables, each covered by its row's claim). Measurements filled here: {len(measured)}. "
-            f"The whole ledger: [claims.html](claims.html) (also `claims.csv`, `claims.json`).")
-
-
-def statistics_metrics(*, models: int, comparisons: pd.DataFrame, ledger: pd.DataFrame, measured: Mapping,
-                       printed_numbers: int, seconds: float) -> dict:
-    """Notebook 06's ``metrics.json``: the models and comparisons (and how many resolve a
-    difference), the ledger's claims, checks and checks per verdict (every verdict of
-    :data:`fernb.papers.checks.VERDICTS`, zeros included) and per paper (:func:`verdict_counts`),
-    its key findings (:func:`key_findings`), and the notebook's time."""
-    return {
-        "models": int(models), "comparisons": int(len(comparisons)),
-        "resolved": int((comparisons["verdict"] != "no resolved difference").sum()) if len(comparisons) else 0,
-        "claims": int(ledger["id"].nunique()), "checks": int(len(ledger)), "printed_numbers": int(printed_numbers),
-        "measurements": int(len(measured)),
-        "verdicts": {v: int((ledger["verdict"] == v).sum()) for v in ck.VERDICTS},
-        "by_paper": {paper: {k: int(v) for k, v in row.items()} for paper, row in verdict_counts(ledger).iterrows()},
-        "findings": key_findings(ledger).to_dict("records"),
-        "seconds": seconds,
-    }

@@ -16,6 +16,9 @@ present (the folder ``$FERNB_DATA`` names; ``tests/conftest.py`` says where else
   "images a rule keeps";
 - :data:`FERPLUS_DROPPED` ``[rule][split][reason]``: the images each rule drops, by the
   loader's reason (``images == kept + dropped`` per split);
+- :data:`FERPLUS_MISMATCHED_LABEL` and :func:`ferplus_test_sets`: the one test image whose PNG
+  and votes disagree, and the candidate FERPlus test sets a paper's numbers are read against
+  (each rule, with and without that image);
 - :data:`SOURCES`: how each dataset's numbers were counted;
 - :data:`LEAKY_DATASETS`: the datasets whose test split shares images with its training split;
 - :func:`split_total`: one split's size.
@@ -25,7 +28,7 @@ small function: nothing here imports the rest of :mod:`fernb`.
 """
 from __future__ import annotations
 
-__all__ = ["SPLIT_COUNTS", "FERPLUS_DROPPED", "FERPLUS_RULES", "FER2013_USAGE", "SOURCES", "LEAKY_DATASETS",
+__all__ = ["SPLIT_COUNTS", "FERPLUS_DROPPED", "FERPLUS_RULES", "FERPLUS_MISMATCHED_LABEL", "ferplus_test_sets", "FER2013_USAGE", "SOURCES", "LEAKY_DATASETS",
            "split_total"]
 
 # fernb's split names -> FER2013's Usage names (the protocol every fernb loader follows)
@@ -77,6 +80,11 @@ FERPLUS_DROPPED: dict = {
         "test": {"no_majority": 425, "pixels_votes_mismatch": 1, "unknown": 11},
     },
 }
+
+# FER2013Test/fer0033120.png (fernb.data.ferplus.KNOWN_MISMATCHED): its label.csv votes (5 neutral, 1 sadness,
+# 1 anger, 3 unknown) give it this label under each rule, so a reader that trusts label.csv (the official
+# repository's does) counts it in this class; SPLIT_COUNTS leaves it out (its PNG is not that face).
+FERPLUS_MISMATCHED_LABEL: dict[str, str] = {"majority": "neutral", "ferplus": "neutral"}
 
 SOURCES: dict[str, str] = {
     "fer2013": (
@@ -141,3 +149,19 @@ def split_total(dataset: str, split: str, rule: str | None = None) -> int:
         raise ValueError(f"unknown {dataset} split {split!r}; expected one of {list(counts[rule])}")
     value = counts[rule][split]
     return value if isinstance(value, int) else sum(value.values())
+
+
+def ferplus_test_sets() -> dict[str, dict[str, int]]:
+    """FERPlus' test set by class under every reading a paper may have used, by a name that
+    says it: each label rule of :data:`SPLIT_COUNTS` (fernb's majority rule with ties dropped;
+    the official repository's rule), as fernb keeps it (without the mismatched image) and as
+    the published ``label.csv`` gives it (with it, :data:`FERPLUS_MISMATCHED_LABEL`)."""
+    names = {"majority": "majority rule, ties dropped", "ferplus": "official FERPlus repository's rule"}
+    out = {}
+    for rule in FERPLUS_RULES:
+        kept = dict(SPLIT_COUNTS["ferplus"][rule]["test"])
+        published = dict(kept)
+        published[FERPLUS_MISMATCHED_LABEL[rule]] += 1
+        out[f"{names[rule]} on the published label.csv, {sum(published.values()):,} images"] = published
+        out[f"{names[rule]}, {sum(kept.values()):,} images"] = kept
+    return out

@@ -18,6 +18,12 @@ against, never to tune toward. Where each block comes from:
 - :data:`CODE_VS_PAPER`: where the official code and the paper disagree (we follow the code).
 - :data:`TABLES`: every numeric table (Tables II–XII), each row and column label and number as
   printed (label orders kept, "-" as None).
+- :data:`RELATED_WORK`: Table I (author, reference, year, method, "Lightweight" mark), with
+  :data:`REFERENCE_YEARS`, the year the reference list prints for each of its references.
+- :data:`TEXT`: the numbers and names the text states outside the tables (§I, §III, §IV-A,
+  §IV-C1–C4, §IV-D, §V), each with its section.
+- :data:`CODE_KERAS_TOTALS`: the official code's Keras parameter totals per input and head,
+  what the printed "358K" is read against.
 - :func:`information_density` / :func:`density_claims`: §IV-B defines ID as accuracy over
   parameters in millions.
 """
@@ -25,7 +31,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["CLAIMS", "RECIPE", "CODE_VS_PAPER", "TABLES", "information_density", "density_claims"]
+__all__ = ["CLAIMS", "RECIPE", "CODE_VS_PAPER", "TABLES", "RELATED_WORK", "REFERENCE_YEARS", "TEXT",
+           "CODE_KERAS_TOTALS", "information_density", "density_claims"]
 
 # The six places where the official code and the paper disagree.
 CODE_VS_PAPER: tuple[str, ...] = (
@@ -201,3 +208,65 @@ TABLES: dict[str, dict] = {
                        [87.59, 91.59, 92.15, 92.43, 90.38, 90.83, 2.59],
                        [89.14, 90.57, 91.75, 92.53, 88.93, 90.58, 1.65]]},
 }
+
+# Table I, "Comparative summary of our study and previous literature": author, bracketed reference,
+# year, method and the "Lightweight" mark (True: ✓), as printed ("This paper (2024)" left out).
+RELATED_WORK: list[dict] = [
+    {"author": "Shao et al.", "ref": "21", "year": 2019, "method": "CNN", "lightweight": True},
+    {"author": "Wang et al.", "ref": "9", "year": 2020, "method": "RAN", "lightweight": False},
+    {"author": "Li et al.", "ref": "26", "year": 2020, "method": "SPWFA-SE", "lightweight": False},
+    {"author": "Liu et al.", "ref": "28", "year": 2021, "method": "DML-Net", "lightweight": False},
+    {"author": "Huang et al.", "ref": "11", "year": 2021, "method": "FER-VT", "lightweight": False},
+    {"author": "Gera et al.", "ref": "20", "year": 2022, "method": "CERN", "lightweight": True},
+    {"author": "Liu et al.", "ref": "27", "year": 2023, "method": "PACVT", "lightweight": False},
+    {"author": "Jiang et al.", "ref": "10", "year": 2023, "method": "TST-RRN", "lightweight": True},
+    {"author": "Xiao et al.", "ref": "16", "year": 2023, "method": "CFNet", "lightweight": False},
+    {"author": "Ma et al.", "ref": "29", "year": 2023, "method": "VTFF", "lightweight": False},
+]
+# The year the reference list prints for each reference Table I cites ([26] and [29]: IEEE Trans. Affect.
+# Comput. vol. 14, both 2023).
+REFERENCE_YEARS: dict[str, int] = {"21": 2019, "9": 2020, "26": 2023, "28": 2021, "11": 2021, "20": 2022, "27": 2023,
+                                   "10": 2023, "16": 2023, "29": 2023}
+
+# What the text states outside the tables, by section (class names as fernb.labels' canonical names).
+TEXT: dict[str, Any] = {
+    # §I, contribution 4: the datasets named, with their references ("KDEP" as printed); reference [17]'s title
+    # names KDEF, as do the abstract, §IV and Tables II, III, X, XII.
+    "s1_datasets": {"KDEP": "17", "FER-2013": "18", "FERPlus": "19"},
+    "reference_17_dataset": "KDEF",
+    # §III-A: the four blocks' widths and the fused vector; PWFS keeps one third of blocks 1-3 (§III-A, Eq. 2).
+    "s3_widths": (66, 72, 78, 84), "s3_fused": 156,
+    # §III-C, Eq. 3: MassAtt's reduction ratio and the spatial path's weight shapes (out, in, k, k).
+    "s3_massatt_ratio": 4,
+    "s3_massatt_spatial": ((2, 1, 3, 3), (4, 2, 3, 3), (4, 4, 3, 3), (1, 4, 3, 3)),
+    # §IV-A: FERPlus' eight classes, in the order listed.
+    "s4a_ferplus_classes": ("neutral", "happy", "surprise", "sad", "anger", "disgust", "fear", "contempt"),
+    # §IV-C1: "[28], [36] ... found that the 0° pose achieves the highest accuracy and the -90° pose the lowest".
+    "s4c1_pose_pattern": {"highest": 0, "lowest": -90, "refs": {"28": "DML-NET", "36": "OCA-MTL"}},
+    # §IV-C1: accuracy rises for neutral and falls for disgust from frontal to non-frontal; Table III: happy
+    # and neutral high, fear lower.
+    "s4c1_frontal_change": {"neutral": "up", "disgust": "down"},
+    "s4c1_kdef_best": ("happy", "neutral"), "s4c1_kdef_worst": "fear",
+    # §IV-C2: the highest misclassifications, and the references Table VI is said to outperform.
+    "s4c2_confused_pairs": (("disgust", "neutral"), ("neutral", "surprise")),
+    "s4c2_refs": ("21", "37", "38", "39", "40", "41", "42", "43"),
+    # §IV-C3: pose-subset drops "consistent with" these references; best and worst classes, and what each
+    # worst class is mistaken for.
+    "s4c3_pose_refs": ("9", "20", "29", "43", "46"),
+    "s4c3_best": ("neutral", "happy"),
+    "s4c3_confused_as": {"contempt": "neutral", "disgust": "anger", "fear": "surprise"},
+    "s4c3_sota_refs": ("44", "10"),
+    # §IV-C4: Var values quoted in the text (KDEF, Table X; Pose-FERPlus, Table XI).
+    "s4c4_kdef_var": {"LANMSFF": 0.66, "DML-NET": 3.69, "SSA-Net": 5.42, "OCA-MTL": 2.74},
+    "s4c4_posefer_var": {"LANMSFF": 1.13, "CERN": 1.88, "FG-AGR": 2.31, "RAN": 14.2},
+    # Method names with the reference printed after them in §IV-C2-C4's text.
+    "s4c_named_refs": {"AMP_NET": "43", "FENN": "44", "PACVT": "27", "DML-NET": "28", "SSA-Net": "45",
+                       "OCA-MTL": "36", "CERN": "20", "RAN": "9", "VTFF": "29", "FG-AGR": "46"},
+    # §IV-D cites Grad-CAM as [47]; the reference list as extracted ends at [46].
+    "s4d_gradcam_ref": 47, "last_reference": 46,
+}
+
+# The official code's Keras model.summary() totals (trainable + BN statistics) by (input channels, classes),
+# as the workbook's rebuild counts them (fernb.models.lanmsff; tests/papers/test_lanmsff_claims.py recounts):
+# the paper prints 358K in Tables VI (7 classes) and IX (FERPlus, 8 classes) and never states the channels.
+CODE_KERAS_TOTALS: dict[tuple[int, int], int] = {(1, 7): 358_406, (1, 8): 358_563, (3, 7): 359_594}

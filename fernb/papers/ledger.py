@@ -40,18 +40,20 @@ from dataclasses import replace
 
 import pandas as pd
 
-from . import checks as ck  # noqa: F401  (notebook 06 reads the verdict vocabulary as ld.ck.VERDICTS)
+from . import checks as ck  # noqa: F401  (notebook 06 reads the verdict vocabulary as ld.ck.VERDICT_MEANINGS)
 from . import hafem, lanmsff
 from .claim import Claim, measurement
 from .datasets import LEAKY_DATASETS
+from .findings import FINDINGS, SEVERITIES
 from .hafem_claims import hafem_claims
 from .lanmsff_claims import lanmsff_claims
 
 __all__ = ["claims", "ledger", "measurement_verdict", "measurement_for", "LEDGER_COLUMNS", "MEASUREMENT_NEEDS",
-           "LEAKY_DATASETS", "HEADLINE_CLAIMS", "printed_numbers"]
+           "LEAKY_DATASETS", "HEADLINE_CLAIMS", "printed_numbers", "findings_table", "FINDING_COLUMNS"]
 
-LEDGER_COLUMNS = ("id", "paper", "where", "section", "claim", "stated", "dataset", "kind", "verdict", "evidence",
-                  "ours", "ours_low", "ours_high", "seeds", "scale", "headline")
+LEDGER_COLUMNS = ("check_id", "id", "paper", "where", "section", "claim", "stated", "dataset", "kind", "verdict",
+                  "evidence", "finding", "severity", "ours", "ours_low", "ours_high", "seeds", "scale", "headline")
+FINDING_COLUMNS = ("finding", "paper", "severity", "title", "summary", "verdicts", "checks", "claims", "check_ids")
 
 # What a measurement key needs before it can be filled (shown while it is not measured).
 MEASUREMENT_NEEDS = {
@@ -71,9 +73,9 @@ MEASUREMENT_NEEDS = {
 # with the widest reach (a table built from other datasets' numbers, a test set that matches no split).
 HEADLINE_CLAIMS = frozenset({
     "hafem-abstract-fer2013", "hafem-abstract-rafdb", "hafem-abstract-affectnet", "hafem-s4-cohen",
-    "hafem-table3-DualPath CNN", "hafem-s4-contempt", "hafem-s5-rafdb", "hafem-s3-transformer",
-    "lanmsff-tablev-diagonal", "lanmsff-s4a-ferplus", "lanmsff-tablexii-whole", "lanmsff-s4e-contribute",
-    "lanmsff-tablevii-overall", "lanmsff-s4c-ampnet"})
+    "hafem-table3-dualpath-cnn", "hafem-s4-contempt", "hafem-s5-rafdb", "hafem-s3-transformer",
+    "lanmsff-table5-diagonal", "lanmsff-s4a-ferplus", "lanmsff-table12-whole", "lanmsff-s4e-contribute",
+    "lanmsff-table7-overall", "lanmsff-s4c-ampnet"})
 
 
 def _with_leakfree(claim: Claim) -> Claim:
@@ -109,25 +111,56 @@ def printed_numbers() -> int:
     return n
 
 
+def _refutes(entry: Mapping) -> bool:
+    """Whether a measurement was made where it could refute a claim: at the paper's scale (its
+    epochs, :func:`fernb.evaluate.measured.scale_label`), or of a quantity that does not depend
+    on scale (the entry says ``refutes``: a parameter count, FPS on the paper's GPU)."""
+    return bool(entry.get("refutes")) or str(entry.get("scale") or "").startswith("paper scale")
+
+
 def measurement_verdict(claim: Claim, entry: Mapping) -> tuple[str, str]:
-    """The verdict of one measurement. An entry that carries its own ``verdict`` keeps it
-    (a direction or a count measured by notebooks 03–07). An accuracy (``ours``, ``low``,
-    ``high`` in %) on the claim's dataset: ``reproduced`` when the stated value lies inside
-    our interval, ``not reproduced`` otherwise; on another dataset, ``not testable here``."""
+    """The verdict of one measurement (:data:`fernb.papers.checks.VERDICT_MEANINGS`). An entry
+    that carries its own ``verdict`` keeps it (a direction or a count measured by notebooks
+    03–07), except that ``not reproduced`` where the measurement could not refute the claim
+    (:func:`_refutes`) reads ``not testable at this scale``, and one measured on another dataset
+    than the claim's reads ``not testable here``. An accuracy (``ours``, ``low``,
+    ``high`` in %) on the claim's dataset: ``reproduced`` when the stated value lies inside our
+    interval; outside it, ``not reproduced`` at the paper's scale and ``not testable at this
+    scale`` below it; on another dataset, ``not testable here``."""
+    elsewhere = claim.dataset is not None and entry.get("dataset") not in (None, claim.dataset)
     if entry.get("verdict"):
-        return entry["verdict"], entry.get("evidence", "")
+        verdict = entry["verdict"]
+        if elsewhere:
+            return "not testable here", entry.get("evidence", "")
+        if verdict == "not reproduced" and not _refutes(entry):
+            verdict = "not testable at this scale"
+        return verdict, entry.get("evidence", "")
     ours, low, high = entry.get("ours"), entry.get("low"), entry.get("high")
     what = (f"ours {ours:.1f} % [{low:.1f}, {high:.1f}] on {entry.get('dataset')}, {entry.get('seeds')} seed(s), "
             f"{entry.get('scale')}" if ours is not None and low is not None else entry.get("evidence", ""))
     if entry.get("note") and what:
         what = f"{what}; {entry['note']}"
-    if claim.value is None or ours is None or claim.dataset is None:
+    if claim.value is None or ours is None or low is None or high is None or claim.dataset is None or elsewhere \
+            or entry.get("dataset") is None:
         return "not testable here", what
-    if entry.get("dataset") != claim.dataset:
-        return "not testable here", f"{what}: the claim is on {claim.dataset}"
     inside = low <= claim.value <= high
-    return ("reproduced" if inside else "not reproduced",
-            f"{what}; stated {claim.value} % is {'inside' if inside else 'outside'} the interval")
+    if inside:
+        return "reproduced", f"{what}; stated {claim.value} % is inside the interval"
+    if _refutes(entry):
+        return "not reproduced", f"{what}; stated {claim.value} % is outside the interval"
+    return ("not testable at this scale", f"{what}; stated {claim.value} % is outside the interval, at a smaller scale "
+                                          "than the paper's, which cannot refute it")
+
+
+def _not_here(claim: Claim, key: str, entry: Mapping | None) -> str:
+    """The evidence of a ``not testable here`` row: what is missing and what would measure it —
+    no number, so that nothing measured on another dataset or device reads as this claim's."""
+    needs = MEASUREMENT_NEEDS.get(key.split(":")[0], "a run")
+    where = f"on {claim.dataset}" if claim.dataset else "in the claim's setting"
+    other = entry.get("dataset") if entry else None
+    elsewhere = (f"; what notebook 06 has is measured on {other}, not {claim.dataset}" if other and claim.dataset
+                 and other != claim.dataset else "; what notebook 06 has is not in the claim's setting" if entry else "")
+    return f"not measured {where} here ({key}): needs {needs}{elsewhere}"
 
 
 def measurement_for(measured: Mapping[str, Mapping], key: str, dataset: str | None) -> Mapping | None:
@@ -152,17 +185,38 @@ def ledger(measured: Mapping[str, Mapping] | None = None, claim_list: Sequence[C
         base = {"id": claim.id, "paper": claim.paper, "where": claim.where, "section": claim.section,
                 "claim": claim.claim, "stated": claim.stated, "dataset": claim.dataset, "headline": claim.headline}
         for check in claim.checks:
-            row = {**base, "kind": check.kind, "verdict": check.verdict, "evidence": check.evidence, "ours": None,
-                   "ours_low": None, "ours_high": None, "seeds": None, "scale": None}
+            found = FINDINGS[check.finding] if check.finding else None
+            row = {**base, "check_id": f"{claim.id}--{check.name}", "kind": check.kind, "verdict": check.verdict,
+                   "evidence": check.evidence, "finding": check.finding, "severity": found.severity if found else None,
+                   "ours": None, "ours_low": None, "ours_high": None, "seeds": None, "scale": None}
             if check.key is not None:
                 entry = measurement_for(measured, check.key, claim.dataset)
-                if entry is None:
-                    family = check.key.split(":")[0]
-                    row.update(verdict="not testable here",
-                               evidence=f"not measured here ({check.key}): needs {MEASUREMENT_NEEDS.get(family, 'a run')}")
+                verdict, evidence = measurement_verdict(claim, entry) if entry is not None else ("not testable here", "")
+                if verdict == "not testable here":
+                    row.update(verdict=verdict, evidence=_not_here(claim, check.key, entry))
                 else:
-                    verdict, evidence = measurement_verdict(claim, entry)
                     row.update(verdict=verdict, evidence=evidence, ours=entry.get("ours"), ours_low=entry.get("low"),
                                ours_high=entry.get("high"), seeds=entry.get("seeds"), scale=entry.get("scale"))
             rows.append(row)
     return pd.DataFrame(rows, columns=list(LEDGER_COLUMNS))
+
+
+def findings_table(ledger_frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per finding the ledger shows (:data:`FINDING_COLUMNS`), most severe first
+    (:data:`fernb.papers.findings.SEVERITIES`), then by paper and by how many checks show it:
+    its title, severity and summary, its verdicts counted (``inconsistent 3, implausible 2``),
+    the checks and claims that show it, and their check ids."""
+    flagged = ledger_frame[ledger_frame["finding"].notna()]
+    rows = []
+    for finding_id, group in flagged.groupby("finding", sort=False):
+        f = FINDINGS[finding_id]
+        rows.append({"finding": finding_id, "paper": f.paper, "severity": f.severity, "title": f.title,
+                     "summary": f.summary,
+                     "verdicts": ", ".join(f"{v} {n}" for v, n in group["verdict"].value_counts().items()),
+                     "checks": len(group), "claims": group["id"].nunique(), "check_ids": " ".join(group["check_id"])})
+    table = pd.DataFrame(rows, columns=list(FINDING_COLUMNS))
+    if table.empty:
+        return table
+    table["_s"] = table["severity"].map(SEVERITIES.index)
+    return (table.sort_values(["_s", "paper", "checks"], ascending=[True, True, False], kind="stable")
+            .drop(columns="_s").reset_index(drop=True))

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from fernb.papers.findings import SEVERITIES
 from fernb.paths import REPORTS, project_root, reports_dir
 from fernb.workbook.results_table import RESULTS_DIR, html_table
 from fernb.workbook.stages import notebook_of, notebook_runs
@@ -62,28 +63,43 @@ LEDGER_STAGE = "06_statistics"
 
 
 def _ledger_section(root: Path) -> str:
-    """The claims ledger's summary (counts per paper and verdict, the key findings) for the top of
-    the index, read from notebook 06's ``metrics.json``; empty when 06 has not run."""
+    """The claims ledger's summary for the top of the index, read from notebook 06's
+    ``metrics.json``: the findings first (counted per paper and severity, then each with its
+    title, severity and the checks that show it, linked to the ledger page), then the checks per
+    paper and verdict; empty when 06 has not run."""
     folder = reports_dir(LEDGER_STAGE, root)
     metrics_file = folder / "metrics.json"
     if not metrics_file.is_file():
         return ""
     metrics = json.loads(metrics_file.read_text())
+    page = f"{LEDGER_STAGE}/claims.html"
+    has_page = (folder / "claims.html").is_file()
+    by_severity = metrics.get("findings_by_paper") or {}
+    severities = [s for s in SEVERITIES if any(row.get(s) for row in by_severity.values())]
+    f_head = "".join(f"<th>{html.escape(s)}</th>" for s in severities)
+    f_body = "".join(f"<tr><td>{html.escape(p)}</td><td>{row.get('findings', 0)}</td>"
+                     + "".join(f"<td>{row.get(s, 0)}</td>" for s in severities) + "</tr>"
+                     for p, row in by_severity.items())
+    findings = "".join(
+        f"<li><b>{html.escape(f['paper'])}</b>: "
+        + (f"<a href='{page}#{html.escape(f['finding'])}'>{html.escape(f['title'])}</a>" if has_page
+           else html.escape(f["title"]))
+        + f" <i>({html.escape(f['severity'])}; {html.escape(str(f['verdicts']))})</i></li>"
+        for f in metrics.get("finding_list", []))
     by_paper = metrics.get("by_paper") or {}
     verdicts = [v for v in (metrics.get("verdicts") or {}) if any(v in row for row in by_paper.values())]
     head = "".join(f"<th>{html.escape(v)}</th>" for v in verdicts)
     body = "".join(f"<tr><td>{html.escape(p)}</td><td>{row.get('claims', '')}</td>"
                    + "".join(f"<td>{row.get(v, 0)}</td>" for v in verdicts) + "</tr>" for p, row in by_paper.items())
-    findings = "".join(f"<li><b>{html.escape(f['paper'])}, {html.escape(str(f['where']))}</b> — "
-                       f"{html.escape(str(f['claim']))}: <i>{html.escape(str(f['verdict']))}</i>. "
-                       f"{html.escape(str(f['evidence']))}</li>" for f in metrics.get("findings", []))
-    link = (f'<a href="{LEDGER_STAGE}/claims.html">the whole ledger</a>'
-            if (folder / "claims.html").is_file() else "the ledger")
-    return (f"<h2>Claims ledger</h2><p>{metrics.get('claims')} claims of both papers, {metrics.get('checks')} checks "
-            f"(consistency with the paper's own numbers, plausibility against the published record, and our "
-            f"measurements) — {link}.</p>"
-            f"<table><thead><tr><th>paper</th><th>claims</th>{head}</tr></thead><tbody>{body}</tbody></table>"
-            f"<h3>The most consequential findings</h3><ul>{findings}</ul>")
+    link = f'<a href="{page}">the whole ledger</a>' if has_page else "the ledger"
+    return (f"<h2>Claims ledger</h2><p><b>{metrics.get('findings', 0)} findings</b> from {metrics.get('claims')} "
+            f"claims of both papers and {metrics.get('checks')} checks (consistency with the paper's own numbers, "
+            f"plausibility against the published record, and our measurements) — {link}. A finding is one root "
+            "cause, however many checks show it.</p>"
+            f"<table><thead><tr><th>paper</th><th>findings</th>{f_head}</tr></thead><tbody>{f_body}</tbody></table>"
+            f"<h3>Findings, most severe first</h3><ol>{findings}</ol>"
+            f"<h3>Checks per verdict</h3>"
+            f"<table><thead><tr><th>paper</th><th>claims</th>{head}</tr></thead><tbody>{body}</tbody></table>")
 
 
 def _results_section(root: Path) -> str:

@@ -12,6 +12,7 @@ from scipy import stats as st
 from statsmodels.stats.multitest import multipletests
 
 from fernb.evaluate import comparisons as co
+from fernb.evaluate import ledger_report as lr
 from fernb.evaluate import measured as me
 from fernb.evaluate import stats
 from fernb.papers import hafem
@@ -165,19 +166,20 @@ def test_parameters_are_counted_on_the_built_networks():
 
 def test_write_ledger_and_the_front_page_summary(tmp_path):
     table = ld.ledger({})
-    paths = me.write_ledger(table, tmp_path)
+    paths = lr.write_ledger(table, tmp_path)
     back = pd.read_csv(paths["csv"])
     assert len(back) == len(table) and list(back.columns) == list(ld.LEDGER_COLUMNS)
     assert len(json.loads(paths["json"].read_text())) == len(table)
     page = paths["html"].read_text()
     assert "<h2>HAFEM</h2>" in page and "<h2>LANMSFF</h2>" in page
-    counts = me.verdict_counts(table)
+    counts = lr.verdict_counts(table)
     assert counts.loc["HAFEM", "claims"] == table.loc[table["paper"] == "HAFEM", "id"].nunique()
     assert counts["checks"].sum() == len(table)
-    findings = me.key_findings(table)
-    assert set(findings["verdict"]) <= {"implausible", "inconsistent", "not reproduced"}
-    assert findings.iloc[0]["paper"] == "HAFEM" and findings.iloc[0]["where"] == "abstract"
-    assert findings["claim"].is_unique
+    found = ld.findings_table(table)
+    assert found["finding"].is_unique and found["checks"].sum() == table["finding"].notna().sum()
+    assert found.iloc[0]["severity"] == "changes a headline result"
+    assert page.index("Findings") < page.index("<h2>HAFEM</h2>")
+    assert all(f"id='{f}'" in page for f in found["finding"])
 
 
 def test_families_set_each_anchor_against_every_other_model(toy_models):
@@ -200,12 +202,15 @@ def test_effect_ceiling_flags_a_per_image_effect_above_what_its_gap_allows(toy_m
     assert not co.effect_ceiling(forged)["under the ceiling"].iloc[0]
 
 
-def test_stated_effect_measurement_is_computed_from_the_papers_numbers():
-    claim = {"p_below": 0.001, "cohen_d": (0.95, 2.84), "baselines": 10}
-    entry = me.stated_effect_measurement(hafem.TABLE3, claim)["statistics:stated_effect"]
-    assert entry["ours"] == stats.runs_for_p(0.95, 0.001)
-    assert f"{stats.runs_for_p(2.84, 0.001)} at d 2.84" in entry["evidence"] and "0 of 9" in entry["evidence"]
-    assert hafem.CLAIMS["statistics"] == claim
+def test_the_cohen_claim_counts_the_runs_its_stated_d_and_p_need():
+    # HAFEM §4: p < 0.001 at d 0.95 needs stats.runs_for_p(0.95, 0.001) = 18 runs of every model (6 at d 2.84);
+    # the ledger's check re-derives the count on its own and says it cannot decide what was paired
+    claim = next(c for c in ld.claims() if c.id == "hafem-s4-cohen")
+    check = next(k for k in claim.checks if k.name == "effect-size")
+    assert check.verdict == "cannot check"
+    assert f"needs {stats.runs_for_p(0.95, 0.001)} runs of each at d 0.95" in check.evidence
+    assert f"({stats.runs_for_p(2.84, 0.001)} at d 2.84)" in check.evidence
+    assert hafem.CLAIMS["statistics"] == {"p_below": 0.001, "cohen_d": (0.95, 2.84), "baselines": 10}
 
 
 def test_the_catalogue_and_its_sentence_name_table3s_baselines_under_any_name(toy_models):
@@ -255,16 +260,19 @@ def test_the_stated_effect_sentences():
 
 def test_the_ledger_sentence_and_notebook_06s_metrics(toy_models):
     table = ld.ledger({})
-    text = me.ledger_text(table, 123, {"x": {}, "y": {}})
-    assert text.startswith(f"**{table['id'].nunique()} claims, {len(table)} checks** (123 numbers printed")
+    text = lr.ledger_text(table, 123, {"x": {}, "y": {}})
+    n_found = len(ld.findings_table(table))
+    assert text.startswith(f"**{n_found} findings** — HAFEM ")
+    assert f"from **{table['id'].nunique()} claims, {len(table)} checks** (123 numbers printed" in text
     assert "Measurements filled here: 2." in text
     comparisons = co.comparison_table(toy_models, {"f": [("A", "B"), ("C", "B")]}, n_boot=100)
-    metrics = me.statistics_metrics(models=3, comparisons=comparisons, ledger=table, measured={"x": {}},
+    metrics = lr.statistics_metrics(models=3, comparisons=comparisons, ledger=table, measured={"x": {}},
                                     printed_numbers=123, seconds=1.5)
     assert metrics["resolved"] == int((comparisons["verdict"] != "no resolved difference").sum())
     assert metrics["claims"] == table["id"].nunique() and metrics["checks"] == len(table)
     assert sum(metrics["verdicts"].values()) == len(table) and list(metrics["verdicts"]) == list(ld.ck.VERDICTS)
     assert metrics["by_paper"]["HAFEM"]["checks"] == int((table["paper"] == "HAFEM").sum())
-    assert metrics["findings"] == me.key_findings(table).to_dict("records")
-    assert me.statistics_metrics(models=0, comparisons=comparisons.iloc[:0], ledger=table, measured={},
+    assert metrics["findings"] == n_found == len(metrics["finding_list"])
+    assert sum(row["findings"] for row in metrics["findings_by_paper"].values()) == n_found
+    assert lr.statistics_metrics(models=0, comparisons=comparisons.iloc[:0], ledger=table, measured={},
                                  printed_numbers=1, seconds=0.0)["resolved"] == 0

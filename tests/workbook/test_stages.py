@@ -179,13 +179,17 @@ def test_index_uses_stage_labels_and_shows_the_ledger_first(tmp_path):
     (ledger / "metrics.json").write_text(json.dumps({
         "claims": 3, "checks": 5, "verdicts": {"consistent": 2, "inconsistent": 3},
         "by_paper": {"HAFEM": {"claims": 3, "consistent": 2, "inconsistent": 3}},
-        "findings": [{"paper": "HAFEM", "where": "Table 3", "claim": "F1 <b>", "verdict": "inconsistent",
-                      "evidence": "2PR/(P+R) differs"}]}))
+        "findings": 1, "findings_by_paper": {"HAFEM": {"findings": 1, "presentation": 1}},
+        "finding_list": [{"finding": "hafem-fps-44", "paper": "HAFEM", "severity": "presentation", "title": "F1 <b>",
+                          "verdicts": "inconsistent 3", "checks": 3}]}))
     page = index_page.build_index(root).read_text()
     assert "<td>test accuracy (mean)</td>" in page and "<td>faces scored</td>" in page
     assert page.index("Claims ledger") < page.index("01_demo")          # the ledger's summary heads the page
     assert 'href="06_statistics/claims.html"' in page
-    assert "F1 &lt;b&gt;" in page and "<td>HAFEM</td><td>3</td><td>2</td><td>3</td>" in page
+    assert "<b>1 findings</b>" in page and "<td>HAFEM</td><td>1</td><td>1</td>" in page   # findings, then presentation
+    assert page.index("Findings, most severe first") < page.index("Checks per verdict")   # findings before checks
+    assert "F1 &lt;b&gt;</a>" in page and "06_statistics/claims.html#hafem-fps-44" in page
+    assert "<td>HAFEM</td><td>3</td><td>2</td><td>3</td>" in page
     assert index_page.readable("batch1_fps.lanmsff") == "FPS at batch 1 lanmsff"
     assert index_page.readable("batch1_fps.lanmsff", "07_fps") == "FPS, LANMSFF (batch 1)"
     assert index_page.readable("images", "00_data_prep@fer2013") == "images"
