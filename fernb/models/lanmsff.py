@@ -100,11 +100,10 @@ class MassAtt(nn.Module):
 
     ``forward`` returns the attention ``A`` (N, C, H, W) in (0, 1); the block multiplies it with
     its input. Where the paper and the official code differ we follow the code
-    (:data:`fernb.papers.lanmsff.CODE_VS_PAPER` item 1):
-
-    1. ``A = sigmoid(channel) × sigmoid(spatial)``, not ``sigmoid(channel × spatial)`` as Eq. 3 reads;
-    2. the first transposed conv is followed by a ReLU;
-    3. the spatial descriptor is the channel mean only (no max-pooled map beside it).
+    (:data:`fernb.papers.lanmsff.CODE_VS_PAPER` item 1): ``A = sigmoid(channel) × sigmoid(spatial)``,
+    not ``sigmoid(channel × spatial)`` as Eq. 3 reads. As Eqs. 3–4 write them, the first transposed
+    conv is followed by a ReLU, and the spatial descriptor is the channel mean only (no max-pooled map
+    beside it, as CBAM would have).
 
     Transposed convs run unpadded (output 2h+1) and keep the first rows/columns up to the size
     of the matching encoder level. For even sizes that is exactly TF's "same"

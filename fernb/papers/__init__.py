@@ -22,12 +22,16 @@ from the paper's own numbers, plausibility, measurement keys) and their verdicts
 
 - :mod:`fernb.papers.hafem_claims` / :mod:`fernb.papers.lanmsff_claims`: each paper's claims,
   one function per table or section of the paper (:func:`~fernb.papers.hafem_claims.hafem_claims`,
-  :func:`~fernb.papers.lanmsff_claims.lanmsff_claims`);
-- :mod:`fernb.papers.claim`: the records (``Claim``, ``Check``) and the small constructors both
+  :func:`~fernb.papers.lanmsff_claims.lanmsff_claims`), with the text around the tables in
+  :mod:`fernb.papers.hafem_related_claims` (HAFEM's §1–§2 and references) and
+  :mod:`fernb.papers.lanmsff_text_claims` (LANMSFF's sentences and Table I);
+- :mod:`fernb.papers.claim`: the records (``Claim``, ``Check``) and the small constructors the
   claims files build them with;
-- :mod:`fernb.papers.checks`: the recomputations a consistency or plausibility check runs;
+- :mod:`fernb.papers.checks`: the recomputations a consistency or plausibility check runs, with
+  the printing conventions a paper may use, and the verdicts' meanings;
+- :mod:`fernb.papers.findings`: the root causes flagged checks belong to, with their severity;
 - :mod:`fernb.papers.ledger`: the machinery — every claim (``claims``), the headline claims,
-  the measurements' verdicts and the ledger table (``ledger``).
+  the measurements' verdicts, the ledger table (``ledger``) and its findings (``findings_table``).
 
 And the helper:
 

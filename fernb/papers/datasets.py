@@ -156,7 +156,8 @@ def ferplus_test_sets() -> dict[str, dict[str, int]]:
     says it: each label rule of :data:`SPLIT_COUNTS` (fernb's majority rule with ties dropped;
     the official repository's rule), as fernb keeps it (without the mismatched image) and as
     the published ``label.csv`` gives it (with it, :data:`FERPLUS_MISMATCHED_LABEL`)."""
-    names = {"majority": "majority rule, ties dropped", "ferplus": "official FERPlus repository's rule"}
+    names = {"majority": "plurality rule (fernb's 'majority'), ties dropped",
+             "ferplus": "official FERPlus repository's 'majority' mode"}
     out = {}
     for rule in FERPLUS_RULES:
         kept = dict(SPLIT_COUNTS["ferplus"][rule]["test"])

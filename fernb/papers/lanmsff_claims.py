@@ -137,7 +137,7 @@ def _section4a_datasets() -> list[Claim]:
               "FERPlus (majority label): 25,371 train, 3,225 validation, 3,160 test", "25371 / 3225 / 3160", "ferplus",
               (consistency("split-sizes",
                            ("consistent" if hit else "inconsistent",
-                            "FERPlus' published label files give: majority rule, ties dropped (fernb's default) "
+                            "FERPlus' published label files give: plurality rule, ties dropped (fernb's default) "
                             f"{sizes['majority'][0]:,} / {sizes['majority'][1]:,} / {sizes['majority'][2]:,} "
                             f"({as_published['majority']:,} test with the published label.csv as is); the official "
                             f"repository's 'majority' mode {sizes['ferplus'][0]:,} / {sizes['ferplus'][1]:,} / "
@@ -175,7 +175,9 @@ def _ferplus_rule_check() -> Check:
                f"{100 * round(89.38 * sets['neutral'] / 100) / sets['neutral']:.2f}")
     return consistency("rule-that-fits", (
         "consistent" if n == 3160 else "inconsistent",
-        f"Tables VII and VIII fit the {whole[0]} ({example}), not the stated 3,160 images; {text}"),
+        f"Tables VII and VIII fit the {whole[0]} ({example}) — the rule FERPlus' authors call majority voting, so "
+        f"the label rule agrees with §IV-A; the test set's size does not: {n:,}, not the stated 3,160. "
+        f"Per candidate: {text}"),
         finding="lanmsff-ferplus-protocol")
 
 

@@ -92,7 +92,8 @@ def _ledger_section(root: Path) -> str:
     body = "".join(f"<tr><td>{html.escape(p)}</td><td>{row.get('claims', '')}</td>"
                    + "".join(f"<td>{row.get(v, 0)}</td>" for v in verdicts) + "</tr>" for p, row in by_paper.items())
     link = f'<a href="{page}">the whole ledger</a>' if has_page else "the ledger"
-    return (f"<h2>Claims ledger</h2><p><b>{metrics.get('findings', 0)} findings</b> from {metrics.get('claims')} "
+    n_found = metrics.get("findings", 0)
+    return (f"<h2>Claims ledger</h2><p><b>{n_found} finding{'' if n_found == 1 else 's'}</b> from {metrics.get('claims')} "
             f"claims of both papers and {metrics.get('checks')} checks (consistency with the paper's own numbers, "
             f"plausibility against the published record, and our measurements) — {link}. A finding is one root "
             "cause, however many checks show it.</p>"

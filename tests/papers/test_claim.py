@@ -19,9 +19,9 @@ from fernb.papers.claim import (
 
 def test_each_constructor_gives_one_check_of_its_kind():
     assert consistency("sum", ("consistent", "1 + 1 = 2")) == Check("consistency", "consistent", "1 + 1 = 2", name="sum")
-    flagged = consistency("sum", ("inconsistent", "1 + 1 = 3"), finding="hafem-fps-44")
-    assert (flagged.verdict, flagged.finding, flagged.name) == ("inconsistent", "hafem-fps-44", "sum")
-    assert consistency("sum", ("consistent", "1 + 1 = 2"), finding="hafem-fps-44").finding is None   # only flags
+    flagged = consistency("sum", ("inconsistent", "1 + 1 = 3"), finding="hafem-ten-baselines")
+    assert (flagged.verdict, flagged.finding, flagged.name) == ("inconsistent", "hafem-ten-baselines", "sum")
+    assert consistency("sum", ("consistent", "1 + 1 = 2"), finding="hafem-ten-baselines").finding is None   # only flags
     with pytest.raises(ValueError, match="names no finding"):
         consistency("sum", ("inconsistent", "1 + 1 = 3"))
     check = measurement("accuracy:hafem")
@@ -55,7 +55,7 @@ def test_a_class_size_in_each_candidate_test_split():
     # the same with and without it
     assert sorted(ferplus_supports("contempt").values()) == [15, 15, 27, 27]
     neutral = ferplus_supports("neutral")
-    assert neutral["FERPlus test, official FERPlus repository's rule on the published label.csv, 3,137 images"] == 1083
-    assert neutral["FERPlus test, official FERPlus repository's rule, 3,136 images"] == 1082
+    assert neutral["FERPlus test, official FERPlus repository's 'majority' mode on the published label.csv, 3,137 images"] == 1083
+    assert neutral["FERPlus test, official FERPlus repository's 'majority' mode, 3,136 images"] == 1082
     with pytest.raises(KeyError):
         fer2013_supports("contempt")            # FER2013 has no contempt class

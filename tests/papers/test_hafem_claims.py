@@ -49,7 +49,8 @@ def test_findings_recomputed_by_hand():
     assert f"lists {len(hafem.TABLE3) - 1} methods" in ttest.evidence
     # §5's 44 FPS: no competitor in Table 3 runs at 44
     assert 44 not in [r["fps"] for m, r in hafem.TABLE3.items() if m != "HAFEM"]
-    assert claims["hafem-s5-fps"].checks[0].verdict == "inconsistent"
+    # ... but ResNet-50 runs at 45, which a measured 44.5-44.99 would print rounded, and §5 may mean it
+    assert claims["hafem-s5-fps"].checks[0].verdict == "cannot check"
     # the zero-shot claims are read against the in-domain record: 87.3 on RAF-DB is within 5 of 92.05
     assert claims["hafem-s4-zeroshot-rafdb"].checks[0].verdict == "cannot check"      # 87.3 < 92.05, in-domain
 

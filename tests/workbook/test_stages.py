@@ -186,7 +186,7 @@ def test_index_uses_stage_labels_and_shows_the_ledger_first(tmp_path):
     assert "<td>test accuracy (mean)</td>" in page and "<td>faces scored</td>" in page
     assert page.index("Claims ledger") < page.index("01_demo")          # the ledger's summary heads the page
     assert 'href="06_statistics/claims.html"' in page
-    assert "<b>1 findings</b>" in page and "<td>HAFEM</td><td>1</td><td>1</td>" in page   # findings, then presentation
+    assert "<b>1 finding</b>" in page and "<td>HAFEM</td><td>1</td><td>1</td>" in page   # findings, then presentation
     assert page.index("Findings, most severe first") < page.index("Checks per verdict")   # findings before checks
     assert "F1 &lt;b&gt;</a>" in page and "06_statistics/claims.html#hafem-fps-44" in page
     assert "<td>HAFEM</td><td>3</td><td>2</td><td>3</td>" in page
