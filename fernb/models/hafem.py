@@ -89,7 +89,7 @@ class HAFEM(FERModel):
         self.backbone_name, self.use_cbam, self.cbam_placement = backbone, use_cbam, cbam_placement
         self.use_transformer, self.pool = use_transformer, pool
 
-        cfg = data_config(backbone)
+        cfg = data_config(backbone, pretrained)   # shipped weights bring their own input statistics
         self.adapter = InputAdapter(in_chans, 3, img_size, cfg["mean"], cfg["std"], interpolation="bilinear")
         self.backbone, self.weights_source = create_backbone(
             backbone, pretrained, global_pool="", drop_path_rate=drop_path_rate)

@@ -73,6 +73,7 @@ from fernb.jsonio import json_safe, write_json
 from fernb.machine import environment, select_device
 from fernb.metrics import classification_metrics, predictions_frame
 from fernb.models import create_model, save_model
+from fernb.models.backbones import initial_weights
 from fernb.models.inputs import input_size, predict_proba, to_input
 from fernb.paths import project_root
 from fernb.progress import progress_bar
@@ -544,6 +545,8 @@ def finish(run: Training, data: FERData) -> RunResult:
         "numerics": run.numerics.as_dict(), "steps_per_epoch": run.steps_per_epoch,
         "environment": environment(run.device), "parameters": int(sum(p.numel() for p in run.model.parameters())),
         "init": json_safe(run.init), "framing": data.framing(),
+        # which weights initialised each backbone (random, or a shipped / user file with its sha256)
+        "initial_weights": json_safe(initial_weights(run.model)),
     }
     if dist.main:
         # what inference needs to feed the network as training did (fernb predict reads it)

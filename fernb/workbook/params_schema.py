@@ -199,7 +199,7 @@ class AugmentOptions(Section):
 class Hafem(Section):
     seeds: RecipeSeeds
     backbone: str
-    pretrained: bool | str | None   # a weight file; null = false (fernb/models/backbones.py resolve_pretrained)
+    pretrained: bool | str | None   # a shipped name (fernb/models/imagenet.py) or a weight file; null = false
     img_size: PositiveInt           # any size the backbone takes (the adapter resizes)
     use_cbam: bool
     cbam_placement: Literal["final", "stages"]
