@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from fernb.papers import checks as ck
+from fernb.papers.claim import FLAG_VERDICTS
 from fernb.papers.findings import SEVERITIES
 from fernb.papers.ledger import findings_table
 from fernb.workbook.report import write_json
@@ -49,13 +50,19 @@ def verdict_counts(ledger: pd.DataFrame) -> pd.DataFrame:
 
 def finding_counts(ledger: pd.DataFrame) -> pd.DataFrame:
     """Findings per paper and severity (columns in :data:`fernb.papers.findings.SEVERITIES`
-    order, every severity shown), with the total and the checks that show them."""
+    order, every severity shown), with the total; then per verdict that flags
+    (:data:`fernb.papers.claim.FLAG_VERDICTS`) the findings shown by at least one such check, and
+    the checks that show them all."""
     found = findings_table(ledger)
     papers = list(dict.fromkeys(ledger["paper"]))
     table = (found.pivot_table(index="paper", columns="severity", values="finding", aggfunc="count", fill_value=0)
              if len(found) else pd.DataFrame(index=papers))
     table = table.reindex(index=papers, columns=list(SEVERITIES), fill_value=0).fillna(0).astype(int)
     table["findings"] = table.sum(axis=1)
+    flagged = ledger[ledger["finding"].notna()]
+    for verdict in FLAG_VERDICTS:
+        shown = flagged[flagged["verdict"] == verdict].groupby("paper")["finding"].nunique()
+        table[f"findings with {verdict} checks"] = shown.reindex(papers).fillna(0).astype(int)
     table["checks flagged"] = found.groupby("paper")["checks"].sum().reindex(papers).fillna(0).astype(int)
     return table
 

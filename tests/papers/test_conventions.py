@@ -387,6 +387,14 @@ def test_finding_counts_add_up(ledger_frame):
     counts = lr.finding_counts(ledger_frame)
     assert counts["findings"].sum() == len(ld.findings_table(ledger_frame))
     assert list(counts.columns[:len(SEVERITIES)]) == list(SEVERITIES)
+    flagged = ledger_frame[ledger_frame["finding"].notna()]
+    assert counts["checks flagged"].sum() == len(flagged)
+    for verdict in ("inconsistent", "implausible"):
+        by_hand = flagged[flagged["verdict"] == verdict].groupby("paper")["finding"].nunique()
+        assert counts[f"findings with {verdict} checks"].to_dict() == {p: int(by_hand.get(p, 0)) for p in counts.index}
+    # the copied-baselines finding is shown by both kinds of check, so it counts under both verdicts
+    copied = flagged[flagged["finding"] == "hafem-baselines-copied"]
+    assert set(copied["verdict"]) == {"inconsistent", "implausible"}
 
 
 def test_vocabulary_defines_each_verdict_once():
