@@ -100,7 +100,7 @@ def _vocabulary_html() -> str:
 def _findings_html(found: pd.DataFrame) -> str:
     items = []
     for r in found.itertuples(index=False):
-        ids = "".join(f"<code>{html.escape(i)}</code> " for i in r.check_ids.split())
+        ids = "".join(f"<a href='#{html.escape(i)}'><code>{html.escape(i)}</code></a> " for i in r.check_ids.split())
         items.append(f"<li id='{html.escape(r.finding)}'><b>{html.escape(r.paper)}: {html.escape(r.title)}</b> "
                      f"<i>({html.escape(r.severity)}; {html.escape(r.verdicts)}; {r.claims} claim"
                      f"{'s' if r.claims != 1 else ''})</i><br>{html.escape(r.summary)}<br><small>{ids}</small></li>")
