@@ -29,7 +29,8 @@ KNOWN_SOURCES: dict[str, tuple[str, ...]] = {
     "rafdb": ("basic.zip", "basic", "RAF-DB.zip", "RAF-DB", "rafdb"),
     "affectnet": ("AffectNet.zip", "AffectNet", "Manually_Annotated.zip", "Manually_Annotated", "affectnet"),
     "kdef": ("KDEF_and_AKDEF.zip", "KDEF_and_AKDEF", "KDEF.zip", "KDEF", "kdef"),
-    "ckplus": ("CK+.zip", "CK+", "extended-cohn-kanade-images.zip", "ckplus"),
+    # CK+ in the publisher's layout first, else its shared 48x48 variant (load_ckplus reads either)
+    "ckplus": ("CK+.zip", "CK+", "extended-cohn-kanade-images.zip", "ckplus", "CK+48.zip", "CK+48"),
     # Test-only (no split of its own; fernb.data.protocols refuses to train on it).
     "facial_expressions": ("facial_expressions_dev.zip", "facial_expressions.zip", "facial_expressions-master.zip",
                            "facial_expressions", "facial_expressions-master"),
@@ -50,10 +51,12 @@ LAYOUTS: dict[str, str] = {
     "rafdb": "EmoLabel/list_patition_label.txt + Image/aligned/*_aligned.jpg (or Image/original/ with Annotation/)",
     "affectnet": "Manually_Annotated_file_lists/{training,validation}.csv + Manually_Annotated_Images/",
     "kdef": "KDEF/<AF01>/<AF01ANS>.JPG (session, sex, id, expression, pose)",
-    "ckplus": "cohn-kanade-images/Sxxx/nnn/*.png + Emotion/Sxxx/nnn/*_emotion.txt",
+    "ckplus": ("cohn-kanade-images/Sxxx/nnn/*.png + Emotion/Sxxx/nnn/*_emotion.txt, or the shared 48x48 crops "
+               "CK+48/<emotion>/Sxxx_nnn_NNNNNNNN.png"),
     "facial_expressions": "data/legend.csv (user.id,image,emotion) + images/*.jpg",
 }
-# Datasets of photographs (not pre-cropped 48x48 faces): their loaders take face-pipeline options.
+# Datasets of photographs (not pre-cropped 48x48 faces): their loaders take face-pipeline options
+# (load_ckplus takes them too when it finds CK+48, and records that they did not apply).
 WILD: tuple[str, ...] = ("rafdb", "affectnet", "kdef", "ckplus", "facial_expressions")
 DATASETS: tuple[str, ...] = ("synthfer", *KNOWN_SOURCES)
 

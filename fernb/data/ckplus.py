@@ -42,6 +42,11 @@ sequences and frames); image files not named ``Sxxx_nnn_NNNNNNNN.png`` inside th
 (``meta["emotion_without_images"]``); images the face pipeline rejects
 (``meta["rejected"]``). A malformed emotion or landmark file raises
 :class:`~fernb.data.core.DatasetFormatError` naming the file and what was expected.
+
+CK+48: where no ``cohn-kanade-images/`` folder is found but the shared 48×48 variant
+``CK+48/<emotion>/Sxxx_nnn_NNNNNNNN.png`` is, :func:`load_ckplus` reads that instead
+(:func:`fernb.data.ckplus48.load_ckplus48`: same folds for the same subjects, no face
+pipeline), so that either copy under ``$FERNB_DATA`` is the dataset ``ckplus``.
 """
 from __future__ import annotations
 
@@ -55,6 +60,7 @@ from typing import Any
 import numpy as np
 
 from fernb.data.archive import Source
+from fernb.data.ckplus48 import CKPLUS48_LAYOUT, ckplus48_root, load_ckplus48
 from fernb.data.core import DatasetFormatError, FERData
 from fernb.data.folds import fold_splits, layout_error, subject_folds
 from fernb.data.photos import FaceRecord, build_dataset
@@ -75,7 +81,10 @@ CK+/                               (the zips extracted side by side; any prefix 
   cohn-kanade-images/S005/001/S005_001_00000001.png ... S005_001_00000011.png
   Emotion/S005/001/S005_001_00000011_emotion.txt      one number 0..7, e.g. "   3.0000000e+00"
   Landmarks/S005/001/S005_001_00000001_landmarks.txt  68 lines "x y" (optional)
-  <folder>/S<subject 3 digits>/<sequence 3 digits>/S<subject>_<sequence>_<frame 8 digits>..."""
+  <folder>/S<subject 3 digits>/<sequence 3 digits>/S<subject>_<sequence>_<frame 8 digits>...
+or the shared 48x48 variant (load_ckplus only; fernb.data.ckplus48):
+""" + CKPLUS48_LAYOUT
+_EXPECTED = "the CK+ folder or a zip holding cohn-kanade-images/ (or CK+48/)"
 
 
 # ----------------------------------------------------------------------- file readers
@@ -344,7 +353,7 @@ def read_ckplus(path: str | os.PathLike | Source, *, peak_frames: int = 3, neutr
         DatasetFormatError: no CK+ layout (the message shows the tree expected), or a
             malformed emotion/landmark file (the message names it).
     """
-    main = path if isinstance(path, Source) else Source(path, expected="the CK+ folder or a zip holding cohn-kanade-images/")
+    main = path if isinstance(path, Source) else Source(path, expected=_EXPECTED)
     try:
         parts = _open_parts(main)
         try:
@@ -363,7 +372,11 @@ def load_ckplus(path: str | os.PathLike, *, peak_frames: int = 3, neutral_first:
 
     Args:
         path, peak_frames, neutral_first, num_classes, k, test_fold, fold_seed: as in
-            :func:`read_ckplus`.
+            :func:`read_ckplus`; ``path`` may instead hold CK+48 (module docstring), read by
+            :func:`~fernb.data.ckplus48.load_ckplus48` with ``num_classes``, ``k``,
+            ``test_fold`` and ``fold_seed``; the options that shape photographs
+            (``peak_frames``, ``neutral_first``, ``pipeline``, ``image_size``, ``rgb``) do not
+            apply to its 48×48 grey crops and are listed in ``meta["options_not_applied"]``.
         pipeline: a :class:`~fernb.faces.pipeline.FacePipeline` (its ``size`` wins), or None
             for the default one at ``image_size``. Frames with shipped landmarks never
             reach its detector.
@@ -376,7 +389,13 @@ def load_ckplus(path: str | os.PathLike, *, peak_frames: int = 3, neutral_first:
         (``"neutral"``/``"peak"``), ``emotion_code`` (the sequence's code) plus those of
         :func:`~fernb.data.photos.build_dataset`.
     """
-    with Source(path, expected="the CK+ folder or a zip holding cohn-kanade-images/") as main:
+    with Source(path, expected=_EXPECTED) as main:
+        if not main.find(IMAGES + "/") and ckplus48_root(main) is not None:
+            data = load_ckplus48(main, num_classes=num_classes, k=k, test_fold=test_fold, fold_seed=fold_seed)
+            data.meta["options_not_applied"] = {"peak_frames": peak_frames, "neutral_first": neutral_first,
+                                                "pipeline": None if pipeline is None else type(pipeline).__name__,
+                                                "image_size": image_size, "rgb": rgb}
+            return data
         parts = _open_parts(main)
         try:
             records, meta, info = _read(parts, peak_frames, neutral_first, num_classes, k, test_fold, fold_seed)
