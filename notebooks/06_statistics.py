@@ -180,16 +180,16 @@ display(report.table(findings[["paper", "severity", "title", "summary", "verdict
 # class accuracies weighted by them.
 
 # %%
-display(Markdown(ledger.loc[ledger["check_id"] == "lanmsff-s4a-ferplus--rule-that-fits", "evidence"].iloc[0]))
+display(Markdown(lr.check_evidence(ledger, lr.FERPLUS_PROTOCOL_CHECK)))
 
 # %%
 counts = lr.verdict_counts(ledger)
 display(report.table(counts, "verdict_counts"))
 by_kind = ledger.pivot_table(index="kind", columns="verdict", values="check_id", aggfunc="count", fill_value=0)
 display(report.table(by_kind, "verdicts_by_kind"))
-undecided = ledger[ledger["verdict"] == "cannot check"]
-display(Markdown(f"### What the papers do not let us check ({len(undecided)} checks)"))
-display(undecided[["check_id", "evidence"]].set_index("check_id"))
+heading, undecided = lr.undecided(ledger)
+display(Markdown(heading))
+display(undecided)
 
 # %%
 measured_rows = ledger[(ledger["kind"] == "measurement") & ledger["ours"].notna()]

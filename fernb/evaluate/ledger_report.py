@@ -31,7 +31,11 @@ from fernb.papers.findings import SEVERITIES
 from fernb.papers.ledger import findings_table
 from fernb.workbook.report import write_json
 
-__all__ = ["verdict_counts", "finding_counts", "vocabulary_text", "write_ledger", "ledger_text", "statistics_metrics"]
+__all__ = ["verdict_counts", "finding_counts", "vocabulary_text", "write_ledger", "ledger_text", "statistics_metrics",
+           "check_evidence", "undecided", "FERPLUS_PROTOCOL_CHECK"]
+
+# The check that answers which FERPlus label rule and test set LANMSFF's tables fit (notebook 06 prints it).
+FERPLUS_PROTOCOL_CHECK = "lanmsff-s4a-ferplus--rule-that-fits"
 
 _COLOURS = {"consistent": "#e6f4ea", "reproduced": "#cdeccf", "plausible": "#eef6ee", "inconsistent": "#fde2e1",
             "implausible": "#fbd0cc", "not reproduced": "#fce8d5", "cannot check": "#f4f4f4",
@@ -78,6 +82,22 @@ def _vocabulary() -> list[tuple[str, list[tuple[str, str]]]]:
             seen.setdefault(v, kind)
         out.append((kind, rows))
     return out
+
+
+def check_evidence(ledger: pd.DataFrame, check_id: str) -> str:
+    """One check's evidence, by its stable id; KeyError naming the id when the ledger has none."""
+    rows = ledger.loc[ledger["check_id"] == check_id, "evidence"]
+    if rows.empty:
+        raise KeyError(f"no check {check_id!r} in the ledger")
+    return str(rows.iloc[0])
+
+
+def undecided(ledger: pd.DataFrame) -> tuple[str, pd.DataFrame]:
+    """The checks the papers do not let us decide (*cannot check*): a heading with their count,
+    and their evidence by check id."""
+    rows = ledger[ledger["verdict"] == "cannot check"]
+    return (f"### What the papers do not let us check ({len(rows)} checks)",
+            rows[["check_id", "evidence"]].set_index("check_id"))
 
 
 def vocabulary_text() -> str:

@@ -448,3 +448,29 @@ def test_table5_read_with_its_diagonals_classes_is_whole_counts_of_privatetest(l
     assert "16/491 = 3.259 printed 3.25" in fear["evidence"] and "100.01" in fear["evidence"]
     fit = ck.fit_row(lanmsff.TABLES["V"]["values"][0], ds.SPLIT_COUNTS["fer2013"]["PrivateTest"]["anger"], 2)
     assert fit.convention == "forced to 100" and fit.counts[3] == 16 and fit.rounded_total == pytest.approx(100.01)
+
+
+def _numbers(text: str) -> set[float]:
+    """The numbers of a sentence, less section, table, figure, equation and reference numbers."""
+    text = re.sub(r"§[\dIVX.-]+|\b(?:Tables?|Figures?|Eqs?\.) [\dIVX–-]+(?: and [\dIVX]+)?|\[\d+\]", " ", text)
+    # a digit glued to a name is part of it (EfficientNet-B5, FER2013), not a number
+    return {float(n.replace(",", "")) for n in re.findall(r"(?<![A-Za-z\d.])\d+(?:,\d{3})*(?:\.\d+)?", text)}
+
+
+def test_every_number_a_finding_states_is_in_the_checks_that_show_it(ledger_frame):
+    # a finding's title and summary are typed by hand: each number in them must be one its checks print
+    # (their evidence, or the claim's stated numbers), so a summary cannot drift from the arithmetic
+    for finding_id, finding in FINDINGS.items():
+        rows = ledger_frame[ledger_frame["finding"] == finding_id]
+        printed = _numbers(" ".join(rows["evidence"]) + " " + " ".join(rows["stated"]) + " " + " ".join(rows["claim"]))
+        stated = _numbers(f"{finding.title} {finding.summary}")
+        assert stated <= printed, f"{finding_id}: {sorted(stated - printed)} are in no check of it"
+
+
+def test_notebook_06s_lookups(ledger_frame):
+    assert "3,137" in lr.check_evidence(ledger_frame, lr.FERPLUS_PROTOCOL_CHECK)
+    with pytest.raises(KeyError, match="no-such"):
+        lr.check_evidence(ledger_frame, "no-such--check")
+    heading, rows = lr.undecided(ledger_frame)
+    n = int((ledger_frame["verdict"] == "cannot check").sum())
+    assert heading.endswith(f"({n} checks)") and len(rows) == n and rows.index.name == "check_id"
