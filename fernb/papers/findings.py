@@ -83,10 +83,10 @@ _ALL = (
             "with the 5 landmarks RetinaFace extracts and names no 68-point detector."),
     Finding("hafem-citations-vs-references", "HAFEM", "Table 1's years and methods contradict the reference list",
             "internal inconsistency",
-            "Seven of Table 1's eight cited rows give a year their reference does not carry (DualPath CNN [14], "
-            "2025: [14] is the 2019 AffectNet paper); ResNet-50+SVM cites a semantic-segmentation paper and Swin "
+            "Four of Table 1's eight cited rows give a year two or more years from their reference's (DualPath CNN "
+            "[14], 2025: [14] is the AffectNet paper, 2019); ResNet-50+SVM cites a semantic-segmentation paper and Swin "
             "Transformer cites [21], a meta-learning paper, while Swin is [19], so rows Table 3 reuses as baselines "
-            "have no traceable source; §2 dates Table 1's works 2021-2025, four of them are 2017-2020."),
+            "have no traceable source; §2 dates Table 1's works 2021–2025, and the list dates four of them earlier."),
     Finding("hafem-duplicate-references", "HAFEM", "the reference list holds two papers twice", "presentation",
             "[9] = [22] and [18] = [24] by their DOIs."),
     Finding("hafem-cited-beyond-record", "HAFEM",

@@ -56,13 +56,18 @@ def _reference_years(n: int) -> set[int]:
 
 
 def year_check(year: int, n: int | None, what: str) -> Check:
-    """A year Table 1 gives a cited work against the reference list's year for it."""
+    """A year Table 1 gives a cited work against the reference list's year for it (its printed
+    year and its DOI's). One year off is *cannot check*: a preprint, an online-first and a volume
+    year may each be a work's year."""
     if n is None:
         return consistency("reference-year", ("cannot check", f"{what} ({year}) cites no reference"))
-    ok = year in _reference_years(n)
-    return consistency("reference-year", ("consistent" if ok else "inconsistent",
-                                          f"{what} is dated {year}; the reference list's {_reference(n)}"
-                                          + ("" if ok else f": {year} is not its year")),
+    years = _reference_years(n)
+    off = min(abs(year - y) for y in years)
+    verdict = "consistent" if off == 0 else "cannot check" if off == 1 else "inconsistent"
+    return consistency("reference-year", (verdict, f"{what} is dated {year}; the reference list's {_reference(n)}"
+                                          + {"consistent": "", "cannot check": ": one year off, which a preprint or "
+                                             "online-first year explains", "inconsistent": f": {year} is {off} years "
+                                             "from it"}[verdict]),
                        finding="hafem-citations-vs-references")
 
 
