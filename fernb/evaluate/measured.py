@@ -59,7 +59,7 @@ from fernb.workbook.results_table import MEASUREMENTS
 
 __all__ = ["measurements", "run_accuracy", "pose_accuracy", "leakfree_accuracy", "committed_measurements", "exportable",
            "EXPORTED_FAMILIES", "ablation_measurements", "report_measurements", "parameter_measurements",
-           "statistics_measurement", "scale_label"]
+           "statistics_measurement", "scale_label", "seed_spread", "seed_spread_text"]
 
 _PAPER_EPOCHS = {"hafem": hafem_paper.RECIPE["epochs"], "lanmsff": lanmsff_paper.RECIPE["epochs"]}
 
@@ -90,10 +90,29 @@ def run_accuracy(stage: str, root: Path, n_boot: int = 2000, seed: int = 0,
     res = bootstrap_metric(y, preds, metric=metric, n_boot=n_boot, seed=seed)
     info = runs[0].info()
     model = runs[0].model
+    per_seed = [100 * bootstrap_metric(y, p[None], metric=metric, index=np.arange(len(y))[None])["value"] for p in preds]
+    spread = seed_spread(per_seed)
     return (f"{metric}:{model}",
             {"ours": 100 * res["value"], "low": 100 * res["low"], "high": 100 * res["high"], "seeds": len(runs),
+             "per_seed": per_seed, **spread,
              "dataset": runs[0].dataset, "scale": scale_label(runs[0].dataset, model, info.get("epochs_run")),
-             "evidence": f"stage {stage}: {len(runs)} seed(s), {res['n']} test images"})
+             "evidence": f"stage {stage}: {seed_spread_text(per_seed)}; interval over {res['n']} test images"})
+
+
+def seed_spread(per_seed) -> dict:
+    """``seed_sd`` (sample sd, ddof 1; None for one seed), ``seed_min`` and ``seed_max`` of per-seed values."""
+    values = [float(v) for v in per_seed]
+    return {"seed_sd": float(np.std(values, ddof=1)) if len(values) > 1 else None,
+            "seed_min": min(values), "seed_max": max(values)}
+
+
+def seed_spread_text(per_seed) -> str:
+    """"3 seeds (61.2, 62.0, 63.1; sd 1.0)" — or "1 seed (no spread over seeds)"."""
+    values = [float(v) for v in per_seed]
+    if len(values) == 1:
+        return "1 seed (no spread over seeds)"
+    return (f"{len(values)} seeds ({', '.join(f'{v:.1f}' for v in values)}; "
+            f"sd {np.std(values, ddof=1):.1f})")
 
 
 def pose_accuracy(stage: str, root: Path, model: str, n_boot: int = 2000, seed: int = 0) -> dict[str, dict]:
@@ -182,8 +201,13 @@ EXPORTED_FAMILIES = ("accuracy", "macro_f1", "accuracy_leakfree", "pose", "zero_
 
 def exportable(measured: Mapping[str, Mapping], dataset: str) -> dict[str, dict]:
     """The entries of ``measured`` worth committing with a real-data result on ``dataset``: the
-    families of :data:`EXPORTED_FAMILIES`, measured on that dataset (JSON-ready)."""
-    return {k: {f: v for f, v in e.items() if isinstance(v, (str, int, float, bool, type(None)))}
+    families of :data:`EXPORTED_FAMILIES`, measured on that dataset (JSON-ready: scalars, and lists
+    of numbers such as ``per_seed``)."""
+    def plain(v) -> bool:
+        return isinstance(v, (str, int, float, bool, type(None))) or (
+            isinstance(v, (list, tuple)) and all(isinstance(x, (int, float)) for x in v))
+
+    return {k: {f: (list(v) if isinstance(v, tuple) else v) for f, v in e.items() if plain(v)}
             for k, e in measured.items() if k.split(":")[0] in EXPORTED_FAMILIES and e.get("dataset") == dataset}
 
 

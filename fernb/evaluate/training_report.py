@@ -24,7 +24,7 @@ from fernb.runs import RunResult
 __all__ = ["seed_summary", "history_frame", "pooled_predictions", "pooled_confusion", "per_class_mean", "chance", "chance_verdict",
            "chance_text", "summary_versus_paper", "confusions_versus_paper", "pose_subsets_versus_paper", "training_metrics",
            "numerics_table", "leakfree_summary", "shortfall_text", "HISTORY_COLUMNS", "offline_x4_figure", "lanmsff_run_text",
-           "lanmsff_numerics_text", "paper_accuracy_text"]
+           "lanmsff_numerics_text", "paper_accuracy_text", "with_image_intervals", "spread_text"]
 
 HISTORY_COLUMNS = ("seed", "epoch", "lr", "train_loss", "val_loss", "train_accuracy", "val_accuracy", "val_f1")
 
@@ -40,6 +40,45 @@ def seed_summary(results: Sequence[RunResult], split: str = "test") -> pd.DataFr
     n = len(per_seed)
     return pd.DataFrame({"mean": per_seed.mean(), "std": per_seed.std(ddof=1) if n > 1 else np.nan,
                          "min": per_seed.min(), "max": per_seed.max(), "seeds": n})
+
+
+# seed_summary's rows that fernb.evaluate.stats.bootstrap_metric can resample, and its name for each
+_IMAGE_INTERVAL_METRICS = {"accuracy": "accuracy", "balanced_accuracy": "balanced_accuracy", "f1": "macro_f1"}
+
+
+def with_image_intervals(summary: pd.DataFrame, results: Sequence[RunResult], split: str = "test",
+                         n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """``summary`` (:func:`seed_summary`) with the 95 % percentile interval of the seed-mean over
+    the ``split`` images (``images low`` / ``images high``; :func:`fernb.evaluate.stats.bootstrap_metric`,
+    every seed's predictions averaged on each resample) beside the spread over seeds, for the rows
+    that can be resampled (accuracy, balanced accuracy, macro-F1); NaN for the others (precision,
+    recall, AUC). Two sources of uncertainty side by side: which test images, which seed."""
+    from fernb.evaluate.stats import bootstrap_metric
+
+    frames = [r.predictions[r.predictions["split"] == split].sort_values("index") for r in results]
+    y = frames[0]["label"].to_numpy()
+    preds = np.stack([f["pred"].to_numpy() for f in frames])
+    out = summary.copy()
+    out["images low"], out["images high"] = np.nan, np.nan
+    for row, metric in _IMAGE_INTERVAL_METRICS.items():
+        if row in out.index:
+            res = bootstrap_metric(y, preds, metric=metric, n_boot=n_boot, seed=seed)
+            out.loc[row, ["images low", "images high"]] = res["low"], res["high"]
+    return out
+
+
+def spread_text(summary: pd.DataFrame, metric: str = "accuracy") -> str:
+    """One sentence setting the spread over seeds beside the interval over images (``summary`` from
+    :func:`with_image_intervals`), in percent."""
+    row = summary.loc[metric]
+    n = int(row["seeds"])
+    images = (f"the 95 % interval over the test images is [{100 * row['images low']:.1f}, {100 * row['images high']:.1f}] "
+              f"(half-width {50 * (row['images high'] - row['images low']):.1f} points)")
+    if n < 2:
+        return (f"Test {metric.replace('_', ' ')}: {100 * row['mean']:.1f} % from one seed; {images}. One seed shows "
+                "nothing of the spread a new seed would bring.")
+    return (f"Test {metric.replace('_', ' ')}: {100 * row['mean']:.1f} % averaged over {n} seeds, which range from "
+            f"{100 * row['min']:.1f} to {100 * row['max']:.1f} (sample sd {100 * row['std']:.1f} points); {images}.")
 
 
 def history_frame(results: Sequence[RunResult]) -> pd.DataFrame:

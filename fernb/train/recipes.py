@@ -42,7 +42,7 @@ from fernb.train.config import TrainConfig
 from fernb.train.loop import train_run
 
 __all__ = ["Recipe", "hafem", "lanmsff", "RECIPES", "TRAINING_STAGES", "settings_versus_paper", "effective_values",
-           "run_recipe", "backbone_width"]
+           "run_recipe", "backbone_width", "scratch_twin"]
 
 HAFEM_MODEL_KEYS = ("backbone", "pretrained", "img_size", "use_cbam", "cbam_placement", "use_transformer",
                     "num_layers", "d_model", "num_heads", "d_ff", "pool", "head_dropout", "drop_path_rate")
@@ -60,6 +60,7 @@ class Recipe:
     config: TrainConfig
     seeds: list[int]
     notes: list[str] = dataclasses.field(default_factory=list)
+    folder: str | None = None      # the runs' folder under runs/<stage>/ when not the model's name (a twin)
 
     def config_for(self, seed: int) -> TrainConfig:
         return dataclasses.replace(self.config, seed=int(seed))
@@ -106,6 +107,27 @@ def hafem(params: dict, train: dict) -> Recipe:
         augment_options=dict(params.get("augment_options") or {}), max_train=params["max_train"],
         init_from=params.get("init_from"), seed=_seeds(params)[0], **_pick(params, TRAIN_KEYS, "train"))
     return _recipe("hafem", _pick(params, HAFEM_MODEL_KEYS, "hafem"), config, params)
+
+
+def scratch_twin(params: dict, train: dict) -> Recipe | None:
+    """The from-scratch twin of stage 01's HAFEM (issue 34): ``params.yaml``'s ``hafem`` section
+    with its ``scratch_twin`` overrides applied (e.g. the ResNet-10-T from random weights at 48 px
+    that stood in for the pretrained EfficientNet before), run with the same seeds into
+    ``runs/01_hafem/hafem_scratch/`` so that notebook 01 can pair the two over seeds and images;
+    None when ``scratch_twin`` is null. The overrides must turn the ImageNet weights off: a twin
+    that is pretrained too would measure something else."""
+    overrides = params.get("scratch_twin")
+    if not overrides:
+        return None
+    unknown = sorted(set(overrides) - set(params) - {"seeds"})
+    if unknown:
+        raise KeyError(f"hafem.scratch_twin: unknown parameters {unknown}; it takes hafem's keys")
+    merged = {**params, **overrides, "scratch_twin": None}
+    if merged.get("pretrained"):
+        raise ValueError(f"hafem.scratch_twin must train from random weights (pretrained: false); it would start from "
+                         f"{merged['pretrained']!r}")
+    recipe = hafem(merged, train)
+    return dataclasses.replace(recipe, folder="hafem_scratch")
 
 
 def lanmsff(params: dict, train: dict) -> Recipe:
@@ -181,12 +203,14 @@ def run_recipe(stage: str, recipe: Recipe, data, *, root: str | os.PathLike | No
                live_root: str | os.PathLike | None = None) -> list[RunResult]:
     """Train (or resume, or load when finished) every seed of ``recipe`` on ``data``; the
     runs land in ``runs/<stage>/<model>/seed<k>``, DVCLive logs in ``live_root/seed<k>``, and
-    ``runs/<stage>/runs.json`` records them as what the stage trained (:mod:`fernb.runs`)."""
+    ``runs/<stage>/runs.json`` records them as what the stage trained (:mod:`fernb.runs`).
+    A recipe with its own ``folder`` (:func:`scratch_twin`) lands in ``runs/<stage>/<folder>/``
+    and stays out of ``runs.json``: the stage's model is the recipe's, not its twin."""
     results = []
     for seed in recipe.seeds:
         live = Path(live_root) / f"seed{seed}" if live_root is not None else None
         results.append(train_run(recipe.model, recipe.model_kwargs, data, recipe.config_for(seed),
-                                 run_dir(stage, recipe.model, seed, root), live_dir=live))
-    if int(os.environ.get("RANK", 0)) == 0:
+                                 run_dir(stage, recipe.folder or recipe.model, seed, root), live_dir=live))
+    if recipe.folder is None and int(os.environ.get("RANK", 0)) == 0:
         write_manifest(stage, results, root)
     return results

@@ -227,6 +227,18 @@ class Hafem(Section):
     augment_options: AugmentOptions
     max_train: PositiveInt | None
     init_from: str | None
+    scratch_twin: dict | None = None   # hafem overrides of the from-scratch twin (fernb/train/recipes.py scratch_twin)
+
+    @model_validator(mode="after")
+    def _twin_is_a_hafem(self):
+        """The twin's overrides name hafem keys only, and the section with them applied is valid too."""
+        if not self.scratch_twin:
+            return self
+        unknown = sorted(set(self.scratch_twin) - (set(type(self).model_fields) - {"scratch_twin"}))
+        if unknown:
+            raise ValueError(f"scratch_twin: unknown hafem keys {unknown}")
+        type(self).model_validate({**self.model_dump(exclude_unset=True), **self.scratch_twin, "scratch_twin": None})
+        return self
 
     @model_validator(mode="after")
     def _warmup_within_training(self):

@@ -38,7 +38,7 @@ MEASUREMENTS = "measurements.json"   # what the claims ledger reads back (fernb.
 # The stages whose models are the papers' (their claims go beside ours in the table).
 PAPER_STAGES = ("01_hafem", "02_lanmsff")
 TABLE_BEGIN, TABLE_END = "<!-- results-table:begin -->", "<!-- results-table:end -->"
-TABLE_COLUMNS = ("dataset", "model", "scale", "test accuracy %", "leak-free test accuracy %", "macro-F1 %",
+TABLE_COLUMNS = ("dataset", "model", "scale", "test accuracy %", "per seed %", "leak-free test accuracy %", "macro-F1 %",
            "paper's accuracy %", "training time")
 EMPTY = "No committed results yet (`fernb results export DATASET` after a real-data run)."
 
@@ -101,6 +101,15 @@ def _measured(measurements: dict, metric: str, model: str) -> str | None:
     return text
 
 
+def _per_seed(values: list[float]) -> str:
+    """Each seed's test accuracy (%), in seed order, with their sample sd: "61.2 / 62.0 / 63.1 (sd 1.0)"."""
+    values = [100 * v for v in values if v is not None]
+    if not values:
+        return "—"
+    text = " / ".join(f"{v:.1f}" for v in values)
+    return text + (f" (sd {np.std(values, ddof=1):.1f})" if len(values) > 1 else " (1 seed)")
+
+
 def _spread(values: list[float]) -> str:
     values = [100 * v for v in values if v is not None]
     if not values:
@@ -114,8 +123,9 @@ def table_rows(results_root: str | os.PathLike) -> list[dict]:
     """One row per committed ``results/<dataset>/`` folder and paper model (stages 01 and 02), its
     cells as text under :data:`TABLE_COLUMNS` plus ``folder`` (the folder's name): the scale (epochs, with
     where early stopping ended them; image size; seed count), test accuracy and macro-F1 (% — the
-    value and [low, high] interval of the folder's ``measurements.json`` when it has one, else the
-    mean ± sample sd over seeds), the leak-free accuracy (``measurements.json``), the paper's claim
+    seed-mean and its [low, high] interval over the test images from the folder's ``measurements.json``
+    when it has one, else the mean ± sample sd over seeds), each seed's accuracy with their sample sd
+    (the spread over seeds, beside the interval over images), the leak-free accuracy (``measurements.json``), the paper's claim
     for that dataset and the training time summed over seeds. Folders without ``provenance.json``
     are not results and are skipped."""
     results_root = Path(results_root)
@@ -144,6 +154,7 @@ def table_rows(results_root: str | os.PathLike) -> list[dict]:
             claim = _claims(model).get(dataset, {}).get("accuracy")
             seconds = [r["seconds"] for r in group if r["seconds"] is not None]
             out.append(dict(zip(TABLE_COLUMNS, (dataset, model, scale, accuracy,
+                                          _per_seed([r["accuracy"] for r in sorted(group, key=lambda r: r["seed"])]),
                                           _measured(measurements, "accuracy_leakfree", model) or "—", f1,
                                           "—" if claim is None else f"{claim:g}",
                                           duration(sum(seconds)) if seconds else "—")), folder=folder.name))

@@ -162,3 +162,23 @@ def test_pose_contrast_and_the_papers_pose_subsets():
     assert versus.at[">30°", "this run %"] == pytest.approx(50.0) and versus.at[">30°", "images"] == 4
     assert versus.at[">45°", "gap"] == pytest.approx(100 / 3 - 66.82)
     assert np.isnan(versus.at[">60°", "this run %"])                  # a subset the table does not hold
+
+
+def test_the_seed_summary_gets_the_interval_over_images_beside_the_spread_over_seeds(tiny_runs):
+    from fernb.evaluate import training_report as res
+    from fernb.evaluate.stats import bootstrap_metric
+
+    _, _, results = tiny_runs
+    summary = res.with_image_intervals(res.seed_summary(results), results, n_boot=300)
+    frames = [r.predictions.query("split == 'test'").sort_values("index") for r in results]
+    expected = bootstrap_metric(frames[0]["label"].to_numpy(), np.stack([f["pred"].to_numpy() for f in frames]),
+                                metric="macro_f1", n_boot=300)
+    assert summary.loc["f1", ["images low", "images high"]].tolist() == pytest.approx([expected["low"], expected["high"]])
+    assert summary.loc["accuracy", "images low"] <= summary.loc["accuracy", "mean"] <= summary.loc["accuracy", "images high"]
+    assert np.isnan(summary.loc["auc", "images low"])      # not resampled: no interval is claimed
+    text = res.spread_text(summary)
+    row = summary.loc["accuracy"]
+    assert f"over {len(results)} seeds" in text and f"sample sd {100 * row['std']:.1f}" in text
+    assert f"[{100 * row['images low']:.1f}, {100 * row['images high']:.1f}]" in text
+    one = res.with_image_intervals(res.seed_summary(results[:1]), results[:1], n_boot=300)
+    assert "from one seed" in res.spread_text(one)

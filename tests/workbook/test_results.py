@@ -144,6 +144,10 @@ def test_export_copies_numbers_predictions_and_face_free_figures_only(exported, 
                   for s in (0, 1)]
     assert entry["dataset"] == "fer2013" and entry["seeds"] == 2 and entry["low"] <= entry["ours"] <= entry["high"]
     assert entry["ours"] == pytest.approx(100 * np.mean(accuracies))
+    # each seed's accuracy and their spread travel with it, and the evidence says both
+    assert entry["per_seed"] == pytest.approx([100 * a for a in accuracies])
+    assert entry["seed_sd"] == pytest.approx(100 * np.std(accuracies, ddof=1))
+    assert "2 seeds (" in entry["evidence"] and "interval over" in entry["evidence"]
     # macro-F1 too, with its interval: the seed mean of scikit-learn's macro F1 over the test images
     f1 = measured["macro_f1:lanmsff"]
     macro = []
@@ -151,6 +155,7 @@ def test_export_copies_numbers_predictions_and_face_free_figures_only(exported, 
         test = pd.read_csv(exported / f"runs/02_lanmsff/lanmsff/seed{s}/predictions.csv").query("split == 'test'")
         macro.append(f1_score(test["label"], test["pred"], average="macro"))
     assert f1["seeds"] == 2 and f1["low"] <= f1["ours"] <= f1["high"] and f1["ours"] == pytest.approx(100 * np.mean(macro))
+    assert f1["per_seed"] == pytest.approx([100 * m for m in macro])
     assert all(k.split(":")[0] in ("accuracy", "macro_f1", "accuracy_leakfree", "pose", "zero_shot") for k in measured)
     # never: notebooks, HTML, arrays, the prepared store, a figure of faces, SynthFER's report when exporting
     # fer2013, a report left from an earlier pipeline (07) or one with no executed notebook (06), DVCLive's logs
@@ -298,21 +303,24 @@ def test_readme_table_reports_the_runs_and_the_papers_claim(exported, tmp_path):
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[:3] == ["[fer2013](results/fer2013/README.md)", "lanmsff", "1 epoch · 32 px · 2 seeds"]
     assert cells[3] == f"{np.mean(accuracy):.1f} ± {np.std(accuracy, ddof=1):.1f}"
-    assert cells[4] == "—"                         # no leak-free measurement
-    assert cells[5] == f"{np.mean(f1):.1f} ± {np.std(f1, ddof=1):.1f}"
-    assert cells[6] == "70.44"                     # LANMSFF's FER2013 claim, fernb.papers.lanmsff.CLAIMS
+    # each seed beside the seed-mean, with their sample sd
+    assert cells[4] == f"{accuracy[0]:.1f} / {accuracy[1]:.1f} (sd {np.std(accuracy, ddof=1):.1f})"
+    assert cells[5] == "—"                         # no leak-free measurement
+    assert cells[6] == f"{np.mean(f1):.1f} ± {np.std(f1, ddof=1):.1f}"
+    assert cells[7] == "70.44"                     # LANMSFF's FER2013 claim, fernb.papers.lanmsff.CLAIMS
     # a measurement with its interval wins over the spread over seeds
     (folder / "measurements.json").write_text(json.dumps({
         "accuracy:lanmsff": {"ours": 61.234, "low": 59.6, "high": 62.8, "seeds": 2},
         "accuracy_leakfree:lanmsff": {"ours": 60.05, "low": 58.3, "high": 61.7, "seeds": 2}}))
     cells = [c.strip() for c in wr.readme_table(tmp_path / "results").splitlines()[2].strip("|").split("|")]
-    assert cells[3] == "61.2 [59.6, 62.8]" and cells[4] == "60.0 [58.3, 61.7]"
-    assert cells[5] == f"{np.mean(f1):.1f} ± {np.std(f1, ddof=1):.1f}"     # no macro-F1 measurement: the spread
+    assert cells[3] == "61.2 [59.6, 62.8]" and cells[5] == "60.0 [58.3, 61.7]"
+    assert cells[4] == f"{accuracy[0]:.1f} / {accuracy[1]:.1f} (sd {np.std(accuracy, ddof=1):.1f})"
+    assert cells[6] == f"{np.mean(f1):.1f} ± {np.std(f1, ddof=1):.1f}"     # no macro-F1 measurement: the spread
     measured = json.loads((folder / "measurements.json").read_text())
     measured["macro_f1:lanmsff"] = {"ours": 58.76, "low": 57.1, "high": 60.3, "seeds": 2}
     (folder / "measurements.json").write_text(json.dumps(measured))
     cells = [c.strip() for c in wr.readme_table(tmp_path / "results").splitlines()[2].strip("|").split("|")]
-    assert cells[5] == "58.8 [57.1, 60.3]"
+    assert cells[6] == "58.8 [57.1, 60.3]"
     assert wr.readme_table(tmp_path / "nothing").startswith("*No committed results yet")
 
 
