@@ -180,8 +180,8 @@ display(Markdown(res.lanmsff_numerics_text(first, bn, papers.lanmsff.RECIPE["bn_
 # ## 5 · Test metrics, next to the paper's
 
 # %%
-summary = report.table(res.seed_summary(results, "test"), "test_summary")
-display(summary.style.format("{:.4f}", subset=["mean", "std", "min", "max"]))
+summary = report.table(res.with_image_intervals(res.seed_summary(results, "test"), results), "test_summary")
+display(summary.style.format("{:.4f}", subset=["mean", "std", "min", "max", "images low", "images high"]))
 display(Markdown(res.chance_text(summary, data.labels[data.split == "test"], len(data.classes), len(results))))
 targets = papers.lanmsff.CLAIMS.get(data.name)
 density = information_density(100 * summary.at["accuracy", "mean"], model_card.keras_total)
@@ -190,6 +190,7 @@ if targets:
     display(report.table(versus, "versus_paper"))
 display(Markdown(res.paper_accuracy_text(versus, targets, papers.lanmsff.CLAIMS, dataset=data.name, seeds=len(results),
                                          density=density, departs=bool(recipe.notes))))
+display(Markdown(res.spread_text(summary)))
 
 # %% [markdown]
 # ### Leak-free test accuracy, and the gap to the paper

@@ -64,6 +64,7 @@ hafem = {
     'augment_options': {'p_crop': 0.0, 'p_jitter': 0.0, 'p_rotate': 0.0, 'p_noise': 0.0, 'p_cutout': 0.0, 'p_mixup': 0.0},
     'max_train': None,
     'init_from': None,
+    'scratch_twin': None,
 }
 lanmsff = {
     'seeds': [0],

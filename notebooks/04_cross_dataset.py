@@ -88,6 +88,13 @@ tr.check_transfer(transfer, target_names)   # refused before anything is scored 
 # the SynthFER shifts (`shifts.datasets`). A store that is not prepared here is listed with the
 # reason, and its column is marked rather than dropped.
 #
+# A fold dataset (KDEF, CK+ or its CK+48 folder variant: subject-disjoint folds, one held out as
+# test) is scored **whole** as a zero-shot target, since a model trained on another dataset saw none
+# of its folds and the held-out fold alone would waste the rest and widen the interval; on the
+# diagonal, where the model trained on its other folds, only the held-out fold is scored
+# (`tr.scored_split`; the matrix's `scored` column says which). The table below counts the
+# held-out fold, what the diagonal and fine-tuning are tested on.
+#
 # `majority class` and `majority %` give each column's floor: the accuracy of always answering the
 # test split's most frequent class. A transfer is only worth something above it; a cell near it means
 # the model carried nothing across, however far its number sits above chance (1 / classes).
@@ -241,8 +248,9 @@ else:
 # and `init_from` = the source run (its weights; the classifier re-initialised when the class sets
 # differ), plus `transfer.finetune.overrides`. One run per N, each from the source weights,
 # selected on the target's validation split, reported on its test split. N = 0 is the zero-shot cell
-# of the matrix; the right panel is the longest run's validation curve, whose epoch 0 is the
-# source weights before any step.
+# of the matrix (for a fold dataset, scored whole there, the same model on the held-out fold alone:
+# the images the fine-tuned runs are tested on, `tr.held_out_zero_shot`); the right panel is the
+# longest run's validation curve, whose epoch 0 is the source weights before any step.
 
 # %%
 tune = transfer["finetune"] or {}
@@ -252,8 +260,10 @@ if skipped:
     display(Markdown(skipped))
 
 # %%
-tuned = {} if skipped else ft.finetune_all(tr.sources_of(models, tune["models"]), ft_target, tune["epochs"],
-                                           trr.zero_shot_cells(table, tune["target"]),
+# N = 0: each row's zero-shot cell; for a fold dataset, on its held-out fold (what the fine-tuned runs are tested on)
+zero_shot = {} if skipped else {**trr.zero_shot_cells(table, tune["target"]),
+                                **tr.held_out_zero_shot(models, tune["target"], targets, transfer["label_rule"], root=root)}
+tuned = {} if skipped else ft.finetune_all(tr.sources_of(models, tune["models"]), ft_target, tune["epochs"], zero_shot,
                                            overrides=tune.get("overrides"), train=train)
 tables = trr.finetune_outputs(tuned, tune.get("target"), report)   # saves each row's curves and table
 plt.show()

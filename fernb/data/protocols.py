@@ -26,6 +26,12 @@ A *test-only* dataset (:data:`TEST_ONLY`, or ``meta["test_only"]``: facial_expre
 no split, so every sample is ``test``) is never trained on: :func:`apply_protocol` and
 :func:`check_protocol` refuse it with a message saying so, unless called with
 ``training=False`` (notebook 04 scoring it as a cross-dataset target).
+
+A fold dataset that notebook 04 scores as a *zero-shot target* (a model trained on another
+dataset) is read whole: :func:`every_fold_as_test` puts every sample in ``test``
+(:func:`describe_protocol`: "all N images (zero-shot: every fold)"); the model saw none of its
+folds, so one fold would waste the rest and widen the interval (issue 34, item 4;
+:func:`fernb.evaluate.transfer.scored_split` decides when). Such a view is never trained on.
 """
 from __future__ import annotations
 
@@ -34,12 +40,14 @@ import numpy as np
 from fernb.data.core import FERData
 from fernb.data.folds import fold_splits
 
-__all__ = ["PUBLISHER_SPLITS", "FOLD_DATASETS", "TEST_ONLY", "is_test_only", "apply_protocol", "check_protocol",
-           "describe_protocol"]
+__all__ = ["PUBLISHER_SPLITS", "FOLD_DATASETS", "TEST_ONLY", "EVERY_FOLD", "is_test_only", "apply_protocol",
+           "check_protocol", "every_fold_as_test", "describe_protocol"]
 
 FOLD_DATASETS: tuple[str, ...] = ("kdef", "ckplus")
 # Datasets that ship no split and are read whole as a test set: a target, never a training set.
 TEST_ONLY: tuple[str, ...] = ("facial_expressions",)
+# meta key of a fold dataset read whole as a zero-shot target (:func:`every_fold_as_test`)
+EVERY_FOLD = "zero_shot_every_fold"
 PUBLISHER_SPLITS: dict[str, dict[str, str]] = {
     "fer2013": {"train": "Training", "val": "PublicTest", "test": "PrivateTest"},
     "ferplus": {"train": "FER2013Train", "val": "FER2013Valid", "test": "FER2013Test"},
@@ -82,10 +90,11 @@ def apply_protocol(data: FERData, test_fold: int | None = None, *, training: boo
         if folds is None:
             raise ValueError(f"{data.name} has a publisher's test split and no folds; test_fold must be None "
                              f"(got {test_fold})")
+        meta = {k: v for k, v in data.meta.items() if k != EVERY_FOLD}
         data = FERData(name=data.name, images=data.images, labels=data.labels,
                        split=fold_splits(folds, int(test_fold)), classes=data.classes,
                        source_ids=data.source_ids, pose=data.pose, landmarks=data.landmarks,
-                       votes=data.votes, extras=data.extras, meta={**data.meta, "test_fold": int(test_fold)})
+                       votes=data.votes, extras=data.extras, meta={**meta, "test_fold": int(test_fold)})
     check_protocol(data, training=training)
     return data
 
@@ -98,6 +107,11 @@ def check_protocol(data: FERData, *, training: bool = True) -> None:
     so; with ``training=False`` it passes when it holds test samples and nothing else.
     """
     sizes = {s: int((data.split == s).sum()) for s in ("train", "val", "test")}
+    if data.meta.get(EVERY_FOLD):
+        if training:
+            raise ValueError(f"{data.name}: every fold is in 'test' here (a zero-shot target of notebook 04, "
+                             f"{sizes['test']} samples); train on its folds instead (apply_protocol with a test_fold)")
+        return
     if is_test_only(data):
         if training:
             raise ValueError(f"{data.name} is a test-only dataset (it ships no split: all {sizes['test']} samples are "
@@ -125,10 +139,27 @@ def check_protocol(data: FERData, *, training: bool = True) -> None:
                                  "the folds must be subject-disjoint")
 
 
+def every_fold_as_test(data: FERData) -> FERData:
+    """``data`` with every sample in ``test`` and ``meta[EVERY_FOLD]`` set: a fold dataset
+    (:data:`FOLD_DATASETS`) scored whole as a zero-shot target of notebook 04 (issue 34, item 4;
+    when: :func:`fernb.evaluate.transfer.scored_split`). The folds stay in ``extras``, so
+    :func:`apply_protocol` with a ``test_fold`` gives the training protocol back;
+    :func:`check_protocol` refuses to train on this view."""
+    meta = {k: v for k, v in data.meta.items() if k != "test_fold"}
+    return FERData(name=data.name, images=data.images, labels=data.labels, split=np.full(len(data), "test"),
+                   classes=data.classes, source_ids=data.source_ids, pose=data.pose, landmarks=data.landmarks,
+                   votes=data.votes, extras=data.extras, meta={**meta, EVERY_FOLD: True})
+
+
 def describe_protocol(data: FERData) -> dict:
     """A JSON-ready account of the protocol: sizes, what each split is, the fold when there is one."""
     sizes = {s: int((data.split == s).sum()) for s in ("train", "val", "test")}
     folds = _folds(data)
+    if data.meta.get(EVERY_FOLD):
+        whole = {"dataset": data.name, "kind": "zero-shot target: every fold scored (none trained on)", "sizes": sizes,
+                 "splits": {"train": "none (zero-shot target)", "val": "none (zero-shot target)",
+                            "test": f"all {len(data)} images (zero-shot: every fold)"}}
+        return whole if folds is None else {**whole, "k": int(folds.max()) + 1}
     if folds is not None:
         k = int(folds.max()) + 1
         test_folds = sorted(set(folds[data.split == "test"].tolist()))

@@ -31,6 +31,11 @@ resample), and the drop from the model's in-domain score. When the target's test
 the in-domain ones with one factor changed (a SynthFER shift, :mod:`fernb.data.shifts`: same
 source ids and labels, in order), the drop's interval is paired (one resample index for
 both); otherwise the two test sets are resampled independently.
+
+Which images a cell scores (:func:`scored_split`, issue 34, item 4): a target's test split,
+except for a fold dataset (KDEF, CK+ and CK+48), which is scored whole as a zero-shot target and
+on its held-out fold only on the diagonal (the model trained on its other folds); the long
+table's ``scored`` column says which (:func:`fernb.data.protocols.describe_protocol`).
 """
 from __future__ import annotations
 
@@ -48,7 +53,7 @@ import torch
 
 from fernb.data import load_prepared
 from fernb.data.core import FERData
-from fernb.data.protocols import FOLD_DATASETS, apply_protocol
+from fernb.data.protocols import FOLD_DATASETS, apply_protocol, describe_protocol, every_fold_as_test
 from fernb.evaluate.stats import BOOTSTRAP_METRICS, bootstrap_index, bootstrap_metric, percentile_interval
 from fernb.labels import CANONICAL
 from fernb.models import load_model
@@ -60,7 +65,8 @@ from fernb.workbook.report import write_json
 __all__ = ["LABEL_RULES", "TRANSFER_STAGE", "OTHER", "CellError", "LabelMap", "label_map", "input_convention",
            "convert_images", "TransferModel", "cell_predictions", "cell_floor", "score_cell", "paired_test_sets",
            "scoring_device", "transfer_table", "collapse_table", "collapse_cell", "STAGE_LABELS", "stage_models",
-           "retrained_models", "sources_of", "load_targets", "TRANSFER_KEYS", "check_transfer"]
+           "retrained_models", "sources_of", "scored_split", "held_out_zero_shot", "load_targets", "TRANSFER_KEYS",
+           "check_transfer"]
 
 LABEL_RULES = ("drop", "error")
 TRANSFER_STAGE = "04_cross_dataset"
@@ -341,19 +347,25 @@ def transfer_table(models: Sequence[TransferModel], targets: Mapping[str, FERDat
     ``drop_high``; ``paired`` says whether the two test sets were resampled together),
     ``floor`` and ``floor_class`` on the accuracy rows (:func:`cell_floor`: what always giving one
     answer scores on the cell's images, the level a model that carried nothing across reaches),
-    ``images``, ``dropped``, ``rule``, ``labels`` and ``status`` (``ok``, ``in-domain``, or the
-    reason the cell could not be scored: a missing store, no shared class, an unconvertible layout). ``targets`` maps names to loaded data, or to the exception that
-    loading raised (its message becomes the cell's status)."""
+    ``images``, ``dropped``, ``scored`` (which of the target's images: its test split, the held-out
+    fold, or for a fold dataset as a zero-shot target "all N images (zero-shot: every fold)",
+    :func:`scored_split`), ``rule``, ``labels`` and ``status`` (``ok``, ``in-domain``, or the
+    reason the cell could not be scored: a missing store, no shared class, an unconvertible
+    layout). ``targets`` maps names to loaded data (:func:`load_targets`: fold datasets split by
+    ``test_fold``), or to the exception that loading raised (its message becomes the cell's status)."""
     rows = []
     for m in models:
         frames: dict[str, list[pd.DataFrame]] = {}
         errors: dict[str, str] = {}
+        scored: dict[str, str] = {}
         for name, data in targets.items():
             try:
                 if isinstance(data, Exception):
                     raise CellError(f"{name}: {data}")
                 label_map(m.classes, data.classes, rule, model=m.label, target=name)
-                frames[name] = [cell_predictions(r, name, data, root=root, device=device) for r in m.runs]
+                view = scored_split(name, data, m.dataset)
+                scored[name] = describe_protocol(view)["splits"]["test"]
+                frames[name] = [cell_predictions(r, name, view, root=root, device=device) for r in m.runs]
             except CellError as err:
                 errors[name] = str(err)
         home = None
@@ -381,7 +393,8 @@ def transfer_table(models: Sequence[TransferModel], targets: Mapping[str, FERDat
                 res = cell[metric]
                 row = {"model": m.label, "source": m.dataset, "target": name, "metric": metric,
                        "value": res["value"], "low": res["low"], "high": res["high"], "images": cell["images"],
-                       "dropped": cell["dropped"], "rule": rule, "labels": cell["labels"], "seeds": len(m.runs),
+                       "dropped": cell["dropped"], "scored": scored[name], "rule": rule, "labels": cell["labels"],
+                       "seeds": len(m.runs),
                        "status": "in-domain" if name == m.dataset else "ok"}
                 if metric == "accuracy":
                     row["floor"], row["floor_class"] = cell["floor"], cell["floor_class"]
@@ -394,7 +407,8 @@ def transfer_table(models: Sequence[TransferModel], targets: Mapping[str, FERDat
                         row["paired"] = bool(paired)
                 rows.append(row)
     columns = ["model", "source", "target", "metric", "value", "low", "high", "in_domain", "drop", "drop_low",
-               "drop_high", "paired", "floor", "floor_class", "images", "dropped", "seeds", "rule", "labels", "status"]
+               "drop_high", "paired", "floor", "floor_class", "images", "dropped", "scored", "seeds", "rule", "labels",
+               "status"]
     return pd.DataFrame(rows).reindex(columns=columns)
 
 
@@ -403,7 +417,8 @@ def collapse_table(home: Sequence[pd.DataFrame], away: Sequence[pd.DataFrame], m
     """Which classes collapse into which on a target: per target class, its recall in-domain
     (``home`` frames) and on the target (``away``), and the class the model most often
     answers instead on the target; and the target's confusion matrix (rows true, columns the
-    model's answer, counts pooled over seeds, row-normalised)."""
+    model's answer, counts pooled over seeds, row-normalised). A scored class with no image on
+    the target (CK+48 has no neutral frame) has no row in the first and a row of NaN in the second."""
     mapping = label_map(model_classes, target_classes, rule)
     answers = list(target_classes) + [OTHER]
 
@@ -421,6 +436,8 @@ def collapse_table(home: Sequence[pd.DataFrame], away: Sequence[pd.DataFrame], m
     norm = c_away.div(c_away.sum(axis=1).replace(0, np.nan), axis=0)
     rows = []
     for cls in mapping.scored_classes:
+        if c_away.loc[cls].sum() == 0:
+            continue
         recall_home = c_home.at[cls, cls] / max(c_home.loc[cls].sum(), 1)
         recall_away = c_away.at[cls, cls] / max(c_away.loc[cls].sum(), 1)
         others = norm.loc[cls].drop(cls)
@@ -435,10 +452,13 @@ def collapse_cell(models: Sequence[TransferModel], label: str, target: str, targ
                   rule: str = "drop", *, root: str | os.PathLike | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`collapse_table` for one cell of the matrix: the row ``label`` of ``models`` on
     ``target``, from its seeds' saved predictions on its own dataset and on the target
-    (:func:`cell_predictions`, read back: scoring the matrix wrote them)."""
+    (:func:`cell_predictions` on the images :func:`scored_split` gives, read back: scoring the
+    matrix wrote them)."""
     model = next(m for m in models if m.label == label)
-    home = [cell_predictions(r, model.dataset, targets[model.dataset], root=root) for r in model.runs]
-    away = [cell_predictions(r, target, targets[target], root=root) for r in model.runs]
+    home = [cell_predictions(r, model.dataset, scored_split(model.dataset, targets[model.dataset], model.dataset),
+                             root=root) for r in model.runs]
+    away = [cell_predictions(r, target, scored_split(target, targets[target], model.dataset), root=root)
+            for r in model.runs]
     return collapse_table(home, away, model.classes, targets[target].classes, rule)
 
 
@@ -492,12 +512,67 @@ def sources_of(models: Sequence[TransferModel], stages: Sequence[str]) -> dict[s
 
 
 # --------------------------------------------------------------------------- the columns
+def scored_split(target: str, data: FERData, source: str) -> FERData:
+    """The images of the column ``target`` (``data``, as :func:`load_targets` split it) that a
+    model trained on ``source`` is scored on: the rule of issue 34, item 4, for the fold datasets
+    (:data:`fernb.data.protocols.FOLD_DATASETS`: KDEF, CK+ and its CK+48 folder variant, both read
+    as ``ckplus``).
+
+    - A fold dataset as a **zero-shot target** (``source`` is another dataset): every image, all
+      folds as test (:func:`fernb.data.protocols.every_fold_as_test`). The model saw none of it,
+      so scoring the held-out fold alone (a tenth of CK+) would waste the rest and widen the interval.
+    - A fold dataset as the model's **own** dataset (the matrix's diagonal): the held-out fold
+      ``test_fold`` only, ``data`` unchanged. The model trained on the other folds and was
+      selected on one of them, so scoring them would be a leak; the training stages and notebook
+      04 read the same ``test_fold`` (params.yaml).
+    - Any other dataset: its test split, whatever the source.
+
+    Training on a target (:func:`fernb.train.finetune.finetune`, :func:`fernb.train.finetune.retrain_all`)
+    takes :func:`load_targets`' data, never this view: it trains on the folds and tests on the
+    held-out one (:func:`held_out_zero_shot` gives that curve's N = 0 on the same fold)."""
+    if (target in FOLD_DATASETS or data.name in FOLD_DATASETS) and source not in (target, data.name):
+        return every_fold_as_test(data)
+    return data
+
+
+def held_out_zero_shot(models: Sequence[TransferModel], target: str | None, targets: Mapping[str, FERData | Exception],
+                       rule: str = "drop", *, root: str | os.PathLike | None = None,
+                       device: str = "cpu") -> dict[str, dict[str, float]]:
+    """Each row's zero-shot score on the held-out fold alone of a fold dataset ``target``,
+    {row label: {metric: value}}: the N = 0 point of a fine-tuning curve on it
+    (:func:`fernb.train.finetune.curve_frame`), whose fine-tuned runs are tested on that fold and
+    not on every image as the matrix's zero-shot cell is (:func:`scored_split`). Read from the
+    predictions the matrix saved (their rows of the held-out fold). Rows whose own dataset is
+    ``target`` (their cell is the held-out fold already), rows that cannot be scored, and a target
+    that is not a fold dataset (its cell is its test split) are left out: {} then."""
+    data = targets.get(target) if target is not None else None
+    if not isinstance(data, FERData) or target not in FOLD_DATASETS:
+        return {}
+    held_out = data.split == "test"
+    out = {}
+    for m in models:
+        view = scored_split(target, data, m.dataset)
+        if view is data:
+            continue
+        try:
+            label_map(m.classes, data.classes, rule, model=m.label, target=target)
+            frames = [cell_predictions(r, target, view, root=root, device=device) for r in m.runs]
+            frames = [f[held_out[f["index"].to_numpy()]].reset_index(drop=True) for f in frames]
+            cell = score_cell(frames, m.classes, data.classes, rule=rule, n_boot=100, model=m.label, target=target)
+        except CellError:
+            continue
+        out[m.label] = {metric: cell[metric]["value"] for metric in BOOTSTRAP_METRICS}
+    return out
+
+
 def load_targets(names: Sequence[str], test_fold: int | None = None) -> dict[str, FERData | Exception]:
     """Every named prepared dataset (:func:`fernb.data.load_prepared`, memory-mapped), with its
     protocol's splits (:func:`fernb.data.protocols.apply_protocol`; ``test_fold`` for KDEF and
     CK+; a test-only dataset such as facial_expressions is accepted, being only scored here), or
     the exception that loading raised (a store not prepared here), so that the matrix marks that
-    column and renders the rest."""
+    column and renders the rest. A fold dataset keeps its folds (train, val, held-out test) here,
+    as fine-tuning and training afresh need them; the matrix scores it whole as a zero-shot target
+    and on the held-out fold on its diagonal (:func:`scored_split`, issue 34, item 4)."""
     out: dict[str, FERData | Exception] = {}
     for name in dict.fromkeys(names):
         try:
