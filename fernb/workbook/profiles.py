@@ -82,9 +82,13 @@ def apply_profile(params: Mapping[str, Any], settings: Mapping[str, Any], source
 
 
 def _flag_value(key: str, value: Any, source: str) -> str:
-    """A value as DVC's ``-S key=value`` reads it (YAML; JSON is YAML), with no blank in it so that the
-    Makefile can pass the flags as shell words."""
-    text = json.dumps(value, separators=(",", ":"))
+    """A value as DVC's ``-S key=value`` reads it (Hydra's override grammar: JSON lists and scalars, a
+    mapping as ``{key:value,...}`` with bare keys), with no blank in it so that the Makefile can pass the
+    flags as shell words."""
+    if isinstance(value, dict):
+        text = "{" + ",".join(f"{k}:{_flag_value(f'{key}.{k}', v, source)}" for k, v in value.items()) + "}"
+    else:
+        text = json.dumps(value, separators=(",", ":"))
     if isinstance(value, str):
         try:
             if yaml.safe_load(value) == value:
@@ -94,6 +98,16 @@ def _flag_value(key: str, value: Any, source: str) -> str:
     if any(c.isspace() for c in text):
         raise ValueError(f"{source}: {key}'s value {value!r} holds a blank, which make's -S flags cannot carry")
     return text
+
+
+def _flags(key: str, value: Any, source: str, current: Any = None) -> list[str]:
+    """The ``-S`` flags that set ``key`` to ``value``. DVC applies ``key={...}`` by merging into the
+    mapping params.yaml already holds (``hafem.augment_options={}`` would leave every probability the
+    CPU default sets), so a mapping that replaces a mapping (``current``) is deleted first (``~key``)
+    and added whole (``+key={...}``); Hydra cannot delete a null, which plain ``key={...}`` replaces."""
+    if isinstance(value, dict) and isinstance(current, dict):
+        return ["-S", f"~{key}", "-S", f"+{key}={_flag_value(key, value, source)}"]
+    return ["-S", f"{key}={_flag_value(key, value, source)}"]
 
 
 def dvc_flags(name: str | os.PathLike, dataset: str | None = None, root: str | os.PathLike | None = None,
@@ -111,5 +125,8 @@ def dvc_flags(name: str | os.PathLike, dataset: str | None = None, root: str | o
     validate_params(tree, f"params.yaml with {path}")
     flags: list[str] = []
     for key, value in settings.items():
-        flags += ["-S", f"{key}={_flag_value(key, value, str(path))}"]
+        node = params
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        flags += _flags(key, value, str(path), node)
     return flags
