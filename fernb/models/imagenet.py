@@ -308,7 +308,13 @@ def load_into(model: nn.Module, name: str, backbone: str | None = None) -> dict:
     own = model.state_dict()
     head = [k for k in weights if k.startswith("classifier.")]
     drop = [k for k in head if k not in own or tuple(own[k].shape) != tuple(weights[k].shape)]
-    missing, unexpected = model.load_state_dict({k: v for k, v in weights.items() if k not in drop}, strict=False)
+    if any(t.is_meta for t in own.values()):
+        # built on the meta device (a model card counting parameters): names and shapes are checked,
+        # nothing is copied (load_state_dict into meta tensors is a no-op that warns per tensor)
+        missing = [k for k in own if k not in weights]
+        unexpected = [k for k in weights if k not in own and k not in drop]
+    else:
+        missing, unexpected = model.load_state_dict({k: v for k, v in weights.items() if k not in drop}, strict=False)
     missing = [k for k in missing if k not in drop]   # the model's own head keeps its initialisation
     if missing or unexpected:
         raise ValueError(f"shipped weights {name!r} do not fit this {backbone or 'timm'} model: missing {missing[:5]}, "

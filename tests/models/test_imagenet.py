@@ -257,3 +257,22 @@ def test_every_backbone_records_its_initial_weights(tmp_path):
     torch.save(model.state_dict(), path)
     loaded, _ = create_backbone("mobilenetv2_100", pretrained=path)
     assert initial_weights(loaded) == [{"kind": "file", "file": str(path), "sha256": imagenet.file_sha256(path)}]
+
+
+@needs("efficientnet_lite0")
+def test_a_card_built_on_the_meta_device_checks_the_names_and_copies_nothing(recwarn):
+    """Notebook 01's model card builds the network on the meta device: the shipped weights' names are
+    checked there, and load_state_dict's per-tensor "no-op" warnings never reach the report."""
+    from fernb.models import card
+
+    built = card.model_card("hafem", input_shape=(1, 48, 48), num_classes=7, in_chans=1, backbone="efficientnet_lite0",
+                            pretrained="efficientnet_lite0", img_size=96, d_model=128, num_layers=1)
+    fresh = card.model_card(create_model("hafem", num_classes=7, in_chans=1, backbone="efficientnet_lite0",
+                                         pretrained=False, img_size=96, d_model=128, num_layers=1), input_shape=(1, 48, 48))
+    assert built.trainable == fresh.trainable
+    assert not [w for w in recwarn if "meta" in str(w.message)]
+    with torch.device("meta"):
+        model = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=0)
+    model.blocks = model.blocks[:-1]       # a network the weights do not fit is still refused on the meta device
+    with pytest.raises(ValueError, match="do not fit"):
+        imagenet.load_into(model, "efficientnet_lite0")
