@@ -14,7 +14,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
 export MPLBACKEND := Agg
 
-.PHONY: help repro test test-fast lint notebooks lock lab kernel fan bench ablations paper real clean-notebooks clean
+.PHONY: help repro test test-fast lint notebooks lock lab kernel fan bench ablations paper real site clean-notebooks clean
 .DEFAULT_GOAL := help
 
 help:
@@ -30,6 +30,7 @@ help:
 	@echo "make ablations   notebook 03's ladders at stages 01/02's scale, where the models learn (a DVC experiment; hours on 2 cores)"
 	@echo "make real DATASET=fer2013    the whole pipeline on real data at CPU scale (profiles/real.yaml), exported to results/"
 	@echo "make paper DATASET=fer2013   the papers' scale on a GPU box (profiles/paper.yaml; real data from FERNB_DATA)"
+	@echo "make site   the reader's site (site/index.html) from reports/: docs, executed notebooks, the ledger (SITE_ARGS=--check: in Chromium)"
 	@echo "make clean-notebooks   strip outputs from notebooks/ before committing (tests require it)"
 
 $(BIN)/python:
@@ -174,6 +175,12 @@ real: $(VENV)/.installed
 	echo "make real: preparing $$datasets, training on $(DATASET) at CPU scale (profiles/real.yaml)"; \
 	eval "$(BIN)/dvc exp run -S 'datasets=$$datasets' -S data.dataset=$(DATASET) $$flags $(REAL_ARGS)" && \
 	$(BIN)/fernb results export $(DATASET) --command "make real DATASET=$(DATASET) $(REAL_ARGS)"
+
+# The reader's site (site/index.html) from what make repro left in reports/: the docs, the executed notebooks
+# (not re-executed), the claims ledger; `make site SITE_ARGS=--check` then loads every page in Chromium.
+SITE_ARGS ?=
+site: $(VENV)/.installed
+	$(BIN)/fernb site $(SITE_ARGS)
 
 clean-notebooks: $(VENV)/.installed
 	$(BIN)/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb

@@ -7,6 +7,7 @@ import argparse
 import os
 import sys
 import time
+from pathlib import Path
 
 # What wrong input raises (a missing or damaged file, a dataset in another layout, an unknown
 # name, an invalid value): every subcommand prints `fernb: error: <message>` to stderr, no
@@ -37,6 +38,12 @@ def _stage_commands(sub) -> None:
     show.add_argument("stage")
 
     sub.add_parser("index", help="write reports/index.html linking every notebook report")
+
+    site = sub.add_parser("site", help="build the reader's site (site/index.html): the docs, the executed notebooks from "
+                          "reports/ and the claims ledger, offline (Sphinx + myst-nb)")
+    site.add_argument("--check", action="store_true", help="then load every page in headless Chromium and report "
+                      "console errors, requests off localhost, broken links, code folding and the ledger filter")
+    site.add_argument("--screenshots", default=None, help="with --check: a folder for front.png and notebook.png")
 
     nbs = sub.add_parser("notebooks", help="regenerate every notebook's parameters cell from params.yaml and write its "
                          "paired .py (jupytext percent format); a .py edited after its .ipynb is read back first")
@@ -201,6 +208,33 @@ def _index(args, argv) -> int:
 
     print(f"fernb: index -> {build_index()}")
     return 0
+
+
+def _site(args, argv) -> int:
+    """``fernb site [--check]`` (:mod:`fernb.workbook.site`, :mod:`fernb.workbook.site_check`); with
+    ``--check``, exit 1 when a reader would meet a problem."""
+    from fernb.workbook.site import build_site
+
+    front = build_site()
+    print(f"fernb: site -> {front}")
+    if not args.check:
+        return 0
+    from fernb.workbook import site_check
+
+    missing = site_check.chromium_missing()
+    if missing:
+        print(f"fernb: site --check cannot run: {missing}", file=sys.stderr)
+        return 1
+    if args.screenshots:
+        Path(args.screenshots).mkdir(parents=True, exist_ok=True)
+    report = site_check.check_site(front.parent, screenshots=args.screenshots)
+    problems = report["console_errors"] + report["external_requests"] + report["broken_links"]
+    problems += [f"{page}: code not folded on load or not opened by a click" for page, state in report["folding"].items()
+                 if not state["toggles"] or state["open"] or not state.get("opened_by_click")]
+    print(f"fernb: {len(report['pages'])} pages loaded; ledger search: {report['ledger_filter']}")
+    for problem in problems:
+        print(f"fernb: {problem}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def _notebooks(args, argv) -> int:
@@ -578,7 +612,7 @@ def _predict(args, argv=None) -> int:
 # other exception is a defect and keeps its traceback. Handlers that catch their own say so (shifts, card,
 # predict, export).
 COMMANDS = {
-    "run": (_run, ()), "params": (_params, ()), "index": (_index, ()),
+    "run": (_run, ()), "params": (_params, ()), "index": (_index, ()), "site": (_site, ()),
     "notebooks": (_notebooks, USER_ERRORS), "profile": (_profile, USER_ERRORS),
     "prepare": (_prepare, USER_ERRORS), "locate": (_locate, USER_ERRORS), "shifts": (_shifts, ()),
     "card": (_card, ()), "predict": (_predict, ()), "export": (_export, ()),

@@ -87,7 +87,7 @@ def project_copy(tmp_path) -> Path:
     dest.mkdir()
     for name in ("dvc.yaml", "params.yaml", ".dvcignore"):
         shutil.copy2(REPO / name, dest / name)
-    for folder in ("notebooks", "fernb", "results"):   # results/: the committed real-data results notebook 06 reads
+    for folder in ("notebooks", "fernb", "results", "docs"):   # results/: the committed real-data results notebook 06 reads
         shutil.copytree(REPO / folder, dest / folder, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints"))
     return dest
 
