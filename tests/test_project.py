@@ -406,6 +406,46 @@ def test_ci_calls_the_readme_test_command():
     assert "make test" in ci
 
 
+# ----------------------------------------------------------------- the README as a front page, docs/ for the rest
+DOC_PAGES = sorted((REPO / "docs").glob("*.md"))
+FENCE = re.compile(r"^[ \t]*(```|~~~).*?^[ \t]*\1", re.S | re.M)   # fenced code blocks: no links, no headings
+LINK = re.compile(r"!?\[[^\]]*\]\(<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\)")
+
+
+def test_readme_is_one_screen_with_the_results_table_on_it():
+    """Issue 36: README.md is a front page (at most 15 KB and 160 lines) whose generated results table
+    sits on the first screen; everything else lives in docs/."""
+    from fernb.workbook.results_table import TABLE_BEGIN, TABLE_END
+    readme = REPO / "README.md"
+    lines = readme.read_text().splitlines()
+    assert readme.stat().st_size <= 15_000, f"README.md is {readme.stat().st_size} bytes: move detail to docs/"
+    assert len(lines) <= 160, f"README.md has {len(lines)} lines: move detail to docs/"
+    first_screen = "\n".join(lines[:45])
+    assert TABLE_BEGIN in first_screen and TABLE_END in first_screen, "the results table is not on README.md's first screen"
+
+
+def test_docs_pages_have_one_title_and_an_entry_in_the_index():
+    assert DOC_PAGES and (REPO / "docs" / "index.md") in DOC_PAGES
+    index = (REPO / "docs" / "index.md").read_text()
+    for page in DOC_PAGES:
+        titles = [line for line in FENCE.sub("", page.read_text()).splitlines() if line.startswith("# ")]
+        assert len(titles) == 1, f"{page.name}: {len(titles)} H1 headings"
+        assert page.name == "index.md" or f"]({page.name})" in index, f"docs/index.md does not link {page.name}"
+
+
+@pytest.mark.parametrize("page", [REPO / "README.md", *DOC_PAGES], ids=lambda p: str(p.relative_to(REPO)))
+def test_every_relative_link_resolves_to_a_file(page):
+    """Every relative link in README.md and docs/*.md names a file of the repository (anchors ignored)."""
+    broken = []
+    for target in LINK.findall(FENCE.sub("", page.read_text())):
+        if target.startswith("#") or re.match(r"[a-z][a-z0-9+.-]*:", target):   # an anchor, https:, mailto:
+            continue
+        path = (page.parent / target.split("#", 1)[0]).resolve()
+        if not path.is_file() or REPO.resolve() not in path.parents:
+            broken.append(target)
+    assert not broken, f"{page.relative_to(REPO)}: links to nothing: {broken}"
+
+
 def test_run_folders_persist_and_are_not_cached_so_dvc_exp_run_resumes():
     """`dvc exp run` (make real, make paper) checks every cached output out of dvc.lock with force
     before it runs; a run folder it cached would be replaced by the lock's version, losing an

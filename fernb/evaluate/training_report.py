@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from fernb.evaluate import leakage
+from fernb.evaluate.stats import bootstrap_metric
 from fernb.metrics import pose_subset_label
 from fernb.papers import versus_paper
 from fernb.runs import RunResult
@@ -53,8 +54,6 @@ def with_image_intervals(summary: pd.DataFrame, results: Sequence[RunResult], sp
     every seed's predictions averaged on each resample) beside the spread over seeds, for the rows
     that can be resampled (accuracy, balanced accuracy, macro-F1); NaN for the others (precision,
     recall, AUC). Two sources of uncertainty side by side: which test images, which seed."""
-    from fernb.evaluate.stats import bootstrap_metric
-
     frames = [r.predictions[r.predictions["split"] == split].sort_values("index") for r in results]
     y = frames[0]["label"].to_numpy()
     preds = np.stack([f["pred"].to_numpy() for f in frames])

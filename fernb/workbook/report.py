@@ -4,6 +4,7 @@
     summary.json       title and headline numbers, read by the HTML index
     plots/<name>.csv   tables DVC can draw (``dvc plots show``)
     figures/<name>.png every figure the notebook shows
+    figures/captions.json  each figure's title, by name (the reader's site captions it: fernb.workbook.site)
     tables/<name>.csv  every table the notebook shows
     <stage>.ipynb/html the executed notebook and its HTML export (written by the runner)
 
@@ -14,6 +15,7 @@ below every phase, so that the trainer writes its records without reaching into 
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -31,6 +33,17 @@ def dotted_get(tree: dict, key: str):
     return node
 
 
+CAPTIONS = "captions.json"   # figures/captions.json: {figure name: caption}
+
+
+def figure_title(fig) -> str:
+    """A matplotlib figure's title: its suptitle, else its axes' titles joined (empty when none has one)."""
+    suptitle = getattr(fig, "_suptitle", None)
+    if suptitle is not None and suptitle.get_text().strip():
+        return suptitle.get_text().strip()
+    return " · ".join(t for t in (ax.get_title().strip() for ax in fig.axes) if t)
+
+
 class Report:
     """The output folder of one pipeline stage (``reports/<stage>/``, or ``reports/<stage>/<item>/``
     for ``stage@item``, :func:`fernb.paths.reports_dir`); ``root`` replaces ``reports/``."""
@@ -45,9 +58,14 @@ class Report:
         self.dir.mkdir(parents=True, exist_ok=True)
 
     def figure(self, fig, name: str, dpi: int = 110):
-        """Save ``fig`` as ``figures/<name>.png`` and return it (so a cell can display it)."""
+        """Save ``fig`` as ``figures/<name>.png`` and return it (so a cell can display it); its title
+        (:func:`figure_title`) goes into ``figures/captions.json`` under ``name``."""
         atomic_write(self.dir / "figures" / f"{name}.png",
                       lambda tmp: fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png"))
+        captions_file = self.dir / "figures" / CAPTIONS
+        captions = json.loads(captions_file.read_text()) if captions_file.is_file() else {}
+        captions[name] = figure_title(fig) or name.replace("_", " ")
+        write_json(captions_file, captions)
         return fig
 
     def table(self, frame, name: str, index: bool = True):

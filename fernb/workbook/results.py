@@ -63,7 +63,7 @@ from fernb.machine import CODE_PATHS, environment
 from fernb.models import load_model, model_card
 from fernb.paths import REPORTS, RUNS, SHIFT_PREFIX, project_root
 from fernb.runs import HISTORY, MANIFEST, MODEL, PREDICTIONS, RESULT
-from fernb.workbook.report import write_json
+from fernb.workbook.report import CAPTIONS, write_json
 from fernb.workbook.results_table import (
     MEASUREMENTS,
     PAPER_STAGES,
@@ -389,7 +389,9 @@ def _copy_report(stage: str, folder: Path, root: Path, out: Path, dataset: str, 
         for path in sorted((folder / sub).glob("*.csv")):
             _copy(path, dst / sub / path.name)
     for path in sorted((folder / "figures").glob("*")):
-        if path.suffix == ".png" and figure_allowed(notebook_name, path.stem):
+        if path.name == CAPTIONS:
+            _copy(path, dst / "figures" / path.name)   # the figures' titles (text)
+        elif path.suffix == ".png" and figure_allowed(notebook_name, path.stem):
             _copy(path, dst / "figures" / path.name)
         else:
             why = "shows faces (FACE_FIGURES)" if any(fnmatch.fnmatchcase(path.stem, p) for p in

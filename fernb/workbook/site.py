@@ -8,7 +8,8 @@ as one offline website, built by Sphinx with myst-nb under the book theme.
   then one line per notebook with its headline numbers (``reports/<stage>/summary.json``);
 - ``docs/``: the repository's ``docs/*.md`` pages as they are;
 - ``notebooks/``: every stage's *executed* notebook from ``reports/`` (never re-executed:
-  ``nb_execution_mode = "off"``), with its code folded (:func:`fold_code`);
+  ``nb_execution_mode = "off"``), with its code folded (:func:`fold_code`) and each figure captioned
+  with its title (:func:`caption_figures`);
 - ``ledger.md``: the claims ledger (notebook 06's ``claims.csv`` and ``findings.csv``) as two tables
   a reader can sort, search and filter by paper, kind, verdict and severity (:func:`ledger_tables`).
 
@@ -32,9 +33,12 @@ import nbformat
 import pandas as pd
 
 from fernb.paths import project_root, reports_dir
+from fernb.workbook.index_page import readable
+from fernb.workbook.report import CAPTIONS
+from fernb.workbook.results_table import RESULTS_DIR, readme_table
 from fernb.workbook.stages import notebook_of, notebook_runs
 
-__all__ = ["SITE_SOURCE", "SITE_DIR", "build_site", "gather_sources", "fold_code", "ledger_tables", "front_page",
+__all__ = ["SITE_SOURCE", "SITE_DIR", "build_site", "gather_sources", "fold_code", "ledger_tables", "front_page", "caption_figures",
            "CONF"]
 
 SITE_SOURCE = Path("build") / "site"     # the gathered sources (ignored by git)
@@ -82,6 +86,30 @@ def fold_code(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         if wanted not in tags:
             tags.append(wanted)
         cell.metadata["tags"] = tags
+    return nb
+
+
+_FIGURE_CALL = re.compile(r"report\.figure\(.*?,\s*[\"']([\w.-]+)[\"']\s*\)", re.S)
+
+
+def caption_figures(nb: nbformat.NotebookNode, captions: dict[str, str], prefix: str = "") -> nbformat.NotebookNode:
+    """Each code cell that saves a figure (``report.figure(..., "name")``) and shows an image gets a
+    numbered caption, the figure's title as ``figures/captions.json`` recorded it
+    (:meth:`fernb.workbook.report.Report.figure`), else its name in words; myst-nb renders it as a
+    figure with that caption (cell metadata ``mystnb.figure``)."""
+    number = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        shows_image = any("image/png" in (o.get("data") or {}) for o in cell.get("outputs", []))
+        found = _FIGURE_CALL.findall(cell.source)
+        if not (shows_image and found):
+            continue
+        number += 1
+        name = found[0]
+        caption = captions.get(name) or name.replace("_", " ")
+        cell.metadata.setdefault("mystnb", {})["figure"] = {"caption": f"Figure {number}. {caption}",
+                                                            "name": f"{prefix}{name}".replace("_", "-")}
     return nb
 
 
@@ -147,8 +175,6 @@ def _linked_files(root: Path, src: Path) -> None:
 def _results(root: Path, src: Path) -> None:
     """Each committed ``results/<dataset>/``: its README as a page, every other file (pixel-free:
     metrics, tables, predictions, cards) copied beside it as a plain file the page links to."""
-    from fernb.workbook.results_table import RESULTS_DIR
-
     for readme in sorted((root / RESULTS_DIR).glob("*/README.md")):
         rel = readme.parent.relative_to(root)
         (src / rel).mkdir(parents=True, exist_ok=True)
@@ -175,9 +201,6 @@ def _ledger_page(root: Path, src: Path) -> str | None:
 def front_page(root: Path, notebooks: list[tuple[str, str]], docs: list[str], ledger: str | None) -> str:
     """The site's front page (MyST): the results table first, the ledger's findings counted, one line
     per notebook with its headline numbers, and the table of contents."""
-    from fernb.workbook.index_page import readable
-    from fernb.workbook.results_table import RESULTS_DIR, readme_table
-
     lines = ["# fernb: two facial-expression papers, measured", "",
              "HAFEM and LANMSFF reproduced and audited: what each paper states, what the workbook measures, and "
              "where the two disagree.", ""]
@@ -229,11 +252,10 @@ def gather_sources(root: str | os.PathLike | None = None, src: str | os.PathLike
     notebooks = []
     for stage, path in _executed_notebooks(root):
         page = _page_name(stage)
-        nb = fold_code(nbformat.read(str(path), as_version=4))
+        captions_file = path.parent / "figures" / CAPTIONS
+        captions = json.loads(captions_file.read_text()) if captions_file.is_file() else {}
+        nb = caption_figures(fold_code(nbformat.read(str(path), as_version=4)), captions, prefix=f"{page}-")
         nbformat.write(nb, str(src / "notebooks" / f"{page}.ipynb"))
-        figures = path.parent / "figures"
-        if figures.is_dir():
-            shutil.copytree(figures, src / "notebooks" / "figures" / page, dirs_exist_ok=True)
         notebooks.append((page, stage))
     _results(root, src)
     ledger = _ledger_page(root, src)

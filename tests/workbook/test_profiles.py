@@ -81,11 +81,16 @@ def test_fernb_profile_prints_the_flags_or_one_error_line(project_copy):
     assert done.returncode == 1 and done.stderr.startswith("fernb: error: profile ") and "not found" in done.stderr
 
 
+def _documentation() -> str:
+    """README.md and every docs/ page, as one text: the README is the front page, the docs hold the rest."""
+    return "\n".join(p.read_text() for p in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))])
+
+
 def test_make_real_and_make_paper_read_their_profile_and_repeat_none_of_it():
-    """The Makefile runs `fernb profile NAME`; neither it nor the README carries a copy of a profile's
-    settings (a Makefile variable such as SEEDS may still override a key)."""
+    """The Makefile runs `fernb profile NAME`; neither it nor the documentation (README.md, docs/*.md)
+    carries a copy of a profile's settings (a Makefile variable such as SEEDS may still override a key)."""
     makefile = (REPO / "Makefile").read_text()
-    readme = (REPO / "README.md").read_text()
+    docs = _documentation()
     for name in NAMES:
         target = makefile[makefile.index(f"\n{name}:"):]
         target = target[:target.index("\n\n")]
@@ -95,8 +100,8 @@ def test_make_real_and_make_paper_read_their_profile_and_repeat_none_of_it():
             for flag in flags:
                 key = flag.split("=", 1)[0]
                 assert not re.search(rf"-S '?{re.escape(key)}=(?!\$\()", makefile), f"the Makefile repeats {key}"
-            copied = [flag for flag in flags if re.search(rf"-S '?{re.escape(flag)}'?(\s|$)", readme)]
-            assert len(copied) < 2, f"README.md repeats profiles/{name}.yaml: {copied}"
+            copied = [flag for flag in flags if re.search(rf"-S '?{re.escape(flag)}'?(\s|$)", docs)]
+            assert len(copied) < 2, f"README.md or docs/ repeats profiles/{name}.yaml: {copied}"
 
 
 def test_the_paper_profile_restores_every_stated_setting():

@@ -37,7 +37,7 @@ def _executed(title: str) -> nbformat.NotebookNode:
     injected = nbformat.v4.new_code_cell("seed = 1", metadata={"tags": ["injected-parameters"]})
     code = nbformat.v4.new_code_cell("print('accuracy 0.5')", metadata={"tags": ["keep"]})
     code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="accuracy 0.5\n")]
-    figure = nbformat.v4.new_code_cell("plot()")
+    figure = nbformat.v4.new_code_cell('report.figure(plots.curves(h, "HAFEM: curves"), "learning_curves")\nplt.show()')
     figure.outputs = [nbformat.v4.new_output("display_data", data={"image/png": _png(), "text/plain": "<Figure>"})]
     nb.cells = [nbformat.v4.new_markdown_cell(f"# {title}\n\nWhat this notebook measures."), params, injected, code,
                 nbformat.v4.new_markdown_cell("## A section"), figure]
@@ -52,6 +52,35 @@ def test_code_is_folded_and_parameters_hidden_whole():
     assert site.fold_code(nb).cells[3].metadata["tags"] == ["keep", "hide-input"]     # folding twice changes nothing
 
 
+def test_figures_get_their_recorded_title_as_a_numbered_caption():
+    nb = site.caption_figures(_executed("x"), {"learning_curves": "HAFEM on SynthFER: learning curves"}, prefix="01-")
+    [figure] = [c for c in nb.cells if "mystnb" in c.metadata]
+    assert figure.metadata["mystnb"]["figure"] == {"caption": "Figure 1. HAFEM on SynthFER: learning curves",
+                                                   "name": "01-learning-curves"}
+    bare = site.caption_figures(_executed("x"), {})
+    assert [c.metadata["mystnb"]["figure"]["caption"] for c in bare.cells if "mystnb" in c.metadata] == \
+        ["Figure 1. learning curves"]
+
+
+def test_the_report_records_each_figures_title(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from fernb.workbook.report import CAPTIONS, Report, figure_title
+
+    report = Report("01_hafem", root=tmp_path)
+    fig, ax = plt.subplots()
+    ax.set_title("per class")
+    fig.suptitle("HAFEM on SynthFER")
+    report.figure(fig, "bars")
+    bare, _ = plt.subplots()
+    report.figure(bare, "no_title")
+    assert figure_title(fig) == "HAFEM on SynthFER"
+    import json
+    assert json.loads((report.dir / "figures" / CAPTIONS).read_text()) == {"bars": "HAFEM on SynthFER",
+                                                                          "no_title": "no title"}
+    plt.close("all")
+
+
 @pytest.fixture
 def built(project_copy, tmp_path):
     """A project whose reports hold two executed notebooks and the committed ledger, built into a site."""
@@ -59,6 +88,8 @@ def built(project_copy, tmp_path):
         folder = project_copy / "reports" / stage
         folder.mkdir(parents=True, exist_ok=True)
         nbformat.write(_executed(f"{name} title"), str(folder / f"{name}.ipynb"))
+        (folder / "figures").mkdir(exist_ok=True)
+        (folder / "figures" / "captions.json").write_text('{"learning_curves": "The curves of ' + name + '"}')
     ledger = project_copy / "reports" / "06_statistics"
     ledger.mkdir(parents=True)
     for name in ("claims.csv", "findings.csv"):
@@ -81,6 +112,7 @@ def test_the_site_holds_the_front_page_notebooks_ledger_docs_and_results(built):
     assert "Results on real data" in text and "The notebooks" in text
     for folder in sorted((project / "results").glob("*/README.md")):     # each committed result is a page
         assert (out / "results" / folder.parent.name / "README.html").is_file()
+    assert "Figure 1. The curves of 01_hafem" in (out / "notebooks" / "01_hafem.html").read_text()
     claims = pd.read_csv(project / "reports" / "06_statistics" / "claims.csv")
     ledger = (out / "ledger.html").read_text()
     assert f"Every check ({len(claims)})" in ledger and 'id="checks"' in ledger and 'id="findings"' in ledger
