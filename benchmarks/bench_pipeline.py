@@ -1,6 +1,6 @@
 """The default pipeline's time budget: each stage's wall time in one forced `dvc repro -f`.
 
-The budget (README, "Time budget"): on the 2-core CPU machine the project is built on,
+The budget (docs/training.md, "Time budget"): on the 2-core CPU machine the project is built on,
 `dvc repro -f` of the whole default pipeline must fit 25 minutes once all eight notebooks
 exist, and stages 00, 01, 02 and 07 together 10 minutes.
 

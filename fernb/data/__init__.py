@@ -42,7 +42,7 @@ LOADERS: dict[str, tuple[str, str]] = {
     "kdef": ("kdef", "load_kdef"), "ckplus": ("ckplus", "load_ckplus"),
     "facial_expressions": ("facialexpressions", "load_facial_expressions"),
 }
-# The layouts each loader accepts, said when a dataset is not found (README "Real datasets" has the table).
+# The layouts each loader accepts, said when a dataset is not found (docs/data.md has the table).
 LAYOUTS: dict[str, str] = {
     "fer2013": ("the Kaggle challenge fer2013.csv (emotion,pixels,Usage; also inside fer2013.tar.gz or a zip), or the "
                 "Kaggle image-folder layout train/<class>/Training_*.jpg, test/<class>/{PublicTest,PrivateTest}_*.jpg"),

@@ -200,7 +200,7 @@ class OpenCVBackend:
 # ------------------------------------------------------------------------------ MTCNN
 def mtcnn_status() -> dict:
     """Whether the MTCNN backend can run: ``facenet-pytorch`` importable with its weight files."""
-    try:   # installed by `make` without its (stale) version pins; see README
+    try:   # installed by `make` without its (stale) version pins; see docs/setup.md
         import facenet_pytorch
     except Exception as exc:  # ImportError, or an install broken by its pins
         return {"installed": False, "ready": False,
@@ -312,7 +312,7 @@ def fan_status() -> dict:
     except Exception as exc:  # ImportError, or a broken install
         return {"installed": False, "weights": {}, "ready": False,
                 "reason": f"the face-alignment package is not importable ({type(exc).__name__}: {exc}); "
-                          "install it with `make fan` (see README)"}
+                          "install it with `make fan` (see docs/data.md)"}
     folder = Path(torch.hub.get_dir()) / "checkpoints"
     urls = {"s3fd": sfd_urls["s3fd"], "2DFAN-4": models_urls["2DFAN-4"]}
     weights = {k: str(folder / os.path.basename(u)) for k, u in urls.items()}

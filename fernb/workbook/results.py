@@ -1,7 +1,7 @@
 """Results that can be committed: what a finished real-data run leaves, without a pixel of the data.
 
 A real-data profile (FER2013, FERPlus) runs the pipeline on data the repository must never
-hold (README, "Real datasets"). :func:`export` copies what a reader needs into
+hold (docs/data.md). :func:`export` copies what a reader needs into
 ``results/<dataset>/`` and nothing else; :func:`check_results` is what a test and
 ``fernb results check`` hold every committed folder to; :mod:`fernb.workbook.results_table`
 puts the headline numbers of every committed folder into README.md and the reports' index.

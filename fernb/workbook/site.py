@@ -53,6 +53,7 @@ html_theme = "sphinx_book_theme"
 html_title = "fernb: two FER papers, measured"
 nb_execution_mode = "off"          # the notebooks are reports/'s executed copies, rendered as they ran
 myst_enable_extensions = ["colon_fence"]
+myst_heading_anchors = 3           # docs/ link to sections GitHub-style (page.md#a-heading)
 exclude_patterns = ["_build"]
 suppress_warnings = ["myst.header", "myst.xref_missing", "misc.highlighting_failure"]
 html_context = {"default_mode": "light"}
