@@ -86,9 +86,9 @@ from IPython.display import Markdown, display
 from fernb import papers
 from fernb.data import load_prepared
 from fernb.data.protocols import FOLD_DATASETS, apply_protocol, describe_protocol
-from fernb.evaluate import leakage, pretraining
+from fernb.evaluate import feature_probe, leakage, pretraining
 from fernb.evaluate import training_report as res
-from fernb.models import card, create_model, load_model
+from fernb.models import card, create_model, imagenet, load_model
 from fernb.paths import project_root
 from fernb.train import recipes
 from fernb.train.losses import centre_term_diagnosis
@@ -153,6 +153,25 @@ display(report.table(model_card.components, "model_components"))
 paper_card = card.model_card("hafem", num_classes=len(data.classes))   # the paper's configuration, on the meta device
 display(Markdown(f"This run's network has **{model_card.trainable:,}** trainable parameters; the paper's configuration "
                  f"({paper_card.name}, input {'×'.join(map(str, paper_card.network_input))}) has **{paper_card.trainable:,}**."))
+
+# %% [markdown]
+# ### Are the ImageNet weights features? A linear probe
+#
+# That the shipped ImageNet weights load exactly (`tests/models/test_imagenet.py`) does not show that they carry
+# anything about faces. The standard test of a representation is a linear probe: freeze the backbone, average-pool
+# its final feature map, fit a logistic regression on a subset of the training split, score it on the validation
+# split (never the test split), and do the same with the identical network at random initialisation. Features that
+# do not clearly beat random ones would not be the transfer HAFEM §3 counts on when it fine-tunes an
+# ImageNet-pretrained EfficientNet.
+
+# %%
+if hafem["pretrained"] in imagenet.SHIPPED:
+    probe = report.table(feature_probe.probe_table(data, hafem["backbone"], hafem["pretrained"], hafem["img_size"],
+                                                   seeds=hafem["seeds"]), "feature_probe")
+    display(probe.round(1))
+    display(Markdown(feature_probe.probe_text(probe)))
+else:
+    print(feature_probe.nothing_to_probe(hafem["pretrained"]))
 
 # %% [markdown]
 # ## 3 · Train

@@ -1,5 +1,8 @@
 """After training: reads finished runs (:mod:`fernb.runs`) and never trains.
 
+- :mod:`.feature_probe` — notebook 01: linear probes on frozen backbone features, the shipped ImageNet
+  weights against the same network at random init and against raw pixels;
+- :mod:`.pretraining` — notebook 01: the pretrained HAFEM paired with its from-scratch twin;
 - :mod:`.training_report` — what the training notebooks (01, 02) report over seeds: summaries, learning
   curves, pooled confusion, per-class means, chance baselines, a stage's ``metrics.json``;
 - :mod:`.leakage` — test images with an exact or near (perceptual-hash) copy in the training split,
