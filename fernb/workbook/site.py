@@ -155,22 +155,34 @@ def ledger_tables(claims: pd.DataFrame, findings: pd.DataFrame | None) -> str:
 _LINK = re.compile(r"\]\(([^)\s#]+)(?:#[^)]*)?\)")
 
 
+# files DVC reads as a pipeline wherever they lie: a copy beside the pages gets ".txt" (and the links follow)
+_PIPELINE_FILES = ("dvc.yaml", "dvc.lock")
+
+
 def _linked_files(root: Path, src: Path) -> None:
     """Repository files the docs link to (``../fernb/workbook/site.py``, ``../profiles/real.yaml``), copied
     to the same place beside the site's pages so the links resolve; pages (``.md``) and notebooks are
-    rendered, not copied, and ``results/`` comes whole (:func:`_results`)."""
-    for page in (root / "docs").glob("*.md"):
-        for target in _LINK.findall(page.read_text()):
+    rendered, not copied, and ``results/`` comes whole (:func:`_results`). ``dvc.yaml`` and ``dvc.lock``
+    are copied as ``dvc.yaml.txt`` / ``dvc.lock.txt``, the pages' links rewritten to them: a second
+    ``dvc.yaml`` inside the project would be read by DVC as another pipeline."""
+    for page in sorted((src / "docs").glob("*.md")):
+        text = page.read_text()
+        for target in set(_LINK.findall(text)):
             if "://" in target or target.startswith("mailto:"):
                 continue
-            path = (page.parent / target).resolve()
+            path = (root / "docs" / target).resolve()
             try:
                 rel = path.relative_to(root)
             except ValueError:
                 continue
-            if path.is_file() and path.suffix not in (".md", ".ipynb") and rel.parts[0] not in ("results", "docs"):
-                (src / "_extra" / rel).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(path, src / "_extra" / rel)
+            if not path.is_file() or path.suffix in (".md", ".ipynb") or rel.parts[0] in ("results", "docs"):
+                continue
+            if path.name in _PIPELINE_FILES:
+                rel = rel.with_name(path.name + ".txt")
+                text = text.replace(f"]({target}", f"]({target}.txt")
+            (src / "_extra" / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, src / "_extra" / rel)
+        page.write_text(text)
 
 
 def _results(root: Path, src: Path) -> None:
@@ -240,7 +252,7 @@ def gather_sources(root: str | os.PathLike | None = None, src: str | os.PathLike
     if src.exists():
         shutil.rmtree(src)
     (src / "notebooks").mkdir(parents=True)
-    (src / "_extra").mkdir()
+    (src / "_extra" / "notebooks").mkdir(parents=True)
     (src / "_static").mkdir()
     (src / "_static" / "fernb.css").write_text(CSS)
     (src / "conf.py").write_text(CONF)
@@ -257,6 +269,9 @@ def gather_sources(root: str | os.PathLike | None = None, src: str | os.PathLike
         captions = json.loads(captions_file.read_text()) if captions_file.is_file() else {}
         nb = caption_figures(fold_code(nbformat.read(str(path), as_version=4)), captions, prefix=f"{page}-")
         nbformat.write(nb, str(src / "notebooks" / f"{page}.ipynb"))
+        for extra in path.parent.glob("*.html"):   # pages a notebook links to beside it (06's claims.html)
+            if extra.stem != notebook_of(stage):
+                shutil.copy2(extra, src / "_extra" / "notebooks" / extra.name)
         notebooks.append((page, stage))
     _results(root, src)
     ledger = _ledger_page(root, src)

@@ -128,7 +128,7 @@ def check_site(site: str | os.PathLike, screenshots: str | os.PathLike | None = 
                 target = _local_target(site, base, page.url, href)
                 if target is not None and not target.is_file():
                     report["broken_links"].append(f"{name} -> {href}")
-            if name.startswith("notebooks/"):
+            if name.startswith("notebooks/") and page.locator("div.cell").count():   # a rendered notebook
                 report["folding"][name] = _fold_state(page)
                 if screenshots and "notebook.png" not in os.listdir(screenshots):
                     page.reload(wait_until="load")

@@ -94,6 +94,8 @@ def built(project_copy, tmp_path):
     ledger.mkdir(parents=True)
     for name in ("claims.csv", "findings.csv"):
         shutil.copy2(REPO / "reports" / "06_statistics" / name, ledger / name)
+    nbformat.write(_executed("06 title"), str(ledger / "06_statistics.ipynb"))
+    (ledger / "claims.html").write_text("<!doctype html><title>ledger</title><p>the ledger</p>")
     if not (project_copy / "docs" / "setup.md").is_file():     # the repository's own docs/ (copied) when it has them
         (project_copy / "docs").mkdir(exist_ok=True)
         (project_copy / "docs" / "index.md").write_text("# Docs\n\nSee [setup](setup.md).\n")
@@ -113,6 +115,11 @@ def test_the_site_holds_the_front_page_notebooks_ledger_docs_and_results(built):
     for folder in sorted((project / "results").glob("*/README.md")):     # each committed result is a page
         assert (out / "results" / folder.parent.name / "README.html").is_file()
     assert "Figure 1. The curves of 01_hafem" in (out / "notebooks" / "01_hafem.html").read_text()
+    # no second pipeline file inside the project (DVC would read it): the docs' link to dvc.yaml gets a .txt copy
+    assert not list(out.rglob("dvc.yaml")) and not list((project / "build").rglob("dvc.yaml"))
+    if "../dvc.yaml" in "".join(p.read_text() for p in (project / "docs").glob("*.md")):
+        assert (out / "dvc.yaml.txt").is_file()
+    assert (out / "notebooks" / "claims.html").is_file()      # notebook 06 links to its ledger page beside it
     claims = pd.read_csv(project / "reports" / "06_statistics" / "claims.csv")
     ledger = (out / "ledger.html").read_text()
     assert f"Every check ({len(claims)})" in ledger and 'id="checks"' in ledger and 'id="findings"' in ledger
