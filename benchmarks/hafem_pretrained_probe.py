@@ -1,6 +1,6 @@
 """Which CPU-scale HAFEM to run on real data: ImageNet-pretrained backbones against the from-scratch one.
 
-Issue 34 replaces the real-data HAFEM (a ResNet-10-T from scratch at 48 px, ``profiles/real.yaml``)
+``profiles/real.yaml`` replaced the real-data HAFEM (a ResNet-10-T from scratch at 48 px, ``profiles/real.yaml``)
 with the paper's main ingredient, an ImageNet-pretrained EfficientNet (the weights that ship with
 fernb, ``fernb/models/imagenet.py``). This probe measures, on real FER2013 and on its validation
 split only (PublicTest; the test split is never read), what each candidate costs per epoch and how

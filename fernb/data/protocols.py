@@ -30,8 +30,8 @@ no split, so every sample is ``test``) is never trained on: :func:`apply_protoco
 A fold dataset that notebook 04 scores as a *zero-shot target* (a model trained on another
 dataset) is read whole: :func:`every_fold_as_test` puts every sample in ``test``
 (:func:`describe_protocol`: "all N images (zero-shot: every fold)"); the model saw none of its
-folds, so one fold would waste the rest and widen the interval (issue 34, item 4;
-:func:`fernb.evaluate.transfer.scored_split` decides when). Such a view is never trained on.
+folds, so one fold would waste the rest and widen the interval
+(:func:`fernb.evaluate.transfer.scored_split` decides when). Such a view is never trained on.
 """
 from __future__ import annotations
 
@@ -141,8 +141,8 @@ def check_protocol(data: FERData, *, training: bool = True) -> None:
 
 def every_fold_as_test(data: FERData) -> FERData:
     """``data`` with every sample in ``test`` and ``meta[EVERY_FOLD]`` set: a fold dataset
-    (:data:`FOLD_DATASETS`) scored whole as a zero-shot target of notebook 04 (issue 34, item 4;
-    when: :func:`fernb.evaluate.transfer.scored_split`). The folds stay in ``extras``, so
+    (:data:`FOLD_DATASETS`) scored whole as a zero-shot target of notebook 04
+    (when: :func:`fernb.evaluate.transfer.scored_split`). The folds stay in ``extras``, so
     :func:`apply_protocol` with a ``test_fold`` gives the training protocol back;
     :func:`check_protocol` refuses to train on this view."""
     meta = {k: v for k, v in data.meta.items() if k != "test_fold"}

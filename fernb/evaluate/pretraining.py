@@ -1,4 +1,4 @@
-"""Pretrained against from scratch: stage 01's HAFEM beside its from-scratch twin (issue 34).
+"""Pretrained against from scratch: stage 01's HAFEM beside its from-scratch twin.
 
 HAFEM §3 fine-tunes an ImageNet-pretrained EfficientNet-B5. When stage 01 runs a pretrained
 backbone (``profiles/real.yaml``: the shipped EfficientNet-Lite0, :mod:`fernb.models.imagenet`),

@@ -32,7 +32,7 @@ the in-domain ones with one factor changed (a SynthFER shift, :mod:`fernb.data.s
 source ids and labels, in order), the drop's interval is paired (one resample index for
 both); otherwise the two test sets are resampled independently.
 
-Which images a cell scores (:func:`scored_split`, issue 34, item 4): a target's test split,
+Which images a cell scores (:func:`scored_split`): a target's test split,
 except for a fold dataset (KDEF, CK+ and CK+48), which is scored whole as a zero-shot target and
 on its held-out fold only on the diagonal (the model trained on its other folds); the long
 table's ``scored`` column says which (:func:`fernb.data.protocols.describe_protocol`).
@@ -514,7 +514,7 @@ def sources_of(models: Sequence[TransferModel], stages: Sequence[str]) -> dict[s
 # --------------------------------------------------------------------------- the columns
 def scored_split(target: str, data: FERData, source: str) -> FERData:
     """The images of the column ``target`` (``data``, as :func:`load_targets` split it) that a
-    model trained on ``source`` is scored on: the rule of issue 34, item 4, for the fold datasets
+    model trained on ``source`` is scored on: the rule for the fold datasets
     (:data:`fernb.data.protocols.FOLD_DATASETS`: KDEF, CK+ and its CK+48 folder variant, both read
     as ``ckplus``).
 
@@ -572,7 +572,7 @@ def load_targets(names: Sequence[str], test_fold: int | None = None) -> dict[str
     the exception that loading raised (a store not prepared here), so that the matrix marks that
     column and renders the rest. A fold dataset keeps its folds (train, val, held-out test) here,
     as fine-tuning and training afresh need them; the matrix scores it whole as a zero-shot target
-    and on the held-out fold on its diagonal (:func:`scored_split`, issue 34, item 4)."""
+    and on the held-out fold on its diagonal (:func:`scored_split`)."""
     out: dict[str, FERData | Exception] = {}
     for name in dict.fromkeys(names):
         try:

@@ -110,7 +110,7 @@ def hafem(params: dict, train: dict) -> Recipe:
 
 
 def scratch_twin(params: dict, train: dict) -> Recipe | None:
-    """The from-scratch twin of stage 01's HAFEM (issue 34): ``params.yaml``'s ``hafem`` section
+    """The from-scratch twin of stage 01's HAFEM (HAFEM §3's ImageNet pretraining, measured): ``params.yaml``'s ``hafem`` section
     with its ``scratch_twin`` overrides applied (e.g. the ResNet-10-T from random weights at 48 px
     that stood in for the pretrained EfficientNet before), run with the same seeds into
     ``runs/01_hafem/hafem_scratch/`` so that notebook 01 can pair the two over seeds and images;

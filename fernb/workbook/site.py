@@ -1,4 +1,4 @@
-"""The reader's site (``make site``, issue 36): the docs, the executed notebooks and the claims ledger
+"""The reader's site (``make site``): the docs, the executed notebooks and the claims ledger
 as one offline website, built by Sphinx with myst-nb under the book theme.
 
 :func:`build_site` gathers its sources into ``build/site/`` and renders them into ``site/``:

@@ -1,4 +1,4 @@
-"""The reader's site in a real browser (issue 36): Debian's headless Chromium, driven by Playwright,
+"""The reader's site in a real browser: Debian's headless Chromium, driven by Playwright,
 over a built ``site/`` (:func:`fernb.workbook.site.build_site`) served on localhost.
 
 :func:`check_site` loads every page and returns what a reader would meet: console errors, requests

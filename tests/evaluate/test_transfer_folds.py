@@ -1,4 +1,4 @@
-"""Notebook 04 on fold datasets (issue 34, item 4): CK+ (here its CK+48 folder variant, read as
+"""Notebook 04 on fold datasets: CK+ (here its CK+48 folder variant, read as
 ``ckplus``) and KDEF are scored whole as zero-shot targets and on their held-out fold only on
 the diagonal, while fine-tuning on them keeps the fold protocol.
 
