@@ -330,8 +330,7 @@ if twin is None:
     display(Markdown("`hafem.scratch_twin` is null: this run has no from-scratch twin to set beside it."))
 else:
     twin_results = recipes.run_recipe(STAGE, twin, data)
-    names = (f"scratch {twin.model_kwargs['backbone']} {twin.model_kwargs['img_size']} px",
-             f"{recipe.model_kwargs['pretrained'] or 'scratch'} {recipe.model_kwargs['backbone']} {recipe.model_kwargs['img_size']} px")
+    names = pretraining.twin_names(recipe, twin)
     budget = report.table(pretraining.budget_table({names[1]: results, names[0]: twin_results}), "pretrained_vs_scratch_budget")
     display(budget.round(2))
     pairing = report.table(pretraining.twin_comparison(results, twin_results, names), "pretrained_vs_scratch")

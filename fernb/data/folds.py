@@ -6,6 +6,8 @@ posing instead of the expression). :func:`subject_folds` assigns whole subjects 
 balancing the number of images per fold; :func:`fold_splits` turns one choice of test fold
 into train/val/test, the next fold serving as validation. RAF-DB and AffectNet ship a test
 set but no validation set: :func:`carve_val` draws a stratified one from train.
+:func:`stratified_subset` draws a smaller set in the class proportions (the trainer's
+``max_train``, notebook 01's feature probe).
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import numpy as np
 from fernb.data.core import SPLITS, DatasetFormatError
 from fernb.data.photos import FaceRecord
 
-__all__ = ["subject_folds", "fold_splits", "carve_val", "split_counts", "layout_error"]
+__all__ = ["subject_folds", "fold_splits", "carve_val", "stratified_subset", "split_counts", "layout_error"]
 
 
 def subject_folds(subjects, k: int = 5, seed: int = 0) -> np.ndarray:
@@ -98,3 +100,24 @@ def layout_error(dataset: str, where: str, problem: str, expected_tree: str) -> 
     """A :class:`DatasetFormatError` that names the place, what is wrong and the tree expected there."""
     tree = "\n".join("    " + line for line in expected_tree.strip("\n").splitlines())
     return DatasetFormatError(f"{where}: {problem}. {dataset} is expected in its published layout:\n{tree}")
+
+
+def stratified_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """``n`` indices drawn per class in proportion to the class sizes (largest remainders), and
+    at least one of every class: when the minimum of one pushes the total over ``n``, the
+    largest classes give the extra back, so the total is ``n`` (or the class count, when
+    ``n`` is smaller than that)."""
+    if n >= len(labels):
+        return np.arange(len(labels))
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(labels, return_counts=True)
+    share = counts * n / len(labels)
+    take = np.maximum(1, np.floor(share)).astype(int)
+    order = np.argsort(-(share - take))
+    for i in order[: max(0, n - int(take.sum()))]:
+        take[i] += 1
+    while take.sum() > n and (take > 1).any():   # the one-per-class minimum overshot n
+        take[int(np.argmax(np.where(take > 1, take - share, -np.inf)))] -= 1
+    picked = [rng.choice(np.flatnonzero(labels == c), size=min(t, cnt), replace=False)
+              for c, t, cnt in zip(classes, take, counts)]
+    return np.sort(np.concatenate(picked))

@@ -24,9 +24,8 @@ Decisions, each one a parameter or stated here:
   it (grey replicated to three channels, the weight file's mean/std from
   :func:`fernb.models.backbones.data_config`). Both rows see the same normalised input;
 - **the data**: a stratified (seeded) subset of the training split (``max_train``) and of the
-  validation split (``max_eval``), every class in proportion to its size (:func:`probe_sample`;
-  the trainer's ``fernb.train.feed.stratified_subset`` is out of reach: evaluation never imports
-  the trainer, ``tests/test_project.py``). The test split is never read: this is a check on the
+  validation split (``max_eval``), every class in proportion to its size, the trainer's own draw
+  (:func:`fernb.data.folds.stratified_subset`, as ``max_train``). The test split is never read: this is a check on the
   weights, not a result;
 - **the probe**: scikit-learn ``StandardScaler`` → multinomial ``LogisticRegression`` (lbfgs, L2)
   with ``C`` = :data:`PROBE_C` = 1.0, scikit-learn's default, fixed rather than tuned (tuning it
@@ -52,6 +51,7 @@ import torch
 from torch import nn
 
 from fernb.data.core import FERData
+from fernb.data.folds import stratified_subset
 from fernb.evaluate.training_report import chance
 from fernb.metrics import classification_metrics
 from fernb.models import imagenet
@@ -60,7 +60,7 @@ from fernb.models.common import InputAdapter
 from fernb.models.inputs import to_input
 
 __all__ = ["PROBE_C", "PROBE_MAX_ITER", "RANDOM_INIT", "PROBE_COLUMNS", "frozen_backbone", "pooled_features",
-           "probe_sample", "probe_indices", "fit_probe", "frozen_linear_probe", "probe_table", "probe_text",
+           "probe_indices", "fit_probe", "frozen_linear_probe", "probe_table", "probe_text",
            "nothing_to_probe"]
 
 PROBE_C = 1.0            # inverse L2 strength of the probe: scikit-learn's default (module docstring)
@@ -115,23 +115,6 @@ def pooled_features(adapter: InputAdapter, net: nn.Module, images: np.ndarray,
     return np.concatenate(out) if out else np.zeros((0, net.num_features), np.float32)
 
 
-def probe_sample(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """``n`` sorted positions of ``labels`` drawn per class in proportion to the class sizes (all when
-    ``n`` covers them). Each class's members are put in a seeded random order and ranked by their place
-    in it as a fraction of the class size; the ``n`` lowest ranks are taken (ties in random order), so
-    every class gives about ``n`` × its share, and at least one member once ``n`` reaches the class count."""
-    labels = np.asarray(labels)
-    if n >= len(labels):
-        return np.arange(len(labels))
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(labels))
-    rank = np.empty(len(labels))
-    for c in np.unique(labels):
-        members = order[labels[order] == c]
-        rank[members] = np.arange(len(members)) / len(members)
-    return np.sort(np.lexsort((rng.random(len(labels)), rank))[:n])
-
-
 def probe_indices(data: FERData, max_train: int, max_eval: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices into ``data`` of the stratified training and validation subsets (never the test split)."""
     train = np.flatnonzero(data.split == "train")
@@ -140,7 +123,7 @@ def probe_indices(data: FERData, max_train: int, max_eval: int, seed: int) -> tu
         raise ValueError(f"{data.name}: the feature probe needs train and val images, got {len(train)} and {len(val)}")
     if max_train < 1 or max_eval < 1:
         raise ValueError(f"max_train and max_eval must be positive, got {max_train} and {max_eval}")
-    return train[probe_sample(data.labels[train], max_train, seed)], val[probe_sample(data.labels[val], max_eval, seed)]
+    return train[stratified_subset(data.labels[train], max_train, seed)], val[stratified_subset(data.labels[val], max_eval, seed)]
 
 
 def fit_probe(x_train: np.ndarray, y_train: np.ndarray, x_eval: np.ndarray, num_classes: int,

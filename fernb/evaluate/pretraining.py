@@ -25,9 +25,20 @@ import pandas as pd
 from fernb.evaluate.comparisons import TrainedModel, comparison_table
 from fernb.runs import RunResult
 
-__all__ = ["trained_model", "budget_table", "twin_comparison", "twin_text", "FAMILY"]
+__all__ = ["twin_names", "trained_model", "budget_table", "twin_comparison", "twin_text", "FAMILY"]
 
 FAMILY = "pretrained vs scratch"
+
+
+def twin_names(recipe, twin) -> tuple[str, str]:
+    """``(twin's name, recipe's name)`` as the tables show them: initial weights, backbone, input size
+    (``recipe`` and ``twin`` are :class:`fernb.train.recipes.Recipe`; the twin from
+    :func:`fernb.train.recipes.scratch_twin`)."""
+    def name(r) -> str:
+        kwargs = r.model_kwargs
+        return f"{kwargs.get('pretrained') or 'scratch'} {kwargs['backbone']} {kwargs['img_size']} px"
+
+    return name(twin), name(recipe)
 
 
 def _test_rows(result: RunResult) -> pd.DataFrame:

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from fernb.data.folds import stratified_subset  # CPU-sized training subsets (max_train)
+
 __all__ = ["epoch_permutation", "shard", "steps_per_epoch", "stratified_subset", "Batches"]
 
 
@@ -37,27 +39,6 @@ def steps_per_epoch(n_rows: int, batch_size: int, world: int = 1) -> int:
     share = -(-n_rows // world) if world > 1 else n_rows
     chunks = -(-share // batch_size)
     return chunks - 1 if chunks > 1 and share % batch_size == 1 else chunks
-
-
-def stratified_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """``n`` indices drawn per class in proportion to the class sizes (largest remainders), and
-    at least one of every class: when the minimum of one pushes the total over ``n``, the
-    largest classes give the extra back, so the total is ``n`` (or the class count, when
-    ``n`` is smaller than that)."""
-    if n >= len(labels):
-        return np.arange(len(labels))
-    rng = np.random.default_rng(seed)
-    classes, counts = np.unique(labels, return_counts=True)
-    share = counts * n / len(labels)
-    take = np.maximum(1, np.floor(share)).astype(int)
-    order = np.argsort(-(share - take))
-    for i in order[: max(0, n - int(take.sum()))]:
-        take[i] += 1
-    while take.sum() > n and (take > 1).any():   # the one-per-class minimum overshot n
-        take[int(np.argmax(np.where(take > 1, take - share, -np.inf)))] -= 1
-    picked = [rng.choice(np.flatnonzero(labels == c), size=min(t, cnt), replace=False)
-              for c, t, cnt in zip(classes, take, counts)]
-    return np.sort(np.concatenate(picked))
 
 
 class Batches:

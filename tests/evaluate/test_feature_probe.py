@@ -107,15 +107,15 @@ def test_the_test_split_is_never_read_and_a_seed_repeats_exactly(small):
         fp.frozen_linear_probe(small.subset(small.split != "val"), seed=0, **kwargs)
 
 
-def test_probe_sample_draws_every_class_in_proportion():
-    labels = np.repeat(np.arange(4), [500, 300, 150, 50])
-    picked = fp.probe_sample(labels, 100, seed=0)
-    assert len(picked) == 100 and len(set(picked)) == 100 and np.all(np.diff(picked) > 0)
-    assert np.abs(np.bincount(labels[picked]) - [50, 30, 15, 5]).max() <= 1
-    assert set(labels[fp.probe_sample(labels, 4, seed=0)]) == {0, 1, 2, 3}     # one of each once n reaches K
-    assert np.array_equal(fp.probe_sample(labels, 2000, seed=0), np.arange(1000))
-    assert not np.array_equal(fp.probe_sample(labels, 100, seed=1), picked)
+def test_the_subsets_are_the_trainers_stratified_draw_of_train_and_val():
+    from fernb.data.folds import stratified_subset
 
+    data = generate(56, 28, 14, progress=False)
+    train, val = fp.probe_indices(data, 21, 14, seed=2)
+    pool_train, pool_val = np.flatnonzero(data.split == "train"), np.flatnonzero(data.split == "val")
+    assert np.array_equal(train, pool_train[stratified_subset(data.labels[pool_train], 21, 2)])
+    assert np.array_equal(val, pool_val[stratified_subset(data.labels[pool_val], 14, 2)])
+    assert set(data.split[np.concatenate([train, val])]) == {"train", "val"}
 
 def table_of(ours: tuple[float, float], rand: tuple[float, float], seeds: int = 1) -> pd.DataFrame:
     table = pd.DataFrame([[*ours, 25.0, 2000, 1000, seeds, 9.0], [*rand, 25.0, 2000, 1000, seeds, 8.0]],

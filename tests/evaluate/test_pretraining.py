@@ -88,6 +88,7 @@ def test_the_twin_recipe_applies_its_overrides_and_keeps_the_seeds():
     assert twin.model_kwargs["backbone"] == "resnet10t" and twin.model_kwargs["pretrained"] is False
     assert twin.config.epochs == 30 and twin.config.layer_decay is None
     assert twin.config.batch_size == main.config.batch_size and twin.config.loss_weights == main.config.loss_weights
+    assert pretraining.twin_names(main, twin) == ("scratch resnet10t 48 px", "efficientnet_lite0 efficientnet_lite0 96 px")
     with pytest.raises(ValueError, match="must train from random weights"):
         recipes.scratch_twin({**pretrained, "scratch_twin": {"epochs": 3}}, train)
     with pytest.raises(KeyError, match=r"unknown parameters \['epochz'\]"):
